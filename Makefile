@@ -1,0 +1,44 @@
+# Two commands on a fresh machine:
+#   make study   set up (if needed), then run the embedded study end to end, figures included
+#   make test    set up (if needed), then run the whole test suite
+# With no virtual environment active, one is created in .venv. The pinned CPU build of torch is
+# installed before the package so that no open requirement pulls a multi-GB CUDA build.
+
+VENV ?= .venv
+ACTIVE_ENV := $(or $(VIRTUAL_ENV),$(CONDA_PREFIX))
+ifeq ($(ACTIVE_ENV),)
+  PYTHON := $(VENV)/bin/python
+  STAMP := $(VENV)/.installed
+else
+  PYTHON := $(ACTIVE_ENV)/bin/python
+  STAMP := $(ACTIVE_ENV)/.scale-or-reason-installed
+endif
+TORCH ?= torch==2.13.0
+PARAMETERS ?= parameters/embedded.yaml
+JOBS ?=
+
+.PHONY: setup study test smoke lab clean-runs
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet "$(TORCH)"
+	$(PYTHON) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+study: setup
+	$(PYTHON) -m scale_or_reason.cli study $(PARAMETERS) $(if $(JOBS),--jobs $(JOBS))
+
+test: setup
+	$(PYTHON) -m pytest
+
+smoke: setup
+	$(PYTHON) -m scale_or_reason.cli study parameters/smoke.yaml
+
+lab: setup
+	$(PYTHON) -m jupyter lab notebooks/
+
+clean-runs:
+	rm -rf runs/

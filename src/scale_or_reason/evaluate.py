@@ -1,0 +1,180 @@
+"""Stage 3: evaluate one trained student with lm-eval on the study's benchmarks.
+
+    papermill notebooks/03_evaluate.ipynb out.ipynb -p parameters_file parameters/embedded.yaml \\
+        -p scale xs -p recipe reasoning
+    # or, without Jupyter:
+    python -c "from scale_or_reason import evaluate; evaluate.run('parameters/embedded.yaml', 'xs', 'ift')"
+
+Every benchmark becomes an lm-eval task YAML written for the local files (`tasks/`): zero-shot,
+generative for multiple-choice too, greedy, stopped at the end-of-turn token with a generation cap
+that covers the longest teacher trace. Raw responses are kept (`samples/<benchmark>.jsonl`) and
+scored by `scoring.py`: the last `\\boxed{}` after a closed think block. Per benchmark,
+`metrics.csv` holds accuracy, generated-token counts and inference FLOPs (paper formula).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+from datasets import Dataset
+from transformers import AutoModelForCausalLM
+
+from . import flops, store
+from .params import StudyParams, load_study
+from .scoring import final_answer, is_correct
+from .tokenizer import TURN_END, load_tokenizer
+
+TASK_PREFIX = "sor_"
+HOOKS_MODULE = "sor_hooks"
+GENERATION_MARGIN = 1.25  # room beyond the longest teacher trace, for students that ramble
+
+
+def max_gen_toks(study: StudyParams, data_folder: Path) -> int:
+    """The generation cap: the parameter, or the longest teacher answer in the benchmarks + 25%."""
+    if study.evaluation.max_gen_toks is not None:
+        return study.evaluation.max_gen_toks
+    stats = pd.read_csv(data_folder / "token_stats.csv")
+    longest = stats.loc[stats["table"] != "train", "reasoning_tokens_max"].max()
+    return int(longest * GENERATION_MARGIN) + 8
+
+
+def task_config(name: str, data_file: Path, max_tokens: int) -> dict:
+    return {
+        "task": TASK_PREFIX + name,
+        "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(data_file.resolve())}},
+        "test_split": "test",
+        "output_type": "generate_until",
+        "doc_to_text": "{{prompt}}",
+        "doc_to_target": "{{answer}}",
+        "target_delimiter": "",
+        "num_fewshot": 0,
+        "generation_kwargs": {"until": [TURN_END], "max_gen_toks": max_tokens, "do_sample": False},
+        "process_results": f"!function {HOOKS_MODULE}.process_results",
+        "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True}],
+        "metadata": {"version": 1.0},
+    }
+
+
+def write_task_yamls(study: StudyParams, data_folder: Path, tasks_folder: Path, max_tokens: int) -> list[str]:
+    """One task YAML per benchmark plus the module their `!function` hook points to."""
+    tasks_folder.mkdir(parents=True, exist_ok=True)
+    (tasks_folder / f"{HOOKS_MODULE}.py").write_text(
+        "from scale_or_reason.scoring import process_results  # noqa: F401\n"
+    )
+    names = []
+    for benchmark in study.benchmarks:
+        config = task_config(benchmark.name, data_folder / "benchmarks" / f"{benchmark.name}.jsonl", max_tokens)
+        text = yaml.safe_dump(config, sort_keys=False)
+        # `!function` is a YAML tag, which safe_dump would quote: write it bare.
+        text = text.replace(f"'!function {HOOKS_MODULE}.process_results'", f"!function {HOOKS_MODULE}.process_results")
+        (tasks_folder / f"{benchmark.name}.yaml").write_text(text)
+        names.append(config["task"])
+    return names
+
+
+def run_lm_eval(study: StudyParams, model, tokenizer, recipe: str, tasks_folder: Path, task_names: list[str]) -> dict:
+    from lm_eval import simple_evaluate
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    # IFT students were trained after an empty think block: evaluate them with thinking off.
+    chat_template_args = {"enable_thinking": False} if recipe == "ift" else None
+    lm = HFLM(
+        pretrained=model,
+        tokenizer=tokenizer,
+        device="cuda" if torch.cuda.is_available() else "cpu",
+        batch_size=study.evaluation.batch_size,
+        chat_template_args=chat_template_args,
+    )
+    return simple_evaluate(
+        model=lm,
+        tasks=task_names,
+        task_manager=TaskManager(include_path=str(tasks_folder), include_defaults=False),
+        apply_chat_template=True,
+        log_samples=True,
+        limit=study.evaluation.limit,
+        random_seed=study.seed,
+        numpy_random_seed=study.seed,
+        torch_random_seed=study.seed,
+        fewshot_random_seed=study.seed,
+    )
+
+
+def sample_records(samples: list[dict], tokenizer, dims: flops.Dimensions, cap: int) -> list[dict]:
+    """One row per generation: raw response, extracted answer, token counts and FLOPs."""
+    records = []
+    for sample in sorted(samples, key=lambda s: s["doc_id"]):
+        doc, response = sample["doc"], sample["resps"][0][0]
+        context = sample["arguments"][0][0]  # the first request's (rendered prompt, generation kwargs)
+        prompt_tokens = len(tokenizer(context, add_special_tokens=False)["input_ids"])
+        response_tokens = len(tokenizer(response, add_special_tokens=False)["input_ids"])
+        # The end-of-turn token was generated too (and stripped) unless the cap stopped it.
+        gen_tokens = min(response_tokens + 1, cap)
+        records.append(
+            {
+                "id": doc["id"],
+                "answer": doc["answer"],
+                "response": response,
+                "extracted": final_answer(response),
+                "correct": is_correct(response, doc["answer"]),
+                "hit_cap": response_tokens >= cap,
+                "prompt_tokens": prompt_tokens,
+                "gen_tokens": gen_tokens,
+                "inference_flops": flops.inference_flops(dims, prompt_tokens, gen_tokens),
+            }
+        )
+    return records
+
+
+def summarise(benchmark: str, family: str, records: list[dict]) -> dict:
+    table = pd.DataFrame(records)
+    return {
+        "benchmark": benchmark,
+        "family": family,
+        "accuracy": table["correct"].mean(),
+        "n": len(table),
+        "gen_tokens_mean": table["gen_tokens"].mean(),
+        "prompt_tokens_mean": table["prompt_tokens"].mean(),
+        "inference_flops": table["inference_flops"].mean(),
+        "hit_cap": int(table["hit_cap"].sum()),
+        "no_answer": int(table["extracted"].isna().sum()),
+    }
+
+
+def evaluate_student(study: StudyParams, scale: str, recipe: str) -> pd.DataFrame:
+    """Evaluate (or find the evaluation of) one trained student; returns per-benchmark metrics."""
+    folder = store.eval_dir(study, scale, recipe)
+    if store.is_complete(folder):
+        return pd.read_csv(folder / "metrics.csv")
+    data_folder = store.require_complete(store.data_dir(study), "generation")
+    train_folder = store.require_complete(store.train_dir(study, scale, recipe), f"training of {scale}-{recipe}")
+    torch.set_num_threads(study.evaluation.threads)
+    logging.getLogger("lm_eval").setLevel(logging.WARNING)
+    folder.mkdir(parents=True, exist_ok=True)
+    cap = max_gen_toks(study, data_folder)
+    task_names = write_task_yamls(study, data_folder, folder / "tasks", cap)
+    tokenizer = load_tokenizer(train_folder / "model")
+    model = AutoModelForCausalLM.from_pretrained(
+        str(train_folder / "model"), use_safetensors=True, trust_remote_code=False
+    ).eval()
+    results = run_lm_eval(study, model, tokenizer, recipe, folder / "tasks", task_names)
+    dims = flops.dimensions(model.config)
+    rows = []
+    for benchmark in study.benchmarks:
+        records = sample_records(results["samples"][TASK_PREFIX + benchmark.name], tokenizer, dims, cap)
+        path = folder / "samples" / f"{benchmark.name}.jsonl"
+        store.write_atomic(path, lambda tmp: Dataset.from_list(records).to_json(tmp, lines=True, force_ascii=False))
+        rows.append(summarise(benchmark.name, benchmark.family, records))
+    metrics = pd.DataFrame(rows).assign(scale=scale, recipe=recipe, max_gen_toks=cap)
+    store.write_atomic(folder / "metrics.csv", lambda tmp: metrics.to_csv(tmp, index=False))
+    store.mark_complete(folder, benchmarks=[b.name for b in study.benchmarks])
+    return metrics
+
+
+def run(parameters_file: str, scale: str, recipe: str) -> pd.DataFrame:
+    return evaluate_student(load_study(parameters_file), scale, recipe)

@@ -1,0 +1,192 @@
+"""Study parameters: one YAML file in `parameters/`, validated before any work starts.
+
+Every section forbids unknown keys, so a typo stops the study with the key's dotted path and the
+closest known name. Values are plain data (safe YAML loading); paths inside are resolved by
+`paths.resolve`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic_core import to_jsonable_python
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from . import paths
+from .tasks import FAMILIES, VARIANTS
+
+FORMATS = ("ift", "reasoning")
+Family = Literal["math_oe", "math_mc", "general_oe", "general_mc"]
+Variant = Literal["test", "rephrased", "harder"]
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+assert set(Family.__args__) == set(FAMILIES) and set(Variant.__args__) < set(VARIANTS)
+
+
+class ParametersError(ValueError):
+    """A parameters file that cannot be used; the message names the file and the key."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TeacherParams(Section):
+    kind: Literal["synthetic"] = "synthetic"
+    families: list[Family] = list(FAMILIES)
+    train_per_family: PositiveInt = 2000
+    test_per_family: PositiveInt = 100
+
+
+class TokenizerParams(Section):
+    vocab_size: Annotated[int, Field(ge=300)] = 512
+
+
+class BenchmarkParams(Section):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    family: Family
+    variant: Variant = "test"
+
+
+class StudentScale(Section):
+    hidden_size: PositiveInt
+    num_layers: PositiveInt
+    num_heads: PositiveInt
+    num_kv_heads: PositiveInt
+    intermediate_size: PositiveInt
+
+    @model_validator(mode="after")
+    def _heads_divide(self):
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"num_heads ({self.num_heads}) must divide hidden_size ({self.hidden_size})")
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError(f"num_kv_heads ({self.num_kv_heads}) must divide num_heads ({self.num_heads})")
+        return self
+
+
+class StudentParams(Section):
+    scales: dict[Annotated[str, Field(pattern=r"^[a-z0-9]+$")], StudentScale]
+
+
+class PerFormat(Section):
+    ift: PositiveFloat
+    reasoning: PositiveFloat
+
+
+class TrainingParams(Section):
+    epochs: PositiveInt = 1
+    batch_size: PositiveInt = 32
+    learning_rate: PerFormat = PerFormat(ift=1e-3, reasoning=1e-3)
+    warmup_ratio: Fraction = 0.05
+    decay_ratio: Fraction = 0.2
+    min_lr_ratio: Fraction = 0.1
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    adam_beta2: Annotated[float, Field(gt=0, lt=1)] = 0.999
+    max_length: PositiveInt | None = None
+    threads: PositiveInt = 1
+
+
+class EvaluationParams(Section):
+    batch_size: PositiveInt = 64
+    max_gen_toks: PositiveInt | None = None
+    limit: PositiveInt | None = None
+    threads: PositiveInt = 1
+
+
+class AnalysisParams(Section):
+    flops: Literal["paper"] = "paper"
+    figures_dir: str | None = None
+
+
+class RunnerParams(Section):
+    jobs: PositiveInt = 1
+
+
+class StudyParams(Section):
+    study: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: str = ""
+    seed: int = 0
+    teacher: TeacherParams = TeacherParams()
+    tokenizer: TokenizerParams = TokenizerParams()
+    benchmarks: list[BenchmarkParams]
+    students: StudentParams
+    recipes: list[Literal["ift", "reasoning"]] = list(FORMATS)
+    training: TrainingParams = TrainingParams()
+    evaluation: EvaluationParams = EvaluationParams()
+    analysis: AnalysisParams = AnalysisParams()
+    runner: RunnerParams = RunnerParams()
+
+    @model_validator(mode="after")
+    def _benchmarks_are_taught(self):
+        names = [b.name for b in self.benchmarks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"benchmark names repeat: {names}")
+        for benchmark in self.benchmarks:
+            if benchmark.family not in self.teacher.families:
+                raise ValueError(
+                    f"benchmark {benchmark.name!r} tests family {benchmark.family!r}, "
+                    f"which teacher.families does not teach"
+                )
+        return self
+
+
+def _known_keys(model: type[BaseModel], location: tuple) -> list[str]:
+    """Field names at `location` inside `model`, to suggest a close one for a typo."""
+    for part in location[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return list(model.model_fields)
+
+
+def describe_validation_error(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        location = tuple(item["loc"])
+        key = ".".join(str(part) for part in location) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(location[-1]), _known_keys(StudyParams, location), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            lines.append(f"{source}: unknown key {key!r}{hint}")
+        else:
+            lines.append(f"{source}: {key}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_study(data: object, source: str = "<parameters>") -> StudyParams:
+    if not isinstance(data, dict):
+        raise ParametersError(f"{source}: expected a mapping of keys at the top level")
+    try:
+        return StudyParams.model_validate(data)
+    except ValidationError as error:
+        raise ParametersError(describe_validation_error(error, source)) from None
+
+
+def load_study(path: str | Path) -> StudyParams:
+    """Read and validate a parameters file; every failure names the file (and the key)."""
+    file = paths.resolve(path)
+    if not file.is_file():
+        raise ParametersError(f"parameters file not found: {file}")
+    try:
+        data = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as error:
+        raise ParametersError(f"{file}: not valid YAML: {error}") from None
+    return parse_study(data, str(path))
+
+
+def fingerprint(*parts: object) -> str:
+    """A short stable hash of plain data (pydantic models are dumped first)."""
+    plain = to_jsonable_python(parts)
+    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:10]

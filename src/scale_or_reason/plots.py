@@ -1,0 +1,96 @@
+"""Figures in one style: seaborn's colour-blind palette, print-sized, saved as PNG and PDF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from .pareto import frontier_steps
+
+RECIPE_LABELS = {"ift": "IFT", "reasoning": "reasoning"}
+FLOPS_LABELS = {
+    "train_flops": "training FLOPs",
+    "inference_flops": "inference FLOPs per query",
+}
+MARKERS = ["o", "s", "D", "^", "v", "P", "X", "*"]
+
+
+def set_style() -> None:
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 200, "savefig.bbox": "tight"})
+
+
+def recipe_palette(recipes) -> dict[str, tuple]:
+    colours = sns.color_palette("colorblind")
+    return {recipe: colours[i] for i, recipe in enumerate(sorted(recipes))}
+
+
+def save(fig: plt.Figure, folders: list[Path], name: str) -> list[Path]:
+    """Write `name`.png and `name`.pdf into every folder; PDF metadata without a date, so
+    unchanged figures stay byte-identical between runs."""
+    written = []
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        fig.savefig(folder / f"{name}.png", metadata={"Software": None})
+        fig.savefig(folder / f"{name}.pdf", metadata={"CreationDate": None, "Producer": None})
+        written += [folder / f"{name}.png", folder / f"{name}.pdf"]
+    return written
+
+
+def _scatter_by_recipe(ax, table: pd.DataFrame, x: str, scales: list[str], palette: dict) -> None:
+    markers = {scale: MARKERS[i % len(MARKERS)] for i, scale in enumerate(scales)}
+    sns.scatterplot(
+        data=table, x=x, y="accuracy", hue="recipe", style="scale", palette=palette,
+        markers=markers, style_order=scales, hue_order=sorted(palette), s=70, ax=ax, legend=False,
+    )  # fmt: skip
+
+
+def accuracy_vs_flops(results: pd.DataFrame, panels: dict[str, str], flops: str, scales: list[str]) -> plt.Figure:
+    """Accuracy against FLOPs, one panel per family, IFT vs reasoning, frontier drawn dashed.
+
+    `panels` maps a panel title (the family) to the benchmark shown in it.
+    """
+    palette = recipe_palette(results["recipe"].unique())
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2), sharey=True, squeeze=False)
+    for ax, (title, benchmark) in zip(axes[0], panels.items()):
+        table = results[results["benchmark"] == benchmark]
+        _scatter_by_recipe(ax, table, flops, scales, palette)
+        xs, ys = frontier_steps(table[flops], table["accuracy"])
+        ax.step(xs, ys, where="post", color="0.35", linestyle="--", linewidth=1, label="Pareto frontier")
+        ax.set(xscale="log", title=f"{title} ({benchmark})", xlabel=FLOPS_LABELS[flops], ylim=(-0.03, 1.03))
+    axes[0][0].set_ylabel("accuracy")
+    _legend(fig, palette, scales, frontier=True)
+    return fig
+
+
+def accuracy_vs_params(results: pd.DataFrame, benchmarks: list[str], scales: list[str]) -> plt.Figure:
+    """Accuracy against student size on every benchmark, transfer sets included."""
+    palette = recipe_palette(results["recipe"].unique())
+    columns = min(4, len(benchmarks))
+    rows = -(-len(benchmarks) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.0 * columns, 2.8 * rows), sharey=True, squeeze=False)
+    for ax, benchmark in zip(axes.flat, benchmarks):
+        table = results[results["benchmark"] == benchmark]
+        for recipe, group in table.groupby("recipe"):
+            ax.plot(group["params"], group["accuracy"], color=palette[recipe], linewidth=1)
+        _scatter_by_recipe(ax, table, "params", scales, palette)
+        ax.set(xscale="log", title=benchmark, xlabel="parameters", ylabel="accuracy", ylim=(-0.03, 1.03))
+    for ax in list(axes.flat)[len(benchmarks) :]:
+        ax.set_visible(False)
+    _legend(fig, palette, scales, frontier=False)
+    return fig
+
+
+def _legend(fig: plt.Figure, palette: dict, scales: list[str], frontier: bool) -> None:
+    handles = [plt.Line2D([], [], color=c, marker="o", linestyle="", label=RECIPE_LABELS.get(r, r)) for r, c in palette.items()]
+    handles += [
+        plt.Line2D([], [], color="0.3", marker=MARKERS[i % len(MARKERS)], linestyle="", label=scale)
+        for i, scale in enumerate(scales)
+    ]
+    if frontier:
+        handles.append(plt.Line2D([], [], color="0.35", linestyle="--", label="Pareto frontier"))
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.tight_layout()

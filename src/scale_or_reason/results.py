@@ -1,0 +1,42 @@
+"""The study's tidy table: one row per (student, benchmark), from the units' own records."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import store
+from .params import StudyParams
+
+COLUMNS = [
+    "scale", "params", "recipe", "family", "benchmark", "accuracy", "n", "train_tokens",
+    "train_flops", "gen_tokens_mean", "inference_flops", "prompt_tokens_mean", "train_samples",
+    "train_steps", "train_seconds", "hit_cap", "no_answer",
+]  # fmt: skip
+
+
+def student_rows(study: StudyParams, scale: str, recipe: str) -> pd.DataFrame:
+    training = store.read_json(store.train_dir(study, scale, recipe) / "train_metrics.json")
+    metrics = pd.read_csv(store.eval_dir(study, scale, recipe) / "metrics.csv")
+    return metrics.assign(
+        params=training["params"],
+        train_tokens=training["train_tokens"],
+        train_flops=training["train_flops"],
+        train_samples=training["samples"] * training["epochs"],
+        train_steps=training["steps"],
+        train_seconds=training["train_seconds"],
+    )
+
+
+def collect_results(study: StudyParams) -> pd.DataFrame:
+    """Every finished evaluation of the study; students not evaluated yet are left out."""
+    tables = [
+        student_rows(study, scale, recipe)
+        for scale in study.students.scales
+        for recipe in study.recipes
+        if store.is_complete(store.eval_dir(study, scale, recipe))
+    ]
+    if not tables:
+        raise FileNotFoundError(f"no finished evaluation in {store.study_dir(study)}")
+    results = pd.concat(tables, ignore_index=True)[COLUMNS]
+    scale_order = {name: i for i, name in enumerate(study.students.scales)}
+    return results.sort_values(["benchmark", "recipe", "scale"], key=lambda c: c.map(scale_order) if c.name == "scale" else c).reset_index(drop=True)

@@ -1,0 +1,221 @@
+"""Run a whole study: each unit of work is one papermill execution of a stage notebook.
+
+    sor study parameters/embedded.yaml [--jobs 2] [--rerun analyze]
+
+Units run in dependency order (generation, then one training per student, each followed by its
+evaluation, then the analysis), up to `--jobs` at a time, longest first. A unit whose folder is
+marked complete is skipped, so a study that was stopped resumes where it stopped; a folder left
+unfinished is emptied and the unit starts again. Each executed notebook and its log stay in the
+unit's folder. The run ends with a timing table per stage.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import papermill
+import yaml
+from tqdm.auto import tqdm
+
+from . import paths, store
+from .params import StudyParams, load_study
+
+NOTEBOOKS = {
+    "generate": "01_generate.ipynb",
+    "train": "02_train.ipynb",
+    "evaluate": "03_evaluate.ipynb",
+    "analyze": "04_pareto.ipynb",
+}
+STAGES = tuple(NOTEBOOKS)
+LOG_TAIL_LINES = 30
+
+
+class UnitFailed(RuntimeError):
+    pass
+
+
+class UnknownNotebookParameter(ValueError):
+    pass
+
+
+@dataclass
+class Unit:
+    stage: str
+    name: str
+    folder: Path
+    parameters: dict
+    needs: tuple[str, ...] = ()
+    cost: float = 1.0
+    threads: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.stage}:{self.name}"
+
+    @property
+    def notebook(self) -> Path:
+        return paths.NOTEBOOKS_DIR / NOTEBOOKS[self.stage]
+
+
+@dataclass
+class Outcome:
+    unit: Unit
+    status: str  # ran | skipped | failed
+    seconds: float = 0.0
+    error: str = field(default="", repr=False)
+
+
+def _relative_cost(study: StudyParams, scale: str, recipe: str) -> float:
+    """Parameters × a rough length factor: enough to start the longest units first."""
+    s = study.students.scales[scale]
+    per_layer = 12 * s.hidden_size**2
+    return s.num_layers * per_layer * (3.0 if recipe == "reasoning" else 1.0)
+
+
+def plan(study: StudyParams, parameters_file: str | Path) -> list[Unit]:
+    """Every unit of the study, in an order that respects dependencies."""
+    file = str(paths.resolve(parameters_file))
+    units = [Unit("generate", "data", store.data_dir(study), {"parameters_file": file}, cost=1e12)]
+    for scale in study.students.scales:
+        for recipe in study.recipes:
+            name, cost = f"{scale}-{recipe}", _relative_cost(study, scale, recipe)
+            selector = {"parameters_file": file, "scale": scale, "recipe": recipe}
+            units.append(
+                Unit("train", name, store.train_dir(study, scale, recipe), selector,
+                     needs=("generate:data",), cost=cost, threads=study.training.threads)
+            )  # fmt: skip
+            units.append(
+                Unit("evaluate", name, store.eval_dir(study, scale, recipe), selector,
+                     needs=(f"train:{name}",), cost=cost, threads=study.evaluation.threads)
+            )  # fmt: skip
+    evaluations = tuple(u.key for u in units if u.stage == "evaluate")
+    units.append(Unit("analyze", "study", store.analysis_dir(study), {"parameters_file": file}, needs=evaluations))
+    return units
+
+
+def check_notebook_parameters(unit: Unit) -> None:
+    """papermill only warns about a parameter the notebook does not declare: refuse it instead."""
+    declared = papermill.inspect_notebook(str(unit.notebook))
+    unknown = sorted(set(unit.parameters) - set(declared))
+    if unknown:
+        raise UnknownNotebookParameter(
+            f"{unit.notebook.name} declares no parameter {', '.join(map(repr, unknown))} "
+            f"(its parameters cell has: {', '.join(declared) or 'none'})"
+        )
+
+
+def kernel_environment(study: StudyParams, threads: int) -> dict[str, str]:
+    """Caches inside the study's folder, offline hubs, and the unit's thread budget."""
+    cache = store.study_dir(study) / ".cache"
+    env = dict(os.environ)
+    env.update(
+        HF_HOME=str(cache / "huggingface"),
+        HF_DATASETS_CACHE=str(cache / "datasets"),
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        MPLCONFIGDIR=str(cache / "matplotlib"),
+        IPYTHONDIR=str(cache / "ipython"),
+        TOKENIZERS_PARALLELISM="false",
+        OMP_NUM_THREADS=str(threads),
+        MKL_NUM_THREADS=str(threads),
+        PYTHONWARNINGS="ignore",
+    )
+    return env
+
+
+def execute(unit: Unit, study: StudyParams) -> None:
+    """One papermill execution; the executed notebook and its log stay in the unit's folder."""
+    store.reset(unit.folder)
+    log_file = unit.folder / "papermill.log"
+    command = [
+        sys.executable, "-m", "papermill", str(unit.notebook), str(unit.folder / unit.notebook.name),
+        "-y", yaml.safe_dump(unit.parameters), "--cwd", str(paths.REPO_ROOT), "-k", "python3",
+        "--log-output", "--no-progress-bar",
+    ]  # fmt: skip
+    with log_file.open("w") as log:
+        finished = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=kernel_environment(study, unit.threads))
+    if finished.returncode != 0:
+        tail = "\n".join(log_file.read_text().splitlines()[-LOG_TAIL_LINES:])
+        raise UnitFailed(f"{unit.key} failed; last lines of {log_file}:\n{tail}")
+    if not store.is_complete(unit.folder):
+        raise UnitFailed(f"{unit.key}: the notebook finished but did not mark {unit.folder} complete")
+
+
+def _timed(unit: Unit, study: StudyParams) -> Outcome:
+    start = time.perf_counter()
+    try:
+        execute(unit, study)
+    except UnitFailed as error:
+        return Outcome(unit, "failed", time.perf_counter() - start, str(error))
+    return Outcome(unit, "ran", time.perf_counter() - start)
+
+
+def run_units(units: list[Unit], study: StudyParams, jobs: int, rerun: set[str]) -> list[Outcome]:
+    for unit in units:
+        check_notebook_parameters(unit)
+    outcomes: dict[str, Outcome] = {}
+    pending = {u.key: u for u in units}
+    for key, unit in list(pending.items()):
+        if unit.stage not in rerun and store.is_complete(unit.folder):
+            outcomes[key] = Outcome(unit, "skipped")
+            del pending[key]
+    running: dict[Future, Unit] = {}
+    failed = False
+    with ThreadPoolExecutor(max_workers=jobs) as pool, tqdm(total=len(units), desc=study.study, unit="unit") as bar:
+        bar.update(len(outcomes))
+        while pending or running:
+            ready = [u for u in pending.values() if all(outcomes.get(n, Outcome(u, "")).status in ("ran", "skipped") for n in u.needs)]
+            for unit in sorted(ready, key=lambda u: -u.cost)[: 0 if failed else jobs - len(running)]:
+                running[pool.submit(_timed, unit, study)] = pending.pop(unit.key)
+            if not running:
+                break
+            bar.set_postfix_str(", ".join(u.key for u in running.values()), refresh=True)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = future.result()
+                outcomes[running.pop(future).key] = outcome
+                failed |= outcome.status == "failed"
+                bar.write(f"{outcome.status:>7}  {outcome.unit.key}  {outcome.seconds:7.1f} s")
+                bar.update()
+    return [outcomes[u.key] for u in units if u.key in outcomes]
+
+
+def timing_table(outcomes: list[Outcome]) -> pd.DataFrame:
+    records = [{"stage": o.unit.stage, "status": o.status, "seconds": o.seconds} for o in outcomes]
+    table = pd.DataFrame(records)
+    summary = table.pivot_table(index="stage", columns="status", values="seconds", aggfunc="count", fill_value=0)
+    summary["seconds"] = table.groupby("stage")["seconds"].sum()
+    return summary.reindex([s for s in STAGES if s in summary.index]).astype({"seconds": float}).round(1)
+
+
+def run_study(parameters_file: str | Path, jobs: int | None = None, rerun: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Run every unfinished unit of a study; returns the per-unit timings."""
+    study = load_study(parameters_file)
+    unknown = set(rerun) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown stage(s) to rerun: {', '.join(sorted(unknown))}; stages: {', '.join(STAGES)}")
+    folder = store.study_dir(study)
+    folder.mkdir(parents=True, exist_ok=True)
+    store.write_text(folder / "study.yaml", yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
+    start = time.perf_counter()
+    outcomes = run_units(plan(study, parameters_file), study, jobs or study.runner.jobs, set(rerun))
+    wall = time.perf_counter() - start
+    timings = pd.DataFrame(
+        [{"stage": o.unit.stage, "unit": o.unit.name, "status": o.status, "seconds": round(o.seconds, 1)} for o in outcomes]
+    )
+    store.write_atomic(folder / "timings.csv", lambda tmp: timings.to_csv(tmp, index=False))
+    print(f"\n{study.study}: timings per stage (wall clock {wall:.0f} s with {jobs or study.runner.jobs} job(s))")
+    print(timing_table(outcomes).to_string())
+    failures = [o for o in outcomes if o.status == "failed"]
+    if failures:
+        raise UnitFailed("\n\n".join(o.error for o in failures))
+    print(f"results: {store.results_csv(study)}")
+    return timings

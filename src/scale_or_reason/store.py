@@ -1,0 +1,128 @@
+"""Run folders: where each unit of a study writes, and how it proves it finished.
+
+A study writes under `runs/<study>/`; each unit (generation, one training, one evaluation, the
+analysis) owns a folder whose name ends with a fingerprint of the parameters that shape its
+outputs, so changed parameters get a new folder and unchanged ones find their finished work.
+Artifacts are written to a temporary name and renamed into place; a unit writes `complete.json`
+last, and a folder without it is treated as unfinished and started again from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from . import paths
+from .params import StudyParams, fingerprint
+
+COMPLETE = "complete.json"
+
+
+def study_dir(study: StudyParams) -> Path:
+    return paths.runs_dir() / study.study
+
+
+def data_fingerprint(study: StudyParams) -> str:
+    return fingerprint(study.seed, study.teacher, study.tokenizer, study.benchmarks)
+
+
+def data_dir(study: StudyParams) -> Path:
+    return study_dir(study) / f"generate-{data_fingerprint(study)}"
+
+
+def train_fingerprint(study: StudyParams, scale: str, recipe: str) -> str:
+    training = study.training.model_dump(exclude={"threads"})
+    scale_config = study.students.scales[scale]
+    return fingerprint(data_fingerprint(study), scale_config, recipe, training, study.seed)
+
+
+def train_dir(study: StudyParams, scale: str, recipe: str) -> Path:
+    return study_dir(study) / "train" / f"{scale}-{recipe}-{train_fingerprint(study, scale, recipe)}"
+
+
+def eval_fingerprint(study: StudyParams, scale: str, recipe: str) -> str:
+    evaluation = study.evaluation.model_dump(exclude={"threads"})
+    return fingerprint(train_fingerprint(study, scale, recipe), evaluation, study.seed)
+
+
+def eval_dir(study: StudyParams, scale: str, recipe: str) -> Path:
+    return study_dir(study) / "evaluate" / f"{scale}-{recipe}-{eval_fingerprint(study, scale, recipe)}"
+
+
+def analysis_dir(study: StudyParams) -> Path:
+    evaluations = [eval_fingerprint(study, s, r) for s in study.students.scales for r in study.recipes]
+    return study_dir(study) / f"analysis-{fingerprint(evaluations, study.analysis)}"
+
+
+def results_csv(study: StudyParams) -> Path:
+    return study_dir(study) / "results.csv"
+
+
+# --- atomic writes ---------------------------------------------------------------------------
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    """Let `write` fill a temporary file or folder beside `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary(path)
+    _remove(temporary)
+    try:
+        write(temporary)
+    except BaseException:
+        _remove(temporary)
+        raise
+    if path.is_dir():
+        shutil.rmtree(path)
+    os.replace(temporary, path)
+    return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    return write_atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json(path: Path, data: object) -> Path:
+    return write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+# --- completion ------------------------------------------------------------------------------
+
+
+def is_complete(folder: Path) -> bool:
+    return (folder / COMPLETE).is_file()
+
+
+def mark_complete(folder: Path, **facts) -> None:
+    """The last write of a unit: from here on its outputs are trusted and reused."""
+    write_json(folder / COMPLETE, {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **facts})
+
+
+def reset(folder: Path) -> None:
+    """Start an unfinished unit again from nothing."""
+    _remove(folder)
+    folder.mkdir(parents=True)
+
+
+def require_complete(folder: Path, what: str) -> Path:
+    if not is_complete(folder):
+        raise FileNotFoundError(f"{what} has not finished: no {COMPLETE} in {folder}")
+    return folder

@@ -1,0 +1,148 @@
+"""Stage 2: fine-tune one student on one recipe with TRL's `SFTTrainer`.
+
+    papermill notebooks/02_train.ipynb out.ipynb -p parameters_file parameters/embedded.yaml \\
+        -p scale xs -p recipe reasoning
+    # or, without Jupyter:
+    python -c "from scale_or_reason import train; train.run('parameters/embedded.yaml', 'xs', 'ift')"
+
+Writes into the unit's folder: `model/` (safetensors weights, config and tokenizer), `train_log.csv`
+(the trainer's log history) and `train_metrics.json` (real token counts and training FLOPs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+from transformers import PreTrainedTokenizerBase
+from trl import SFTConfig, SFTTrainer
+
+from . import flops, store
+from .generate import load_pairs
+from .params import StudyParams, load_study
+from .recipes import recipe_examples
+from .students import build_student, count_parameters, student_config
+from .tokenizer import load_tokenizer
+
+MAX_POSITIONS = 2048
+IGNORED_LABEL = -100  # TRL labels prompt tokens with it: they carry no loss
+
+
+class TruncationError(ValueError):
+    """A training sequence would not fit: its end (which holds the answer) would be cut."""
+
+
+def sft_config(study: StudyParams, recipe: str, output_dir: Path, steps: int) -> SFTConfig:
+    training = study.training
+    return SFTConfig(
+        output_dir=str(output_dir),
+        num_train_epochs=training.epochs,
+        per_device_train_batch_size=training.batch_size,
+        learning_rate=getattr(training.learning_rate, recipe),
+        lr_scheduler_type="warmup_stable_decay",
+        warmup_steps=round(training.warmup_ratio * steps),
+        lr_scheduler_kwargs={
+            "num_decay_steps": round(training.decay_ratio * steps),
+            "min_lr_ratio": training.min_lr_ratio,
+        },
+        weight_decay=training.weight_decay,
+        adam_beta2=training.adam_beta2,
+        # Never let TRL's default (1024) cut a trace: lengths are checked against the parameter.
+        max_length=None,
+        # Random order: length-grouped batches hold one task family each and slowed learning
+        # several-fold in our measurements; packing is correct but slower on CPU.
+        use_cpu=not torch.cuda.is_available(),
+        bf16=False,
+        activation_checkpointing=False,
+        seed=study.seed,
+        data_seed=study.seed,
+        logging_steps=max(1, steps // 50),
+        save_strategy="no",
+        report_to="none",
+        dataloader_num_workers=0,
+    )
+
+
+def check_lengths(dataset, ids: list[str], eos_id: int, max_length: int | None) -> list[int]:
+    """Real lengths of the tokenized rows; refuses rows that are too long or lost their end."""
+    lengths = []
+    for row_id, input_ids, labels in zip(ids, dataset["input_ids"], dataset["labels"]):
+        completion = [label for label in labels if label != IGNORED_LABEL]
+        if eos_id not in completion:
+            raise TruncationError(f"training row {row_id}: the completion lost its end-of-turn token")
+        if max_length is not None and len(input_ids) > max_length:
+            raise TruncationError(
+                f"training row {row_id} has {len(input_ids)} tokens, more than "
+                f"training.max_length={max_length}: raise it or leave it unset"
+            )
+        lengths.append(len(input_ids))
+    return lengths
+
+
+def train_student(study: StudyParams, scale: str, recipe: str) -> dict:
+    """Train (or find already trained) the student `scale` on `recipe`; returns its metrics."""
+    folder = store.train_dir(study, scale, recipe)
+    if store.is_complete(folder):
+        return store.read_json(folder / "train_metrics.json")
+    data_folder = store.require_complete(store.data_dir(study), "generation")
+    torch.set_num_threads(study.training.threads)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = load_tokenizer(data_folder / "tokenizer")
+    pairs = load_pairs(data_folder)
+    examples = recipe_examples(pairs, recipe)
+    model = build_student(student_config(study.students.scales[scale], tokenizer, MAX_POSITIONS), study.seed)
+    steps = study.training.epochs * -(-len(examples) // study.training.batch_size)
+    trainer = SFTTrainer(
+        model=model,
+        args=sft_config(study, recipe, folder / "trainer", steps),
+        train_dataset=examples,
+        processing_class=tokenizer,
+    )
+    lengths = check_lengths(trainer.train_dataset, pairs["id"], tokenizer.eos_token_id, study.training.max_length)
+    result = trainer.train()
+    metrics = _metrics(study, scale, recipe, model, trainer, lengths, result)
+    _save(folder, trainer, tokenizer, metrics)
+    return metrics
+
+
+def _metrics(study, scale, recipe, model, trainer, lengths, result) -> dict:
+    epochs = study.training.epochs
+    train_seconds = result.metrics["train_runtime"]
+    train_tokens = epochs * sum(lengths)
+    return {
+        "scale": scale,
+        "recipe": recipe,
+        "params": count_parameters(model),
+        "samples": len(lengths),
+        "epochs": epochs,
+        "steps": trainer.state.global_step,
+        "train_tokens": train_tokens,
+        "train_completion_tokens": epochs * sum(
+            sum(label != IGNORED_LABEL for label in labels) for labels in trainer.train_dataset["labels"]
+        ),
+        "train_flops": epochs * flops.training_flops(flops.dimensions(model.config), lengths),
+        "max_length": max(lengths),
+        "train_seconds": train_seconds,
+        "tokens_per_second": train_tokens / train_seconds,
+        "final_loss": result.training_loss,
+    }
+
+
+def _save(folder: Path, trainer: SFTTrainer, tokenizer: PreTrainedTokenizerBase, metrics: dict) -> None:
+    def save_checkpoint(tmp: Path) -> None:
+        trainer.model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+
+    store.write_atomic(folder / "model", save_checkpoint)
+    log = pd.DataFrame(trainer.state.log_history)
+    store.write_atomic(folder / "train_log.csv", lambda tmp: log.to_csv(tmp, index=False))
+    store.write_json(folder / "train_metrics.json", metrics)
+    store.mark_complete(folder, params=metrics["params"], train_flops=metrics["train_flops"])
+
+
+def run(parameters_file: str, scale: str, recipe: str) -> dict:
+    study = load_study(parameters_file)
+    if scale not in study.students.scales:
+        raise KeyError(f"unknown scale {scale!r}; this study has {', '.join(study.students.scales)}")
+    return train_student(study, scale, recipe)

@@ -1,0 +1,42 @@
+"""Shared fixtures: every test writes runs and caches under its own temporary folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from scale_or_reason import paths
+from scale_or_reason.params import load_study
+
+SMOKE = paths.PARAMETERS_DIR / "smoke.yaml"
+
+
+@pytest.fixture(autouse=True)
+def isolated_runs(tmp_path_factory, monkeypatch) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    monkeypatch.setenv("SOR_RUNS_DIR", str(runs))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(runs / ".cache" / "datasets"))
+    monkeypatch.setenv("MPLCONFIGDIR", str(runs / ".cache" / "matplotlib"))
+    return runs
+
+
+@pytest.fixture
+def smoke_study():
+    return load_study(SMOKE)
+
+
+@pytest.fixture(scope="session")
+def small_tokenizer():
+    from scale_or_reason.tasks import FAMILIES
+    from scale_or_reason.teachers import synthetic_pairs
+    from scale_or_reason.tokenizer import build_tokenizer, tokenizer_corpus
+
+    rows = [row for family in FAMILIES for row in synthetic_pairs(family, "train", 200, 0)]
+    return build_tokenizer(tokenizer_corpus(rows), 400)
+
+
+def pytest_configure(config):
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

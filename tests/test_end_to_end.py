@@ -1,0 +1,80 @@
+"""The whole papermill chain on the micro study, as `sor study` runs it."""
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from scale_or_reason import paths, store
+from scale_or_reason.params import load_study
+from scale_or_reason.runner import plan
+
+REQUIRED_COLUMNS = {
+    "scale", "params", "recipe", "family", "benchmark", "accuracy", "n", "train_tokens", "train_flops",
+    "gen_tokens_mean", "inference_flops",
+}  # fmt: skip
+
+
+def sor(*args, runs_dir, timeout=600):
+    env = dict(os.environ, SOR_RUNS_DIR=str(runs_dir))
+    return subprocess.run(
+        [sys.executable, "-m", "scale_or_reason.cli", *args],
+        cwd=paths.REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_smoke_study_runs_end_to_end_and_resumes(isolated_runs):
+    finished = sor("study", "parameters/smoke.yaml", runs_dir=isolated_runs)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert "timings per stage" in finished.stdout
+
+    study = load_study("parameters/smoke.yaml")
+    results = pd.read_csv(store.results_csv(study))
+    assert REQUIRED_COLUMNS <= set(results.columns)
+    assert len(results) == len(study.students.scales) * len(study.recipes) * len(study.benchmarks)
+    assert results["accuracy"].between(0, 1).all()
+    assert (results["train_flops"] > 0).all() and (results["inference_flops"] > 0).all()
+    reasoning = results[results["recipe"] == "reasoning"].set_index(["scale", "benchmark"])["train_tokens"]
+    ift = results[results["recipe"] == "ift"].set_index(["scale", "benchmark"])["train_tokens"]
+    assert (reasoning > ift).all(), "reasoning targets are longer, so they cost more tokens"
+
+    for unit in plan(study, "parameters/smoke.yaml"):
+        assert store.is_complete(unit.folder), unit.key
+        assert (unit.folder / unit.notebook.name).is_file(), f"executed notebook kept for {unit.key}"
+    figures = store.analysis_dir(study) / "figures"
+    for name in ("accuracy_vs_train_flops", "accuracy_vs_inference_flops", "accuracy_vs_params"):
+        assert (figures / f"{name}.png").stat().st_size > 0 and (figures / f"{name}.pdf").stat().st_size > 0
+
+    model = store.train_dir(study, "tiny", "ift") / "model" / "model.safetensors"
+    stamp = model.stat().st_mtime_ns
+    again = sor("study", "parameters/smoke.yaml", runs_dir=isolated_runs)
+    assert again.returncode == 0, again.stderr[-3000:]
+    timings = pd.read_csv(store.study_dir(study) / "timings.csv")
+    assert set(timings["status"]) == {"skipped"}
+    assert model.stat().st_mtime_ns == stamp
+
+
+def test_a_typo_in_the_parameters_stops_before_any_work(isolated_runs, tmp_path):
+    data = yaml.safe_load((paths.PARAMETERS_DIR / "smoke.yaml").read_text())
+    data["training"]["epoch"] = 2
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    finished = sor("study", str(bad), runs_dir=isolated_runs, timeout=120)
+    assert finished.returncode == 2
+    assert "unknown key 'training.epoch' (did you mean 'epochs'?)" in finished.stderr
+    assert not (isolated_runs / "smoke").exists()
+
+
+def test_a_missing_parameters_file_is_named(isolated_runs):
+    finished = sor("study", "parameters/nope.yaml", runs_dir=isolated_runs, timeout=120)
+    assert finished.returncode == 2 and "parameters file not found" in finished.stderr and "nope.yaml" in finished.stderr
+
+
+def test_check_lists_units(isolated_runs):
+    finished = sor("check", "parameters/smoke.yaml", runs_dir=isolated_runs, timeout=120)
+    assert finished.returncode == 0
+    assert "train:tiny-ift" in finished.stdout and "to do" in finished.stdout

@@ -1,0 +1,68 @@
+import pytest
+import yaml
+
+from scale_or_reason import paths
+from scale_or_reason.params import ParametersError, fingerprint, load_study, parse_study
+
+SMOKE = paths.PARAMETERS_DIR / "smoke.yaml"
+
+
+def smoke_data() -> dict:
+    return yaml.safe_load(SMOKE.read_text())
+
+
+@pytest.mark.parametrize("name", ["smoke.yaml", "embedded.yaml"])
+def test_shipped_parameter_files_are_valid(name):
+    study = load_study(paths.PARAMETERS_DIR / name)
+    assert study.study == name.removesuffix(".yaml")
+
+
+def test_relative_paths_resolve_against_the_repository(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert load_study("parameters/smoke.yaml").study == "smoke"
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda d: d["training"].update(learning_rat=1e-3), r"unknown key 'training.learning_rat' \(did you mean 'learning_rate'\?\)"),
+        (lambda d: d.update(studnets={}), r"unknown key 'studnets' \(did you mean 'students'\?\)"),
+        (lambda d: d["training"].update(epochs="three"), r"training.epochs: Input should be a valid integer"),
+        (lambda d: d["students"]["scales"]["tiny"].update(num_heads=3), r"num_heads \(3\) must divide hidden_size \(16\)"),
+        (lambda d: d["benchmarks"].append({"name": "x", "family": "physics_oe"}), r"benchmarks.5.family"),
+        (lambda d: d["teacher"].update(families=["math_oe"]), r"benchmark 'math_mc' tests family 'math_mc'"),
+        (lambda d: d.pop("students"), r"students: Field required"),
+        (lambda d: d["training"].update(batch_size=0), r"training.batch_size: Input should be greater than 0"),
+    ],
+)
+def test_bad_parameters_name_the_key(edit, message):
+    data = smoke_data()
+    edit(data)
+    with pytest.raises(ParametersError, match=message):
+        parse_study(data, "smoke.yaml")
+
+
+def test_missing_and_malformed_files_are_named(tmp_path):
+    with pytest.raises(ParametersError, match="parameters file not found: .*nowhere.yaml"):
+        load_study(tmp_path / "nowhere.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("study: [unclosed\n")
+    with pytest.raises(ParametersError, match="broken.yaml: not valid YAML"):
+        load_study(broken)
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- a\n- b\n")
+    with pytest.raises(ParametersError, match="expected a mapping"):
+        load_study(listing)
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    unsafe = tmp_path / "unsafe.yaml"
+    unsafe.write_text("study: !!python/object/apply:os.system ['echo hacked']\n")
+    with pytest.raises(ParametersError, match="not valid YAML"):
+        load_study(unsafe)
+
+
+def test_fingerprint_is_stable_and_sensitive(smoke_study):
+    assert fingerprint(smoke_study.training) == fingerprint(smoke_study.training)
+    changed = smoke_study.training.model_copy(update={"epochs": 2})
+    assert fingerprint(changed) != fingerprint(smoke_study.training)

@@ -1,0 +1,116 @@
+import random
+import re
+import statistics
+
+import pytest
+
+from scale_or_reason import tasks
+from scale_or_reason.tasks import FAMILIES, draw_problems, is_held_out
+from scale_or_reason.teachers import THINK_CLOSE, THINK_OPEN, synthetic_pairs
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_same_seed_same_rows_and_another_seed_other_rows(family):
+    first, again = synthetic_pairs(family, "train", 50, seed=3), synthetic_pairs(family, "train", 50, seed=3)
+    other = synthetic_pairs(family, "train", 50, seed=4)
+    assert first == again
+    assert [r["prompt"] for r in first] != [r["prompt"] for r in other]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("variant", ["train", "test", "rephrased", "harder"])
+def test_both_answers_end_in_the_same_boxed_answer(family, variant):
+    for row in synthetic_pairs(family, variant, 40, seed=0):
+        assert "\\boxed{}" in row["prompt"]
+        assert row["ift"] == f"\\boxed{{{row['answer']}}}"
+        assert row["reasoning"].startswith(THINK_OPEN + "\n")
+        trace, answer = row["reasoning"].split(THINK_CLOSE)
+        assert answer.strip() == row["ift"]
+        assert len(trace) > len(row["ift"])
+
+
+@pytest.mark.parametrize("a,b", [(47, 6), (10, 9), (99, 9), (305, 7), (1000, 2)])
+def test_multiplication_trace_computes_the_product(a, b):
+    steps = tasks.multiplication_steps(a, b)
+    assert steps[0] == f"{a} × {b}"
+    assert steps[-1].endswith(f"so far {a * b}")
+    assert len(steps) == len(str(a)) + 1  # one digit fact per line
+
+
+def test_multiple_choice_answers_point_at_the_right_option():
+    for row in synthetic_pairs("math_mc", "test", 30, seed=1):
+        options = dict(re.findall(r"^([A-D])\) (\S+)$", row["prompt"], re.M))
+        a, b = map(int, re.findall(r"\d+", row["prompt"])[:2])
+        assert int(options[row["answer"]]) in {a * b}, row["prompt"]
+        assert len(set(options.values())) == 4
+    for row in synthetic_pairs("general_mc", "test", 30, seed=1):
+        day = next(d for d in tasks.WEEKDAYS if d in row["prompt"].split("\n")[0])
+        n = int(re.search(r"(\d+) days", row["prompt"]).group(1))
+        options = dict(re.findall(r"^([A-D])\) (\w+)$", row["prompt"], re.M))
+        assert options[row["answer"]] == tasks.WEEKDAYS[(tasks.WEEKDAYS.index(day) + n) % 7]
+
+
+def test_distractors_share_the_last_digit_so_it_cannot_decide():
+    rng = random.Random(0)
+    for a, b in [(47, 6), (85, 3), (120, 9), (99, 9)]:
+        wrong = tasks.multiplication_distractors(a, b, rng)
+        assert len(set(wrong)) == 3 and a * b not in wrong
+        assert all(w % 10 == a * b % 10 for w in wrong)
+
+
+def test_month_answers_and_whole_cycles():
+    for row in synthetic_pairs("general_oe", "harder", 30, seed=2):
+        month = next(m for m in tasks.MONTHS if f" {m}" in row["prompt"])
+        n = int(re.search(r"(\d+) months", row["prompt"]).group(1))
+        assert row["answer"] == tasks.MONTHS[(tasks.MONTHS.index(month) + n) % 12]
+        assert f"{n} = 12 × {n // 12} + {n % 12}" in row["reasoning"]
+
+
+@pytest.mark.parametrize("start,n,walk", [(0, 3, "January + 3: February, March, April"), (11, 1, "December + 1: January")])
+def test_calendar_walk(start, n, walk):
+    assert tasks.calendar_steps(tasks.MONTHS, start, n) == (walk,)
+    assert tasks.calendar_steps(tasks.WEEKDAYS, 2, 14) == ("14 = 7 × 2 + 0", "whole cycles: still Wednesday")
+
+
+def test_arithmetic_test_sets_never_ask_a_trained_product():
+    train = draw_problems("math_oe", "train", 500, seed=0)
+    test = draw_problems("math_mc", "test", 100, seed=0, exclude={p.identity for p in train})
+    assert all(not is_held_out(p.key, 0) for p in train)
+    assert all(is_held_out(p.key, 0) for p in test)
+
+
+def test_exclusion_and_distinct_prompts():
+    train = draw_problems("general_mc", "train", 300, seed=0)
+    test = draw_problems("general_mc", "test", 100, seed=0, exclude={p.identity for p in train})
+    assert len({p.prompt for p in train}) == 300
+    assert not {p.prompt for p in train} & {p.prompt for p in test}
+
+
+@pytest.mark.parametrize("family", ["math_oe", "general_oe", "general_mc"])
+def test_rephrased_prompts_use_templates_never_seen_in_training(family):
+    train_openings = {r["prompt"][:12] for r in synthetic_pairs(family, "train", 300, seed=0)}
+    rephrased = synthetic_pairs(family, "rephrased", 50, seed=0)
+    assert not {r["prompt"][:12] for r in rephrased} & train_openings
+
+
+def test_harder_items_are_longer_than_trained():
+    def trace_lines(variant):
+        return statistics.mean(r["reasoning"].count("\n") for r in synthetic_pairs("math_oe", variant, 50, seed=0))
+
+    assert trace_lines("harder") > trace_lines("test")
+
+
+def test_unknown_family_or_variant_is_named():
+    with pytest.raises(ValueError, match="unknown task family 'physics'"):
+        draw_problems("physics", "train", 1, 0)
+    with pytest.raises(ValueError, match="unknown variant 'easy'"):
+        draw_problems("math_oe", "easy", 1, 0)
+
+
+def test_reasoning_targets_are_at_least_five_times_longer_in_tokens(small_tokenizer):
+    def tokens(text):
+        return len(small_tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    rows = [row for family in FAMILIES for row in synthetic_pairs(family, "train", 100, seed=0)]
+    ratio = statistics.mean(tokens(r["reasoning"]) for r in rows) / statistics.mean(tokens(r["ift"]) for r in rows)
+    assert ratio >= 5

@@ -1,0 +1,91 @@
+"""Training on the smoke study: completion-only loss, no truncation, real token counts."""
+
+import json
+
+import pytest
+from datasets import Dataset
+from safetensors import safe_open
+
+from scale_or_reason import flops, generate, store, train
+from scale_or_reason.train import IGNORED_LABEL, TruncationError, check_lengths
+
+
+@pytest.fixture
+def trained(smoke_study):
+    generate.generate_data(smoke_study)
+    return train.train_student(smoke_study, "tiny", "ift")
+
+
+def test_a_trained_student_is_saved_with_its_tokenizer_in_safetensors(smoke_study, trained):
+    model_dir = store.train_dir(smoke_study, "tiny", "ift") / "model"
+    assert (model_dir / "model.safetensors").is_file()
+    assert not list(model_dir.glob("*.bin"))
+    assert (model_dir / "tokenizer.json").is_file()
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["architectures"] == ["Qwen2ForCausalLM"] and config["hidden_size"] == 16
+    with safe_open(model_dir / "model.safetensors", "pt") as weights:
+        assert sum(weights.get_slice(k).get_shape()[0] > 0 for k in weights.keys()) > 0
+    assert store.is_complete(store.train_dir(smoke_study, "tiny", "ift"))
+
+
+def test_metrics_count_real_tokens_and_paper_flops(smoke_study, trained):
+    """Recount every training sequence from the chat template: the totals must agree exactly."""
+    from scale_or_reason.tokenizer import load_tokenizer
+
+    folder = store.train_dir(smoke_study, "tiny", "ift")
+    tokenizer = load_tokenizer(folder / "model")
+    pairs = generate.load_pairs(store.data_dir(smoke_study))
+    lengths = [
+        len(tokenizer.apply_chat_template(
+            [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["ift"]}],
+            enable_thinking=False,
+        )["input_ids"])
+        for row in pairs
+    ]  # fmt: skip
+    config = json.loads((folder / "model" / "config.json").read_text())
+    dims = flops.Dimensions(
+        config["hidden_size"], config["intermediate_size"], config["num_attention_heads"],
+        config["num_hidden_layers"], config["vocab_size"],
+    )  # fmt: skip
+    assert trained["samples"] == len(pairs) == 160
+    assert trained["steps"] == 10  # 160 samples, batch 16, one epoch
+    assert trained["train_tokens"] == sum(lengths)
+    assert trained["train_flops"] == flops.training_flops(dims, lengths)
+    assert trained["max_length"] == max(lengths)
+    assert 0 < trained["train_completion_tokens"] < trained["train_tokens"]
+
+
+def test_a_second_call_finds_the_finished_unit(smoke_study, trained):
+    before = (store.train_dir(smoke_study, "tiny", "ift") / "model" / "model.safetensors").stat().st_mtime_ns
+    assert train.train_student(smoke_study, "tiny", "ift") == trained
+    after = (store.train_dir(smoke_study, "tiny", "ift") / "model" / "model.safetensors").stat().st_mtime_ns
+    assert before == after
+
+
+def test_loss_falls_on_completion_tokens_only(smoke_study, small_tokenizer):
+    from trl import SFTTrainer
+
+    from scale_or_reason.recipes import recipe_examples
+    from scale_or_reason.students import build_student, student_config
+
+    pairs = Dataset.from_list([{"prompt": "Sort from smallest to largest: 3, 1. Put the final answer in \\boxed{}.", "ift": "\\boxed{1, 3}", "reasoning": "<think>\nx\n</think>\n\n\\boxed{1, 3}"}])
+    model = build_student(student_config(smoke_study.students.scales["tiny"], small_tokenizer, 256), 0)
+    for recipe in ("ift", "reasoning"):
+        trainer = SFTTrainer(model=model, args=train.sft_config(smoke_study, recipe, smoke_study_tmp(smoke_study), 1), train_dataset=recipe_examples(pairs, recipe), processing_class=small_tokenizer)
+        row = trainer.train_dataset[0]
+        trained_text = small_tokenizer.decode([t for t, label in zip(row["input_ids"], row["labels"]) if label != IGNORED_LABEL])
+        assert trained_text == pairs[0][recipe] + "<|im_end|>\n"
+
+
+def smoke_study_tmp(study):
+    return store.study_dir(study) / "trainer-test"
+
+
+def test_a_sequence_longer_than_max_length_refuses_to_train():
+    dataset = Dataset.from_list([{"input_ids": [1, 2, 3, 4, 9], "labels": [IGNORED_LABEL, IGNORED_LABEL, 3, 4, 9]}])
+    assert check_lengths(dataset, ["row-0"], eos_id=9, max_length=None) == [5]
+    with pytest.raises(TruncationError, match="training row row-0 has 5 tokens, more than training.max_length=4"):
+        check_lengths(dataset, ["row-0"], eos_id=9, max_length=4)
+    cut = Dataset.from_list([{"input_ids": [1, 2, 3, 4], "labels": [IGNORED_LABEL, IGNORED_LABEL, 3, 4]}])
+    with pytest.raises(TruncationError, match="lost its end-of-turn token"):
+        check_lengths(cut, ["row-0"], eos_id=9, max_length=None)
