@@ -43,11 +43,9 @@ def test_multiple_choice_answers_point_at_the_right_option():
         a, b = map(int, re.findall(r"\d+", row["prompt"])[:2])
         assert int(options[row["answer"]]) in {a * b}, row["prompt"]
         assert len(set(options.values())) == 4
-    for row in synthetic_pairs("general_mc", "test", 30, seed=1):
-        day = next(d for d in tasks.WEEKDAYS if d in row["prompt"].split("\n")[0])
-        n = int(re.search(r"(\d+) days", row["prompt"]).group(1))
-        options = dict(re.findall(r"^([A-D])\) (\w+)$", row["prompt"], re.M))
-        assert options[row["answer"]] == tasks.WEEKDAYS[(tasks.WEEKDAYS.index(day) + n) % 7]
+    for row in synthetic_pairs("general_mc", "harder", 30, seed=1):
+        options = {letter: int(value) for letter, value in re.findall(r"^([A-D])\) (\d+)$", row["prompt"], re.M)}
+        assert options[row["answer"]] == max(options.values())
 
 
 def test_distractors_share_the_last_digit_so_it_cannot_decide():
@@ -58,18 +56,23 @@ def test_distractors_share_the_last_digit_so_it_cannot_decide():
         assert all(w % 10 == a * b % 10 for w in wrong)
 
 
-def test_month_answers_and_whole_cycles():
+def test_sorting_answer_and_counting_trace():
     for row in synthetic_pairs("general_oe", "harder", 30, seed=2):
-        month = next(m for m in tasks.MONTHS if f" {m}" in row["prompt"])
-        n = int(re.search(r"(\d+) months", row["prompt"]).group(1))
-        assert row["answer"] == tasks.MONTHS[(tasks.MONTHS.index(month) + n) % 12]
-        assert f"{n} = 12 × {n // 12} + {n % 12}" in row["reasoning"]
+        numbers = [int(n) for n in re.findall(r"\d", row["prompt"].split("Put the final")[0])]
+        assert row["answer"] == ", ".join(map(str, sorted(numbers)))
+    assert tasks.counting_sort_steps([3, 1, 3]) == ("1 appears once", "3 appears twice", "sorted: 1, 3, 3")
 
 
-@pytest.mark.parametrize("start,n,walk", [(0, 3, "January + 3: February, March, April"), (11, 1, "December + 1: January")])
-def test_calendar_walk(start, n, walk):
-    assert tasks.calendar_steps(tasks.MONTHS, start, n) == (walk,)
-    assert tasks.calendar_steps(tasks.WEEKDAYS, 2, 14) == ("14 = 7 × 2 + 0", "whole cycles: still Wednesday")
+@pytest.mark.parametrize(
+    "options,steps",
+    [
+        ([65, 92, 11, 79], ("first digits: 6, 9, 1, 7", "largest first digit 9: 92")),
+        ([91, 97, 15, 40], ("first digits: 9, 9, 1, 4", "largest first digit 9: 91, 97", "largest of these: 97")),
+        ([305, 712, 799, 100], ("first digits: 3, 7, 7, 1", "largest first digit 7: 712, 799", "largest of these: 799")),
+    ],
+)
+def test_largest_trace(options, steps):
+    assert tasks.largest_steps(options) == steps
 
 
 def test_arithmetic_test_sets_never_ask_a_trained_product():

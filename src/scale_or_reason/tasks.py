@@ -8,16 +8,18 @@ steps into a `<think>` trace or drops them for the IFT form.
 |--------------|------------------------------------------------|--------------------------------|
 | `math_oe`    | multiplication word problem, open answer       | hardly: needs carried digits   |
 | `math_mc`    | the same with four lettered options            | partly: magnitudes differ      |
-| `general_oe` | month arithmetic ("4 months after March")      | yes: a small lookup table      |
-| `general_mc` | weekday arithmetic with four lettered options  | yes: a small lookup table      |
+| `general_oe` | sort a short list of digits                    | yes: counting is attention     |
+| `general_mc` | pick the largest of four numbers (lettered)    | yes: comparison is attention   |
 
 Variants: `test` draws from the training distribution (held out: arithmetic by its operands,
-calendar questions by prompt), `rephrased` uses prompt templates never used in training, `harder`
-uses larger operands or offsets longer than a cycle, which training never shows.
+the rest by prompt), `rephrased` uses prompt templates never used in training, `harder` uses
+larger numbers or longer lists than training ever shows.
 
 Traces are designed for students of well under a million parameters: each line does one step
-that reads a nearby token (a digit fact plus carry, the next month), never a positional copy of a
-whole list, which such students learn far more slowly.
+that reads a nearby token or compares and counts the prompt's digits (a digit fact plus carry, a
+digit and how often it occurs), never a positional copy of a whole list, which such students
+learn far more slowly. Measured while designing the suite: modular lookups such as "4 months after
+March" stayed near chance for IFT students even alone, and list copies stalled reasoning students.
 """
 
 from __future__ import annotations
@@ -31,11 +33,7 @@ FAMILIES = ("math_oe", "math_mc", "general_oe", "general_mc")
 VARIANTS = ("train", "test", "rephrased", "harder")
 BOXED_INSTRUCTION = "Put the final answer in \\boxed{}."
 OPTION_LETTERS = "ABCD"
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTHS = (
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
-)  # fmt: skip
+
 
 
 @dataclass(frozen=True)
@@ -145,60 +143,67 @@ def math_multiple_choice(rng: random.Random, variant: str) -> Problem:
     return Problem("math_mc", "multiply_choice", prompt + "\n" + BOXED_INSTRUCTION, letter, steps, f"{a}x{b}")
 
 
-# --- calendars ------------------------------------------------------------------------------
+# --- ordering -------------------------------------------------------------------------------
 
-MONTH_TEMPLATES = (
-    "{name} moved in {month}. What month was it {n} months later?",
-    "{name}'s project starts in {month} and takes {n} months. In which month does it end?",
-    "{name} planted a tree in {month}. Which month is it {n} months after that?",
-    "{name} starts a course in {month}. The course lasts {n} months. When does it end?",
-    "{name} saved money from {month} for {n} months. In which month did the saving stop?",
+SORT_TEMPLATES = (
+    "Sort from smallest to largest: {numbers}.",
+    "Put in increasing order: {numbers}.",
+    "{name} wrote the digits {numbers}. Sort them from smallest to largest.",
+    "Order these digits from low to high: {numbers}.",
 )
-MONTH_TEMPLATES_UNSEEN = ("Count {n} months forward from {month}. Which month is it?",)
+SORT_TEMPLATES_UNSEEN = ("Arrange {numbers} in ascending order.",)
+LARGEST_TEMPLATES = (
+    "Which number is the largest?",
+    "{name} has four cards. Which card shows the largest number?",
+    "Pick the biggest of these numbers.",
+)
+LARGEST_TEMPLATES_UNSEEN = ("Find the maximum among the options.",)
 NAMES = ("Ana", "Ben", "Chen", "Dara", "Eli", "Femi")
-WEEKDAY_TEMPLATES = (
-    "Today is {day}. What day of the week will it be in {n} days?",
-    "A trip starts on a {day} and lasts {n} days. On what day of the week does it end?",
-)
-WEEKDAY_TEMPLATES_UNSEEN = ("Which weekday comes {n} days after a {day}?",)
+COUNT_WORDS = ("none", "once", "twice", "three times", "four times", "five times", "six times")
 
 
-def calendar_steps(names: tuple[str, ...], start: int, n: int) -> tuple[str, ...]:
-    """Walk `n` steps forward through a cycle of names, one name per step.
+def _join(numbers: list[int]) -> str:
+    return ", ".join(str(n) for n in numbers)
 
-    Whole cycles are removed first (`n = 12 × q + r`), so the walk is never longer than a cycle.
+
+def counting_sort_steps(numbers: list[int]) -> tuple[str, ...]:
+    """One line per distinct digit, smallest first, with how often it occurs; then the list.
+
+    Each line needs only a comparison and a count over the prompt's digits, never a positional
+    copy of the list, which students this small learn far more slowly.
     """
-    cycle = len(names)
-    rest = n % cycle
-    steps = [f"{n} = {cycle} × {n // cycle} + {rest}"] if n >= cycle else []
-    if rest:
-        walk = ", ".join(names[(start + k) % cycle] for k in range(1, rest + 1))
-        steps.append(f"{names[start]} + {rest}: {walk}")
-    else:
-        steps.append(f"whole cycles: still {names[start]}")
-    return tuple(steps)
+    steps = [f"{digit} appears {COUNT_WORDS[numbers.count(digit)]}" for digit in sorted(set(numbers))]
+    return (*steps, f"sorted: {_join(sorted(numbers))}")
 
 
 def general_open_ended(rng: random.Random, variant: str) -> Problem:
-    month = rng.randrange(12)
-    n = rng.randint(12, 30) if variant == "harder" else rng.randint(1, 11)
-    question = _template(rng, variant, MONTH_TEMPLATES, MONTH_TEMPLATES_UNSEEN)
-    prompt = question.format(name=rng.choice(NAMES), month=MONTHS[month], n=n) + " " + BOXED_INSTRUCTION
-    answer = MONTHS[(month + n) % 12]
-    return Problem("general_oe", "months", prompt, answer, calendar_steps(MONTHS, month, n))
+    length = rng.randint(6, 7) if variant == "harder" else rng.randint(3, 5)
+    numbers = [rng.randint(0, 9) for _ in range(length)]
+    question = _template(rng, variant, SORT_TEMPLATES, SORT_TEMPLATES_UNSEEN)
+    prompt = question.format(name=rng.choice(NAMES), numbers=_join(numbers)) + " " + BOXED_INSTRUCTION
+    return Problem("general_oe", "sort", prompt, _join(sorted(numbers)), counting_sort_steps(numbers))
+
+
+def largest_steps(options: list[int]) -> tuple[str, ...]:
+    """Numbers of equal length: compare first digits, then the rest among the tied."""
+    firsts = [int(str(n)[0]) for n in options]
+    top = max(firsts)
+    tied = [n for n in options if int(str(n)[0]) == top]
+    steps = [f"first digits: {_join(firsts)}", f"largest first digit {top}: {_join(tied)}"]
+    if len(tied) > 1:
+        steps.append(f"largest of these: {max(tied)}")
+    return tuple(steps)
 
 
 def general_multiple_choice(rng: random.Random, variant: str) -> Problem:
-    day = rng.randrange(7)
-    n = rng.randint(7, 20) if variant == "harder" else rng.randint(1, 6)
-    right = WEEKDAYS[(day + n) % 7]
-    options = [right, *rng.sample([d for d in WEEKDAYS if d != right], 3)]
-    rng.shuffle(options)
-    letter = OPTION_LETTERS[options.index(right)]
-    question = _template(rng, variant, WEEKDAY_TEMPLATES, WEEKDAY_TEMPLATES_UNSEEN)
-    prompt = _with_options(question.format(day=WEEKDAYS[day], n=n), options)
-    steps = (*calendar_steps(WEEKDAYS, day, n), f"{right} is option {letter}")
-    return Problem("general_mc", "weekday", prompt + "\n" + BOXED_INSTRUCTION, letter, steps)
+    low, high = (100, 999) if variant == "harder" else (10, 99)
+    options = rng.sample(range(low, high + 1), 4)
+    best = max(options)
+    letter = OPTION_LETTERS[options.index(best)]
+    question = _template(rng, variant, LARGEST_TEMPLATES, LARGEST_TEMPLATES_UNSEEN).format(name=rng.choice(NAMES))
+    steps = (*largest_steps(options), f"{best} is option {letter}")
+    prompt = _with_options(question, [str(o) for o in options]) + "\n" + BOXED_INSTRUCTION
+    return Problem("general_mc", "largest", prompt, letter, steps)
 
 
 GENERATORS: dict[str, Callable[[random.Random, str], Problem]] = {
