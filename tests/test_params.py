@@ -66,3 +66,11 @@ def test_fingerprint_is_stable_and_sensitive(smoke_study):
     assert fingerprint(smoke_study.training) == fingerprint(smoke_study.training)
     changed = smoke_study.training.model_copy(update={"epochs": 2})
     assert fingerprint(changed) != fingerprint(smoke_study.training)
+
+
+def test_a_scale_can_override_the_learning_rate(smoke_study):
+    data = smoke_data()
+    data["students"]["scales"]["small"]["learning_rate"] = {"ift": 1e-4, "reasoning": 2e-4}
+    study = parse_study(data)
+    assert study.learning_rate("small", "reasoning") == 2e-4
+    assert study.learning_rate("tiny", "reasoning") == smoke_study.training.learning_rate.reasoning

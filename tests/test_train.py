@@ -71,7 +71,7 @@ def test_loss_falls_on_completion_tokens_only(smoke_study, small_tokenizer):
     pairs = Dataset.from_list([{"prompt": "Sort from smallest to largest: 3, 1. Put the final answer in \\boxed{}.", "ift": "\\boxed{1, 3}", "reasoning": "<think>\nx\n</think>\n\n\\boxed{1, 3}"}])
     model = build_student(student_config(smoke_study.students.scales["tiny"], small_tokenizer, 256), 0)
     for recipe in ("ift", "reasoning"):
-        trainer = SFTTrainer(model=model, args=train.sft_config(smoke_study, recipe, smoke_study_tmp(smoke_study), 1), train_dataset=recipe_examples(pairs, recipe), processing_class=small_tokenizer)
+        trainer = SFTTrainer(model=model, args=train.sft_config(smoke_study, "tiny", recipe, smoke_study_tmp(smoke_study), 1), train_dataset=recipe_examples(pairs, recipe), processing_class=small_tokenizer)
         row = trainer.train_dataset[0]
         trained_text = small_tokenizer.decode([t for t, label in zip(row["input_ids"], row["labels"]) if label != IGNORED_LABEL])
         assert trained_text == pairs[0][recipe] + "<|im_end|>\n"

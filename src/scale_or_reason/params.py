@@ -54,12 +54,20 @@ class BenchmarkParams(Section):
     variant: Variant = "test"
 
 
+class PerFormat(Section):
+    ift: PositiveFloat
+    reasoning: PositiveFloat
+
+
 class StudentScale(Section):
     hidden_size: PositiveInt
     num_layers: PositiveInt
     num_heads: PositiveInt
     num_kv_heads: PositiveInt
     intermediate_size: PositiveInt
+    # Peak learning rate of this size, overriding training.learning_rate (the paper tunes it per
+    # size and format).
+    learning_rate: PerFormat | None = None
 
     @model_validator(mode="after")
     def _heads_divide(self):
@@ -72,11 +80,6 @@ class StudentScale(Section):
 
 class StudentParams(Section):
     scales: dict[Annotated[str, Field(pattern=r"^[a-z0-9]+$")], StudentScale]
-
-
-class PerFormat(Section):
-    ift: PositiveFloat
-    reasoning: PositiveFloat
 
 
 class TrainingParams(Section):
@@ -121,6 +124,10 @@ class StudyParams(Section):
     evaluation: EvaluationParams = EvaluationParams()
     analysis: AnalysisParams = AnalysisParams()
     runner: RunnerParams = RunnerParams()
+
+    def learning_rate(self, scale: str, recipe: str) -> float:
+        rates = self.students.scales[scale].learning_rate or self.training.learning_rate
+        return getattr(rates, recipe)
 
     @model_validator(mode="after")
     def _benchmarks_are_taught(self):

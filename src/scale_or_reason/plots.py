@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter
 import pandas as pd
 import seaborn as sns
 
@@ -48,20 +49,39 @@ def _scatter_by_recipe(ax, table: pd.DataFrame, x: str, scales: list[str], palet
     )  # fmt: skip
 
 
+def _panel_grid(count: int, columns: int = 2) -> tuple[plt.Figure, list[plt.Axes]]:
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.0 * rows), sharey=True, squeeze=False)
+    for ax in list(axes.flat)[count:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat)[:count]
+
+
+def _log_x(ax: plt.Axes, label: str) -> None:
+    """Log axis labelled at 1, 2 and 5 of each decade in engineering units (20k, 5G, 1T):
+    studies span one or two decades, where powers of ten alone leave panels unlabelled."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set(xlabel=label, ylabel="accuracy", ylim=(-0.03, 1.03))
+
+
 def accuracy_vs_flops(results: pd.DataFrame, panels: dict[str, str], flops: str, scales: list[str]) -> plt.Figure:
     """Accuracy against FLOPs, one panel per family, IFT vs reasoning, frontier drawn dashed.
 
     `panels` maps a panel title (the family) to the benchmark shown in it.
     """
     palette = recipe_palette(results["recipe"].unique())
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2), sharey=True, squeeze=False)
-    for ax, (title, benchmark) in zip(axes[0], panels.items()):
+    fig, axes = _panel_grid(len(panels))
+    for ax, (title, benchmark) in zip(axes, panels.items()):
         table = results[results["benchmark"] == benchmark]
         _scatter_by_recipe(ax, table, flops, scales, palette)
         xs, ys = frontier_steps(table[flops], table["accuracy"])
-        ax.step(xs, ys, where="post", color="0.35", linestyle="--", linewidth=1, label="Pareto frontier")
-        ax.set(xscale="log", title=f"{title} ({benchmark})", xlabel=FLOPS_LABELS[flops], ylim=(-0.03, 1.03))
-    axes[0][0].set_ylabel("accuracy")
+        ax.step(xs, ys, where="post", color="0.35", linestyle="--", linewidth=1, zorder=0)
+        _log_x(ax, FLOPS_LABELS[flops])
+        ax.set_title(title if title == benchmark else f"{title} ({benchmark})")
     _legend(fig, palette, scales, frontier=True)
     return fig
 
@@ -69,17 +89,14 @@ def accuracy_vs_flops(results: pd.DataFrame, panels: dict[str, str], flops: str,
 def accuracy_vs_params(results: pd.DataFrame, benchmarks: list[str], scales: list[str]) -> plt.Figure:
     """Accuracy against student size on every benchmark, transfer sets included."""
     palette = recipe_palette(results["recipe"].unique())
-    columns = min(4, len(benchmarks))
-    rows = -(-len(benchmarks) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.0 * columns, 2.8 * rows), sharey=True, squeeze=False)
-    for ax, benchmark in zip(axes.flat, benchmarks):
+    fig, axes = _panel_grid(len(benchmarks), columns=3)
+    for ax, benchmark in zip(axes, benchmarks):
         table = results[results["benchmark"] == benchmark]
         for recipe, group in table.groupby("recipe"):
-            ax.plot(group["params"], group["accuracy"], color=palette[recipe], linewidth=1)
+            ax.plot(group["params"], group["accuracy"], color=palette[recipe], linewidth=1, zorder=0)
         _scatter_by_recipe(ax, table, "params", scales, palette)
-        ax.set(xscale="log", title=benchmark, xlabel="parameters", ylabel="accuracy", ylim=(-0.03, 1.03))
-    for ax in list(axes.flat)[len(benchmarks) :]:
-        ax.set_visible(False)
+        _log_x(ax, "parameters")
+        ax.set_title(benchmark)
     _legend(fig, palette, scales, frontier=False)
     return fig
 

@@ -33,13 +33,13 @@ class TruncationError(ValueError):
     """A training sequence would not fit: its end (which holds the answer) would be cut."""
 
 
-def sft_config(study: StudyParams, recipe: str, output_dir: Path, steps: int) -> SFTConfig:
+def sft_config(study: StudyParams, scale: str, recipe: str, output_dir: Path, steps: int) -> SFTConfig:
     training = study.training
     return SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=training.epochs,
         per_device_train_batch_size=training.batch_size,
-        learning_rate=getattr(training.learning_rate, recipe),
+        learning_rate=study.learning_rate(scale, recipe),
         lr_scheduler_type="warmup_stable_decay",
         warmup_steps=round(training.warmup_ratio * steps),
         lr_scheduler_kwargs={
@@ -95,7 +95,7 @@ def train_student(study: StudyParams, scale: str, recipe: str) -> dict:
     steps = study.training.epochs * -(-len(examples) // study.training.batch_size)
     trainer = SFTTrainer(
         model=model,
-        args=sft_config(study, recipe, folder / "trainer", steps),
+        args=sft_config(study, scale, recipe, folder / "trainer", steps),
         train_dataset=examples,
         processing_class=tokenizer,
     )
@@ -116,6 +116,7 @@ def _metrics(study, scale, recipe, model, trainer, lengths, result) -> dict:
         "params": count_parameters(model),
         "samples": len(lengths),
         "epochs": epochs,
+        "learning_rate": study.learning_rate(scale, recipe),
         "steps": trainer.state.global_step,
         "train_tokens": train_tokens,
         "train_completion_tokens": epochs * sum(
