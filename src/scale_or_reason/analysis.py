@@ -47,6 +47,7 @@ def draw_figures(study: StudyParams, results: pd.DataFrame, folders: list[Path])
     figures["accuracy_vs_params"] = plots.accuracy_vs_params(results, [b.name for b in study.benchmarks], scales)
     for name, figure in figures.items():
         plots.save(figure, folders, name)
+        plt.close(figure)  # shown where the notebook asks for it, not all at once when drawn
     return figures
 
 

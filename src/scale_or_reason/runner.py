@@ -126,7 +126,6 @@ def kernel_environment(study: StudyParams, threads: int) -> dict[str, str]:
         TOKENIZERS_PARALLELISM="false",
         OMP_NUM_THREADS=str(threads),
         MKL_NUM_THREADS=str(threads),
-        PYTHONWARNINGS="ignore",
     )
     return env
 
@@ -172,7 +171,8 @@ def run_units(units: list[Unit], study: StudyParams, jobs: int, rerun: set[str])
     with ThreadPoolExecutor(max_workers=jobs) as pool, tqdm(total=len(units), desc=study.study, unit="unit") as bar:
         bar.update(len(outcomes))
         while pending or running:
-            ready = [u for u in pending.values() if all(outcomes.get(n, Outcome(u, "")).status in ("ran", "skipped") for n in u.needs)]
+            finished = {key for key, outcome in outcomes.items() if outcome.status in ("ran", "skipped")}
+            ready = [u for u in pending.values() if set(u.needs) <= finished]
             for unit in sorted(ready, key=lambda u: -u.cost)[: 0 if failed else jobs - len(running)]:
                 running[pool.submit(_timed, unit, study)] = pending.pop(unit.key)
             if not running:
