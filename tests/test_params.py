@@ -74,3 +74,10 @@ def test_a_scale_can_override_the_learning_rate(smoke_study):
     study = parse_study(data)
     assert study.learning_rate("small", "reasoning") == 2e-4
     assert study.learning_rate("tiny", "reasoning") == smoke_study.training.learning_rate.reasoning
+
+
+def test_an_unknown_student_is_named(smoke_study):
+    with pytest.raises(ParametersError, match="unknown scale 'huge'; smoke has tiny, small"):
+        smoke_study.check_student("huge", "ift")
+    with pytest.raises(ParametersError, match="unknown recipe 'mixed-50'"):
+        smoke_study.check_student("tiny", "mixed-50")

@@ -52,7 +52,7 @@ def draw_figures(study: StudyParams, results: pd.DataFrame, folders: list[Path])
 
 
 def analyse(study: StudyParams) -> tuple[pd.DataFrame, dict[str, plt.Figure]]:
-    """Collect the results, write the table and draw the figures (always redrawn, cheap)."""
+    """Collect the results, write the table and draw the figures."""
     folder = store.analysis_dir(study)
     folder.mkdir(parents=True, exist_ok=True)
     results = collect_results(study)

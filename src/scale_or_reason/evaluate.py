@@ -54,7 +54,6 @@ def task_config(name: str, data_file: Path, max_tokens: int) -> dict:
         "target_delimiter": "",
         "num_fewshot": 0,
         "generation_kwargs": {"until": [TURN_END], "max_gen_toks": max_tokens, "do_sample": False},
-        "process_results": f"!function {HOOKS_MODULE}.process_results",
         "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True}],
         "metadata": {"version": 1.0},
     }
@@ -69,10 +68,9 @@ def write_task_yamls(study: StudyParams, data_folder: Path, tasks_folder: Path, 
     names = []
     for benchmark in study.benchmarks:
         config = task_config(benchmark.name, data_folder / "benchmarks" / f"{benchmark.name}.jsonl", max_tokens)
-        text = yaml.safe_dump(config, sort_keys=False)
-        # `!function` is a YAML tag, which safe_dump would quote: write it bare.
-        text = text.replace(f"'!function {HOOKS_MODULE}.process_results'", f"!function {HOOKS_MODULE}.process_results")
-        (tasks_folder / f"{benchmark.name}.yaml").write_text(text)
+        # `!function` is a tag lm-eval's loader resolves against this folder; safe_dump cannot write it.
+        hook = f"process_results: !function {HOOKS_MODULE}.process_results\n"
+        (tasks_folder / f"{benchmark.name}.yaml").write_text(yaml.safe_dump(config, sort_keys=False) + hook)
         names.append(config["task"])
     return names
 
@@ -148,6 +146,7 @@ def summarise(benchmark: str, family: str, records: list[dict]) -> dict:
 
 def evaluate_student(study: StudyParams, scale: str, recipe: str) -> pd.DataFrame:
     """Evaluate (or find the evaluation of) one trained student; returns per-benchmark metrics."""
+    study.check_student(scale, recipe)
     folder = store.eval_dir(study, scale, recipe)
     if store.is_complete(folder):
         return pd.read_csv(folder / "metrics.csv")

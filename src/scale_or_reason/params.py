@@ -125,6 +125,13 @@ class StudyParams(Section):
     analysis: AnalysisParams = AnalysisParams()
     runner: RunnerParams = RunnerParams()
 
+    def check_student(self, scale: str, recipe: str) -> None:
+        """Refuse a (scale, recipe) the study does not define, naming what it does define."""
+        if scale not in self.students.scales:
+            raise ParametersError(f"unknown scale {scale!r}; {self.study} has {', '.join(self.students.scales)}")
+        if recipe not in self.recipes:
+            raise ParametersError(f"unknown recipe {recipe!r}; {self.study} trains {', '.join(self.recipes)}")
+
     def learning_rate(self, scale: str, recipe: str) -> float:
         rates = self.students.scales[scale].learning_rate or self.training.learning_rate
         return getattr(rates, recipe)

@@ -82,6 +82,7 @@ def check_lengths(dataset, ids: list[str], eos_id: int, max_length: int | None) 
 
 def train_student(study: StudyParams, scale: str, recipe: str) -> dict:
     """Train (or find already trained) the student `scale` on `recipe`; returns its metrics."""
+    study.check_student(scale, recipe)
     folder = store.train_dir(study, scale, recipe)
     if store.is_complete(folder):
         return store.read_json(folder / "train_metrics.json")
@@ -143,7 +144,4 @@ def _save(folder: Path, trainer: SFTTrainer, tokenizer: PreTrainedTokenizerBase,
 
 
 def run(parameters_file: str, scale: str, recipe: str) -> dict:
-    study = load_study(parameters_file)
-    if scale not in study.students.scales:
-        raise KeyError(f"unknown scale {scale!r}; this study has {', '.join(study.students.scales)}")
-    return train_student(study, scale, recipe)
+    return train_student(load_study(parameters_file), scale, recipe)
