@@ -34,7 +34,7 @@ def test_the_generation_cap_covers_the_longest_teacher_trace(smoke_study):
 
 
 def test_sample_records_count_tokens_and_flops(small_tokenizer):
-    dims = flops.Dimensions(16, 32, 2, 1, len(small_tokenizer))
+    dims = flops.Architecture(16, 32, 2, 1, 8, 1, len(small_tokenizer), True)
     prompt = small_tokenizer.apply_chat_template([{"role": "user", "content": "Q?"}], tokenize=False, add_generation_prompt=True)
     samples = [
         {"doc_id": 1, "doc": {"id": "b", "answer": "7"}, "resps": [["<think>\nnever closed"]], "arguments": [(prompt, {})]},
@@ -47,14 +47,15 @@ def test_sample_records_count_tokens_and_flops(small_tokenizer):
     response_tokens = len(small_tokenizer("<think>\nx\n</think>\n\n\\boxed{7}", add_special_tokens=False)["input_ids"])
     assert first["gen_tokens"] == response_tokens + 1  # the end-of-turn token was generated too
     assert first["prompt_tokens"] == len(small_tokenizer(prompt, add_special_tokens=False)["input_ids"])
-    assert first["inference_flops"] == flops.inference_flops(dims, first["prompt_tokens"], first["gen_tokens"])
+    assert first["inference_flops_paper"] == flops.inference_flops(dims, first["prompt_tokens"], first["gen_tokens"])
+    assert first["inference_flops_exact"] == flops.exact_inference_flops(dims, first["prompt_tokens"], first["gen_tokens"])
     assert not records[1]["correct"] and records[1]["extracted"] is None
     summary = summarise("bench", "math_oe", records)
     assert summary["accuracy"] == 0.5 and summary["n"] == 2 and summary["no_answer"] == 1
 
 
 def test_a_generation_stopped_by_the_cap_counts_the_cap(small_tokenizer):
-    dims = flops.Dimensions(16, 32, 2, 1, len(small_tokenizer))
+    dims = flops.Architecture(16, 32, 2, 1, 8, 1, len(small_tokenizer), True)
     samples = [{"doc_id": 0, "doc": {"id": "a", "answer": "7"}, "resps": [["1 2 3 4 5 6 7 8 9"]], "arguments": [["Q", {}]]}]
     record = sample_records(samples, small_tokenizer, dims, cap=5)[0]
     assert record["hit_cap"] and record["gen_tokens"] == 5

@@ -5,9 +5,17 @@ from types import SimpleNamespace
 import pytest
 
 from scale_or_reason import flops
-from scale_or_reason.flops import Dimensions
+from scale_or_reason.flops import Architecture
 
-DIMS = Dimensions(width=4, ff_width=8, heads=2, layers=3, vocab=10)
+
+def shape(width, ff_width, heads, layers, vocab, kv_heads=None, head_width=None, tied=True) -> Architecture:
+    return Architecture(
+        width=width, ff_width=ff_width, heads=heads, kv_heads=kv_heads or heads,
+        head_width=head_width or width // heads, layers=layers, vocab=vocab, tied_embeddings=tied,
+    )  # fmt: skip
+
+
+DIMS = shape(width=4, ff_width=8, heads=2, layers=3, vocab=10)
 
 
 def test_forward_flops_by_hand():
@@ -41,9 +49,19 @@ def test_inference_adds_one_decode_step_per_generated_token_at_the_growing_conte
     assert flops.inference_flops(DIMS, prompt, 0) == flops.prefill_flops(DIMS, prompt)
 
 
-def test_dimensions_come_from_a_hugging_face_config():
-    config = SimpleNamespace(hidden_size=896, intermediate_size=4864, num_attention_heads=14, num_hidden_layers=24, vocab_size=151936)
-    assert flops.dimensions(config) == Dimensions(896, 4864, 14, 24, 151936)
+def test_the_shape_comes_from_a_hugging_face_config():
+    config = SimpleNamespace(
+        model_type="qwen2", hidden_size=896, intermediate_size=4864, num_attention_heads=14,
+        num_key_value_heads=2, num_hidden_layers=24, vocab_size=151936, tie_word_embeddings=True,
+    )  # fmt: skip
+    arch = flops.architecture(config)
+    assert (arch.width, arch.heads, arch.kv_heads, arch.head_width, arch.query_width, arch.kv_width) == (896, 14, 2, 64, 896, 128)
+    assert arch.qkv_bias and not arch.output_bias and not arch.qk_norm and arch.tied_embeddings
+
+
+def test_a_config_without_the_needed_fields_is_refused():
+    with pytest.raises(flops.ConfigError, match="config has no hidden_size"):
+        flops.architecture(SimpleNamespace(model_type="bert", intermediate_size=1, num_attention_heads=1, num_hidden_layers=1, vocab_size=1))
 
 
 @pytest.mark.parametrize("length", [1, 64, 512])
@@ -51,7 +69,7 @@ def test_without_attention_the_forward_is_twice_the_paper_parameter_count_per_to
     """Sanity check against the usual 2N-per-token rule: with the attention terms removed, the
     formula is 2 × (embedding + 8d² per layer for QKVO + 4d·d_ff + unembedding) per token."""
     d, d_ff, L, V = 896, 4864, 24, 151936
-    dims = Dimensions(d, d_ff, 14, L, V)
+    dims = shape(d, d_ff, 14, L, V)
     attention = L * (2 * length**2 * d + 3 * length**2 * 14 + 2 * length**2 * d)
     matmul_parameters = V * d + L * (4 * d * d + 2 * d * d_ff) + d * V
     assert flops.forward_flops(dims, length) - attention == 2 * length * matmul_parameters

@@ -28,7 +28,7 @@ def test_a_trained_student_is_saved_with_its_tokenizer_in_safetensors(smoke_stud
     assert store.is_complete(store.train_dir(smoke_study, "tiny", "ift"))
 
 
-def test_metrics_count_real_tokens_and_paper_flops(smoke_study, trained):
+def test_metrics_count_real_tokens_and_both_flops(smoke_study, trained):
     """Recount every training sequence from the chat template: the totals must agree exactly."""
     from scale_or_reason.tokenizer import load_tokenizer
 
@@ -42,15 +42,15 @@ def test_metrics_count_real_tokens_and_paper_flops(smoke_study, trained):
         )["input_ids"])
         for row in pairs
     ]  # fmt: skip
-    config = json.loads((folder / "model" / "config.json").read_text())
-    dims = flops.Dimensions(
-        config["hidden_size"], config["intermediate_size"], config["num_attention_heads"],
-        config["num_hidden_layers"], config["vocab_size"],
-    )  # fmt: skip
+    from transformers import AutoConfig
+
+    arch = flops.architecture(AutoConfig.from_pretrained(str(folder / "model")))
     assert trained["samples"] == len(pairs) == 160
     assert trained["steps"] == 10  # 160 samples, batch 16, one epoch
     assert trained["train_tokens"] == sum(lengths)
-    assert trained["train_flops"] == flops.training_flops(dims, lengths)
+    assert trained["train_flops_paper"] == flops.training_flops(arch, lengths)
+    assert trained["train_flops_exact"] == flops.exact_training_flops(arch, lengths)
+    assert 0 < trained["mfu"] < 1 and trained["peak_flops_per_second"] > 0
     assert trained["max_length"] == max(lengths)
     assert 0 < trained["train_completion_tokens"] < trained["train_tokens"]
 

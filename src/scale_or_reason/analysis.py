@@ -40,11 +40,13 @@ def draw_figures(study: StudyParams, results: pd.DataFrame, folders: list[Path])
     plots.set_style()
     scales = list(study.students.scales)
     panels = family_panels(study)
+    count = study.analysis.flops
     figures = {
-        f"accuracy_vs_{flops}": plots.accuracy_vs_flops(results, panels, flops, scales)
+        f"accuracy_vs_{flops}": plots.accuracy_vs_flops(results, panels, flops, scales, count)
         for flops in ("train_flops", "inference_flops")
     }
     figures["accuracy_vs_params"] = plots.accuracy_vs_params(results, [b.name for b in study.benchmarks], scales)
+    figures["flops_exact_vs_paper"] = plots.flops_divergence(results, scales)
     for name, figure in figures.items():
         plots.save(figure, folders, name)
         plt.close(figure)  # shown where the notebook asks for it, not all at once when drawn

@@ -9,7 +9,8 @@ Every benchmark becomes an lm-eval task YAML written for the local files (`tasks
 generative for multiple-choice too, greedy, stopped at the end-of-turn token with a generation cap
 that covers the longest teacher trace. Raw responses are kept (`samples/<benchmark>.jsonl`) and
 scored by `scoring.py`: the last `\\boxed{}` after a closed think block. Per benchmark,
-`metrics.csv` holds accuracy, generated-token counts and inference FLOPs (paper formula).
+`metrics.csv` holds accuracy, generated-token counts and inference FLOPs per item (paper formula
+and exact count).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def run_lm_eval(study: StudyParams, model, tokenizer, recipe: str, tasks_folder:
     )
 
 
-def sample_records(samples: list[dict], tokenizer, dims: flops.Dimensions, cap: int) -> list[dict]:
+def sample_records(samples: list[dict], tokenizer, arch: flops.Architecture, cap: int) -> list[dict]:
     """One row per generation: raw response, extracted answer, token counts and FLOPs."""
     records = []
     for sample in sorted(samples, key=lambda s: s["doc_id"]):
@@ -123,7 +124,8 @@ def sample_records(samples: list[dict], tokenizer, dims: flops.Dimensions, cap: 
                 "hit_cap": response_tokens >= cap,
                 "prompt_tokens": prompt_tokens,
                 "gen_tokens": gen_tokens,
-                "inference_flops": flops.inference_flops(dims, prompt_tokens, gen_tokens),
+                "inference_flops_paper": flops.inference_flops(arch, prompt_tokens, gen_tokens),
+                "inference_flops_exact": flops.exact_inference_flops(arch, prompt_tokens, gen_tokens),
             }
         )
     return records
@@ -138,7 +140,8 @@ def summarise(benchmark: str, family: str, records: list[dict]) -> dict:
         "n": len(table),
         "gen_tokens_mean": table["gen_tokens"].mean(),
         "prompt_tokens_mean": table["prompt_tokens"].mean(),
-        "inference_flops": table["inference_flops"].mean(),
+        "inference_flops_paper": table["inference_flops_paper"].mean(),
+        "inference_flops_exact": table["inference_flops_exact"].mean(),
         "hit_cap": int(table["hit_cap"].sum()),
         "no_answer": int(table["extracted"].isna().sum()),
     }
@@ -162,10 +165,10 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str) -> pd.DataFram
         str(train_folder / "model"), use_safetensors=True, trust_remote_code=False
     ).eval()
     results = run_lm_eval(study, model, tokenizer, recipe, folder / "tasks", task_names)
-    dims = flops.dimensions(model.config)
+    arch = flops.architecture(model.config)
     rows = []
     for benchmark in study.benchmarks:
-        records = sample_records(results["samples"][TASK_PREFIX + benchmark.name], tokenizer, dims, cap)
+        records = sample_records(results["samples"][TASK_PREFIX + benchmark.name], tokenizer, arch, cap)
         path = folder / "samples" / f"{benchmark.name}.jsonl"
         store.write_atomic(path, lambda tmp: Dataset.from_list(records).to_json(tmp, lines=True, force_ascii=False))
         rows.append(summarise(benchmark.name, benchmark.family, records))

@@ -103,7 +103,7 @@ class EvaluationParams(Section):
 
 
 class AnalysisParams(Section):
-    flops: Literal["paper"] = "paper"
+    flops: Literal["paper", "exact"] = "paper"  # the FLOPs count on the figures' x-axes
     figures_dir: str | None = None
 
 

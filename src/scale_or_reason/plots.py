@@ -16,6 +16,7 @@ FLOPS_LABELS = {
     "train_flops": "training FLOPs",
     "inference_flops": "inference FLOPs per query",
 }
+COUNT_LABELS = {"paper": "paper formula", "exact": "exact count"}
 MARKERS = ["o", "s", "D", "^", "v", "P", "X", "*"]
 
 
@@ -58,17 +59,21 @@ def _panel_grid(count: int, columns: int = 2) -> tuple[plt.Figure, list[plt.Axes
     return fig, list(axes.flat)[:count]
 
 
-def _log_x(ax: plt.Axes, label: str) -> None:
+def _log_x(ax: plt.Axes, label: str, accuracy_axis: bool = True) -> None:
     """Log axis labelled at 1, 2 and 5 of each decade in engineering units (20k, 5G, 1T):
     studies span one or two decades, where powers of ten alone leave panels unlabelled."""
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(EngFormatter(sep=""))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set(xlabel=label, ylabel="accuracy", ylim=(-0.03, 1.03))
+    ax.set_xlabel(label)
+    if accuracy_axis:
+        ax.set(ylabel="accuracy", ylim=(-0.03, 1.03))
 
 
-def accuracy_vs_flops(results: pd.DataFrame, panels: dict[str, str], flops: str, scales: list[str]) -> plt.Figure:
+def accuracy_vs_flops(
+    results: pd.DataFrame, panels: dict[str, str], flops: str, scales: list[str], count: str = "paper"
+) -> plt.Figure:
     """Accuracy against FLOPs, one panel per family, IFT vs reasoning, frontier drawn dashed.
 
     `panels` maps a panel title (the family) to the benchmark shown in it.
@@ -80,7 +85,7 @@ def accuracy_vs_flops(results: pd.DataFrame, panels: dict[str, str], flops: str,
         _scatter_by_recipe(ax, table, flops, scales, palette)
         xs, ys = frontier_steps(table[flops], table["accuracy"])
         ax.step(xs, ys, where="post", color="0.35", linestyle="--", linewidth=1, zorder=0)
-        _log_x(ax, FLOPS_LABELS[flops])
+        _log_x(ax, f"{FLOPS_LABELS[flops]} ({COUNT_LABELS[count]})")
         ax.set_title(title if title == benchmark else f"{title} ({benchmark})")
     _legend(fig, palette, scales, frontier=True)
     return fig
@@ -111,3 +116,27 @@ def _legend(fig: plt.Figure, palette: dict, scales: list[str], frontier: bool) -
         handles.append(plt.Line2D([], [], color="0.35", linestyle="--", label="Pareto frontier"))
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.tight_layout()
+
+
+def flops_divergence(results: pd.DataFrame, scales: list[str]) -> plt.Figure:
+    """Exact count over the paper's formula, per student: training, and inference per query
+    (averaged over benchmarks). Below 1 the paper's formula overcounts this architecture."""
+    palette = recipe_palette(results["recipe"].unique())
+    students = results.groupby(["scale", "recipe"], sort=False).agg(
+        params=("params", "first"),
+        training=("train_flops_exact", "first"),
+        training_paper=("train_flops_paper", "first"),
+        inference=("inference_flops_exact", "mean"),
+        inference_paper=("inference_flops_paper", "mean"),
+    ).reset_index()
+    fig, axes = _panel_grid(2)
+    for ax, kind in zip(axes, ("training", "inference")):
+        table = students.assign(ratio=students[kind] / students[f"{kind}_paper"])
+        for recipe, group in table.groupby("recipe"):
+            ax.plot(group["params"], group["ratio"], color=palette[recipe], linewidth=1, zorder=0)
+        _scatter_by_recipe(ax, table.rename(columns={"ratio": "accuracy"}), "params", scales, palette)
+        _log_x(ax, "parameters", accuracy_axis=False)
+        ax.axhline(1.0, color="0.35", linestyle="--", linewidth=1)
+        ax.set(ylabel="exact / paper FLOPs", title=f"{kind} FLOPs")
+    _legend(fig, palette, scales, frontier=False)
+    return fig

@@ -1,4 +1,8 @@
-"""The study's tidy table: one row per (student, benchmark), from the units' own records."""
+"""The study's tidy table: one row per (student, benchmark), from the units' own records.
+
+`train_flops` and `inference_flops` are the count the analysis plots (`analysis.flops`: `paper`,
+the default that reproduces the paper's axes, or `exact`); both counts are kept beside them.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,24 @@ from .params import StudyParams
 
 COLUMNS = [
     "scale", "params", "recipe", "family", "benchmark", "accuracy", "n", "train_tokens",
-    "train_flops", "gen_tokens_mean", "inference_flops", "prompt_tokens_mean", "train_samples",
-    "train_steps", "train_seconds", "hit_cap", "no_answer",
+    "train_flops", "gen_tokens_mean", "inference_flops", "train_flops_paper", "train_flops_exact",
+    "inference_flops_paper", "inference_flops_exact", "prompt_tokens_mean", "train_samples",
+    "train_steps", "train_seconds", "mfu", "hit_cap", "no_answer",
 ]  # fmt: skip
 
 
 def student_rows(study: StudyParams, scale: str, recipe: str) -> pd.DataFrame:
     training = store.read_json(store.train_dir(study, scale, recipe) / "train_metrics.json")
     metrics = pd.read_csv(store.eval_dir(study, scale, recipe) / "metrics.csv")
+    count = study.analysis.flops  # which count is the x-axis: the paper's formula or the exact one
     return metrics.assign(
         params=training["params"],
         train_tokens=training["train_tokens"],
-        train_flops=training["train_flops"],
+        train_flops_paper=training["train_flops_paper"],
+        train_flops_exact=training["train_flops_exact"],
+        train_flops=training[f"train_flops_{count}"],
+        inference_flops=metrics[f"inference_flops_{count}"],
+        mfu=training["mfu"],
         train_samples=training["samples"] * training["epochs"],
         train_steps=training["steps"],
         train_seconds=training["train_seconds"],

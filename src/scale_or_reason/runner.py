@@ -21,10 +21,11 @@ from pathlib import Path
 
 import pandas as pd
 import papermill
+import torch
 import yaml
 from tqdm.auto import tqdm
 
-from . import paths, store
+from . import machine, paths, store
 from .params import StudyParams, load_study
 
 NOTEBOOKS = {
@@ -205,8 +206,12 @@ def run_study(parameters_file: str | Path, jobs: int | None = None, rerun: tuple
     folder = store.study_dir(study)
     folder.mkdir(parents=True, exist_ok=True)
     store.write_text(folder / "study.yaml", yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
+    units = plan(study, parameters_file)
+    if any(u.stage == "train" and not store.is_complete(u.folder) for u in units):
+        # Measured once, before any unit loads the machine, for every training unit's MFU.
+        machine.peak_flops("cuda" if torch.cuda.is_available() else "cpu", torch.float32, study.training.threads)
     start = time.perf_counter()
-    outcomes = run_units(plan(study, parameters_file), study, jobs or study.runner.jobs, set(rerun))
+    outcomes = run_units(units, study, jobs or study.runner.jobs, set(rerun))
     wall = time.perf_counter() - start
     timings = pd.DataFrame(
         [{"stage": o.unit.stage, "unit": o.unit.name, "status": o.status, "seconds": round(o.seconds, 1)} for o in outcomes]

@@ -20,6 +20,9 @@ from . import paths
 from .params import StudyParams, fingerprint
 
 COMPLETE = "complete.json"
+# Part of every fingerprint: bump it when what a unit writes changes shape, so that finished units
+# of the old shape are not reused (v2: training and inference FLOPs counted both ways, MFU).
+ARTIFACT_VERSION = 2
 
 
 def study_dir(study: StudyParams) -> Path:
@@ -27,7 +30,7 @@ def study_dir(study: StudyParams) -> Path:
 
 
 def data_fingerprint(study: StudyParams) -> str:
-    return fingerprint(study.seed, study.teacher, study.tokenizer, study.benchmarks)
+    return fingerprint(ARTIFACT_VERSION, study.seed, study.teacher, study.tokenizer, study.benchmarks)
 
 
 def data_dir(study: StudyParams) -> Path:

@@ -6,7 +6,9 @@
     python -c "from scale_or_reason import train; train.run('parameters/embedded.yaml', 'xs', 'ift')"
 
 Writes into the unit's folder: `model/` (safetensors weights, config and tokenizer), `train_log.csv`
-(the trainer's log history) and `train_metrics.json` (real token counts and training FLOPs).
+(the trainer's log history) and `train_metrics.json` (real token counts, training FLOPs by the
+paper's formula and exactly, and the run's model FLOPs utilisation against the machine's measured
+matmul peak).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 from trl import SFTConfig, SFTTrainer
 
-from . import flops, store
+from . import flops, machine, store
 from .generate import load_pairs
 from .params import StudyParams, load_study
 from .recipes import recipe_examples
@@ -111,6 +113,10 @@ def _metrics(study, scale, recipe, model, trainer, lengths, result) -> dict:
     epochs = study.training.epochs
     train_seconds = result.metrics["train_runtime"]
     train_tokens = epochs * sum(lengths)
+    arch = flops.architecture(model.config)
+    train_flops_exact = epochs * flops.exact_training_flops(arch, lengths)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    peak = machine.peak_flops(device, torch.float32, torch.get_num_threads())
     return {
         "scale": scale,
         "recipe": recipe,
@@ -123,10 +129,13 @@ def _metrics(study, scale, recipe, model, trainer, lengths, result) -> dict:
         "train_completion_tokens": epochs * sum(
             sum(label != IGNORED_LABEL for label in labels) for labels in trainer.train_dataset["labels"]
         ),
-        "train_flops": epochs * flops.training_flops(flops.dimensions(model.config), lengths),
+        "train_flops_paper": epochs * flops.training_flops(arch, lengths),
+        "train_flops_exact": train_flops_exact,
         "max_length": max(lengths),
         "train_seconds": train_seconds,
         "tokens_per_second": train_tokens / train_seconds,
+        "peak_flops_per_second": peak,
+        "mfu": machine.model_flops_utilisation(train_flops_exact, train_seconds, peak),
         "final_loss": result.training_loss,
     }
 
@@ -140,7 +149,7 @@ def _save(folder: Path, trainer: SFTTrainer, tokenizer: PreTrainedTokenizerBase,
     log = pd.DataFrame(trainer.state.log_history)
     store.write_atomic(folder / "train_log.csv", lambda tmp: log.to_csv(tmp, index=False))
     store.write_json(folder / "train_metrics.json", metrics)
-    store.mark_complete(folder, params=metrics["params"], train_flops=metrics["train_flops"])
+    store.mark_complete(folder, params=metrics["params"], train_flops_exact=metrics["train_flops_exact"])
 
 
 def run(parameters_file: str, scale: str, recipe: str) -> dict:
