@@ -24,6 +24,8 @@ def student_rows(study: StudyParams, scale: str, recipe: str) -> pd.DataFrame:
     metrics = pd.read_csv(store.eval_dir(study, scale, recipe) / "metrics.csv")
     count = study.analysis.flops  # which count is the x-axis: the paper's formula or the exact one
     return metrics.assign(
+        scale=scale,
+        recipe=recipe,
         params=training["params"],
         train_tokens=training["train_tokens"],
         train_flops_paper=training["train_flops_paper"],
