@@ -35,7 +35,8 @@ def test_smoke_study_runs_end_to_end_and_resumes(isolated_runs):
     study = load_study("parameters/smoke.yaml")
     results = pd.read_csv(store.results_csv(study))
     assert REQUIRED_COLUMNS <= set(results.columns)
-    assert len(results) == len(study.students.scales) * len(study.recipes) * len(study.benchmarks)
+    assert len(results) == len(study.students_to_train()) * len(study.benchmarks)
+    assert {"sequential-50", "mixed-50"} <= set(results["recipe"])
     assert results["accuracy"].between(0, 1).all()
     assert (results["train_flops"] > 0).all() and (results["inference_flops"] > 0).all()
     reasoning = results[results["recipe"] == "reasoning"].set_index(["scale", "benchmark"])["train_tokens"]
@@ -45,9 +46,21 @@ def test_smoke_study_runs_end_to_end_and_resumes(isolated_runs):
     for unit in plan(study, "parameters/smoke.yaml"):
         assert store.is_complete(unit.folder), unit.key
         assert (unit.folder / unit.notebook.name).is_file(), f"executed notebook kept for {unit.key}"
-    figures = store.analysis_dir(study) / "figures"
-    for name in ("accuracy_vs_train_flops", "accuracy_vs_inference_flops", "accuracy_vs_params"):
-        assert (figures / f"{name}.png").stat().st_size > 0 and (figures / f"{name}.pdf").stat().st_size > 0
+    drawn = {
+        store.analysis_dir(study): (
+            "accuracy_vs_train_flops", "accuracy_vs_inference_flops", "accuracy_vs_params", "flops_exact_vs_paper",
+            "gain_vs_token_factor", "answer_length_by_outcome", "inference_flops_vs_size", "early_stopping",
+        ),
+        store.curriculum_dir(study): ("curriculum_gain", "curriculum_orders", "curriculum_vs_train_flops"),
+    }  # fmt: skip
+    for folder, names in drawn.items():
+        for name in names:
+            for suffix in ("png", "pdf"):
+                assert (folder / "figures" / f"{name}.{suffix}").stat().st_size > 0, name
+    summary = (store.study_dir(study) / "summary.md").read_text()
+    assert "At equal size, reasoning beats IFT in " in summary and "## Verdicts" in summary
+    for table in ("fits", "verdicts", "lengths", "truncation", "curricula"):
+        assert (store.analysis_dir(study) / "tables" / f"{table}.csv").is_file()
 
     model = store.train_dir(study, "tiny", "ift") / "model" / "model.safetensors"
     stamp = model.stat().st_mtime_ns

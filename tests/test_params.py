@@ -79,5 +79,24 @@ def test_a_scale_can_override_the_learning_rate(smoke_study):
 def test_an_unknown_student_is_named(smoke_study):
     with pytest.raises(ParametersError, match="unknown scale 'huge'; smoke has tiny, small"):
         smoke_study.check_student("huge", "ift")
-    with pytest.raises(ParametersError, match="unknown recipe 'mixed-50'"):
-        smoke_study.check_student("tiny", "mixed-50")
+    with pytest.raises(ParametersError, match="trains no recipe 'mixed-25' at scale 'tiny'"):
+        smoke_study.check_student("tiny", "mixed-25")
+
+
+def test_curricula_name_known_scales_and_valid_recipes():
+    data = smoke_data()
+    data["curricula"]["scales"] = ["huge"]
+    with pytest.raises(ParametersError, match="curricula.scales names 'huge'"):
+        parse_study(data)
+    data = smoke_data()
+    data["curricula"]["recipes"] = ["sequential-150"]
+    with pytest.raises(ParametersError, match="curricula.recipes.0: String should match pattern"):
+        parse_study(data)
+
+
+def test_students_to_train_adds_curricula_at_their_scales_only(smoke_study):
+    students = smoke_study.students_to_train()
+    assert ("tiny", "sequential-50") in students and ("small", "sequential-50") not in students
+    assert len(students) == len(set(students)) == 6
+    with pytest.raises(ParametersError, match="trains no recipe 'mixed-50' at scale 'small'"):
+        smoke_study.check_student("small", "mixed-50")

@@ -11,7 +11,7 @@ def fake_student(study, scale, recipe, train_flops, inference_flops):
     train_dir = store.train_dir(study, scale, recipe)
     train_dir.mkdir(parents=True)
     store.write_json(train_dir / "train_metrics.json", {
-        "params": 100, "train_tokens": 1000, "samples": 10, "epochs": 2, "steps": 4, "train_seconds": 1.5,
+        "params": 100, "train_tokens": 1000, "samples": 10, "rows": 20, "epochs": 2, "steps": 4, "train_seconds": 1.5,
         "train_flops_paper": train_flops[0], "train_flops_exact": train_flops[1], "mfu": 0.1,
     })  # fmt: skip
     store.mark_complete(train_dir)

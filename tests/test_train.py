@@ -45,8 +45,9 @@ def test_metrics_count_real_tokens_and_both_flops(smoke_study, trained):
     from transformers import AutoConfig
 
     arch = flops.architecture(AutoConfig.from_pretrained(str(folder / "model")))
-    assert trained["samples"] == len(pairs) == 160
+    assert trained["samples"] == trained["rows"] == len(pairs) == 160
     assert trained["steps"] == 10  # 160 samples, batch 16, one epoch
+    assert trained["reasoning_rows"] == 0
     assert trained["train_tokens"] == sum(lengths)
     assert trained["train_flops_paper"] == flops.training_flops(arch, lengths)
     assert trained["train_flops_exact"] == flops.exact_training_flops(arch, lengths)
@@ -68,7 +69,7 @@ def test_loss_falls_on_completion_tokens_only(smoke_study, small_tokenizer):
     from scale_or_reason.recipes import recipe_examples
     from scale_or_reason.students import build_student, student_config
 
-    pairs = Dataset.from_list([{"prompt": "Sort from smallest to largest: 3, 1. Put the final answer in \\boxed{}.", "ift": "\\boxed{1, 3}", "reasoning": "<think>\nx\n</think>\n\n\\boxed{1, 3}"}])
+    pairs = Dataset.from_list([{"id": "general_oe-train-00000", "family": "general_oe", "prompt": "Sort from smallest to largest: 3, 1. Put the final answer in \\boxed{}.", "ift": "\\boxed{1, 3}", "reasoning": "<think>\nx\n</think>\n\n\\boxed{1, 3}"}])
     model = build_student(student_config(smoke_study.students.scales["tiny"], small_tokenizer, 256), 0)
     for recipe in ("ift", "reasoning"):
         trainer = SFTTrainer(model=model, args=train.sft_config(smoke_study, "tiny", recipe, smoke_study_tmp(smoke_study), 1), train_dataset=recipe_examples(pairs, recipe), processing_class=small_tokenizer)
@@ -82,10 +83,10 @@ def smoke_study_tmp(study):
 
 
 def test_a_sequence_longer_than_max_length_refuses_to_train():
-    dataset = Dataset.from_list([{"input_ids": [1, 2, 3, 4, 9], "labels": [IGNORED_LABEL, IGNORED_LABEL, 3, 4, 9]}])
-    assert check_lengths(dataset, ["row-0"], eos_id=9, max_length=None) == [5]
+    dataset = Dataset.from_list([{"id": "row-0", "input_ids": [1, 2, 3, 4, 9], "labels": [IGNORED_LABEL, IGNORED_LABEL, 3, 4, 9]}])
+    assert check_lengths(dataset, eos_id=9, max_length=None) == [5]
     with pytest.raises(TruncationError, match="training row row-0 has 5 tokens, more than training.max_length=4"):
-        check_lengths(dataset, ["row-0"], eos_id=9, max_length=4)
-    cut = Dataset.from_list([{"input_ids": [1, 2, 3, 4], "labels": [IGNORED_LABEL, IGNORED_LABEL, 3, 4]}])
+        check_lengths(dataset, eos_id=9, max_length=4)
+    cut = Dataset.from_list([{"id": "row-0", "input_ids": [1, 2, 3, 4], "labels": [IGNORED_LABEL, IGNORED_LABEL, 3, 4]}])
     with pytest.raises(TruncationError, match="lost its end-of-turn token"):
-        check_lengths(cut, ["row-0"], eos_id=9, max_length=None)
+        check_lengths(cut, eos_id=9, max_length=None)

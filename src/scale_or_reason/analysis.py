@@ -1,32 +1,29 @@
-"""Stage 4: the study's table and its accuracy-versus-compute figures.
+"""Stages 4 and 5: the study's tables, fits, verdicts, figures and summary.
 
     papermill notebooks/04_pareto.ipynb out.ipynb -p parameters_file parameters/embedded.yaml
+    papermill notebooks/05_curriculum.ipynb out.ipynb -p parameters_file parameters/embedded.yaml
     # or, without Jupyter:
     python -c "from scale_or_reason import analysis; analysis.run('parameters/embedded.yaml')"
 
-Writes `runs/<study>/results.csv` (one row per student and benchmark) and the figures, PNG and
-PDF, into the unit's `figures/` and, when `analysis.figures_dir` is set, into that folder too.
+`analyse` writes `runs/<study>/results.csv` (one row per student and benchmark), small tables
+(`tables/*.csv`: fits, verdicts, answer lengths, truncated generations, curricula), the figures
+(PNG and PDF, in the unit's `figures/` and in `analysis.figures_dir` when set) and
+`runs/<study>/summary.md`. `analyse_curricula` draws the curriculum figures. Every number in the
+summary is computed here; none is typed in.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import paths, plots, store
+from . import generations, paths, plots, store, verdicts
 from .params import StudyParams, load_study
 from .results import collect_results
-
-
-def family_panels(study: StudyParams) -> dict[str, str]:
-    """Each family's in-distribution benchmark (the first with variant `test`)."""
-    panels: dict[str, str] = {}
-    for benchmark in study.benchmarks:
-        if benchmark.variant == "test":
-            panels.setdefault(benchmark.family, benchmark.name)
-    return panels
+from .summary import write_summary
 
 
 def figure_folders(study: StudyParams, folder: Path) -> list[Path]:
@@ -36,34 +33,108 @@ def figure_folders(study: StudyParams, folder: Path) -> list[Path]:
     return folders
 
 
-def draw_figures(study: StudyParams, results: pd.DataFrame, folders: list[Path]) -> dict[str, plt.Figure]:
-    plots.set_style()
-    scales = list(study.students.scales)
-    panels = family_panels(study)
-    count = study.analysis.flops
-    figures = {
-        f"accuracy_vs_{flops}": plots.accuracy_vs_flops(results, panels, flops, scales, count)
-        for flops in ("train_flops", "inference_flops")
+@dataclass
+class Analysis:
+    """Everything the analysis computed, as the notebooks display it."""
+
+    results: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+    figures: dict[str, plt.Figure] = field(default_factory=dict)
+    summary: str = ""
+
+
+def compute_tables(study: StudyParams, results: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    panels = study.family_panels()
+    ceiling = study.analysis.teacher_accuracy
+    fits = pd.concat([verdicts.format_fits(results, panels, f, ceiling) for f in ("train_flops", "inference_flops")])
+    tables = {
+        "fits": fits,
+        "verdicts": verdicts.verdict_table(results, panels, fits),
+        "lengths": generations.lengths_by_outcome(study),
+        "truncation": generations.truncation_table(study),
     }
+    if study.curricula.recipes:
+        tables["curricula"] = verdicts.curriculum_table(results, panels)
+    return tables
+
+
+def _gain_pairs(results: pd.DataFrame) -> pd.DataFrame:
+    pure = verdicts.pure(results)
+    wide = pure.pivot_table(index=["benchmark", "family", "scale"], columns="recipe", values=["accuracy", "gen_tokens_mean"])
+    return pd.DataFrame({
+        "gain": wide[("accuracy", "reasoning")] - wide[("accuracy", "ift")],
+        "token_factor": wide[("gen_tokens_mean", "reasoning")] / wide[("gen_tokens_mean", "ift")],
+    }).dropna().reset_index()  # fmt: skip
+
+
+def draw_figures(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> dict[str, plt.Figure]:
+    plots.set_style()
+    scales, panels, count = list(study.students.scales), study.family_panels(), study.analysis.flops
+    fits = tables["fits"]
+    figures = {}
+    for flops in ("train_flops", "inference_flops"):
+        curves = {(f, r): verdicts.fit_of(fits, f, r, flops) for f in panels for r in ("ift", "reasoning")}
+        curves = {key: fit for key, fit in curves.items() if fit is not None}
+        figures[f"accuracy_vs_{flops}"] = plots.accuracy_vs_flops(results, panels, flops, scales, count, curves)
     figures["accuracy_vs_params"] = plots.accuracy_vs_params(results, [b.name for b in study.benchmarks], scales)
     figures["flops_exact_vs_paper"] = plots.flops_divergence(results, scales)
-    for name, figure in figures.items():
-        plots.save(figure, folders, name)
-        plt.close(figure)  # shown where the notebook asks for it, not all at once when drawn
+    figures["gain_vs_token_factor"] = plots.gain_vs_token_factor(_gain_pairs(results), scales)
+    params = results.groupby("scale")["params"].first().to_dict()
+    figures["answer_length_by_outcome"] = plots.answer_lengths(tables["lengths"], panels, params)
+    students = verdicts.pure(verdicts.primary(results, panels)).groupby(["scale", "order"], as_index=False).agg(
+        params=("params", "first"), inference_flops=("inference_flops", "mean")
+    )
+    figures["inference_flops_vs_size"] = plots.inference_flops_vs_size(students, count)
+    figures["early_stopping"] = plots.early_stopping(tables["truncation"], results, panels, scales, count)
     return figures
 
 
-def analyse(study: StudyParams) -> tuple[pd.DataFrame, dict[str, plt.Figure]]:
-    """Collect the results, write the table and draw the figures."""
+def save_figures(study: StudyParams, figures: dict[str, plt.Figure], folder: Path) -> None:
+    for name, figure in figures.items():
+        plots.save(figure, figure_folders(study, folder), name)
+        plt.close(figure)  # shown where the notebook asks for it, not all at once when drawn
+
+
+def _save_table(path: Path, table: pd.DataFrame) -> None:
+    store.write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def analyse(study: StudyParams) -> Analysis:
+    """Collect the results, compute every table, draw the figures and write the summary."""
     folder = store.analysis_dir(study)
     folder.mkdir(parents=True, exist_ok=True)
     results = collect_results(study)
-    for path in (folder / "results.csv", store.results_csv(study)):
-        store.write_atomic(path, lambda tmp: results.to_csv(tmp, index=False))
-    figures = draw_figures(study, results, figure_folders(study, folder))
+    _save_table(folder / "results.csv", results)
+    _save_table(store.results_csv(study), results)
+    tables = compute_tables(study, results)
+    for name, table in tables.items():
+        _save_table(folder / "tables" / f"{name}.csv", table)
+    figures = draw_figures(study, results, tables)
+    save_figures(study, figures, folder)
+    summary = write_summary(study, results, tables)
     store.mark_complete(folder, rows=len(results), figures=sorted(figures))
-    return results, figures
+    return Analysis(results, tables, figures, summary)
+
+
+def analyse_curricula(study: StudyParams) -> Analysis:
+    """The curriculum figures and table, from the same results."""
+    folder = store.curriculum_dir(study)
+    folder.mkdir(parents=True, exist_ok=True)
+    results = collect_results(study)
+    panels, scales = study.family_panels(), list(study.students.scales)
+    table = verdicts.curriculum_table(results, panels)
+    curricula = table[table["scale"].isin(study.curricula.scales)]
+    _save_table(folder / "curricula.csv", curricula)
+    plots.set_style()
+    figures = {
+        "curriculum_gain": plots.curriculum_gain(curricula, scales),
+        "curriculum_orders": plots.curriculum_orders(curricula),
+        "curriculum_vs_train_flops": plots.curriculum_vs_flops(results, panels, scales, study.analysis.flops),
+    }
+    save_figures(study, figures, folder)
+    store.mark_complete(folder, figures=sorted(figures))
+    return Analysis(results, {"curricula": curricula}, figures)
 
 
 def run(parameters_file: str) -> pd.DataFrame:
-    return analyse(load_study(parameters_file))[0]
+    return analyse(load_study(parameters_file)).results

@@ -18,9 +18,9 @@ from pydantic_core import to_jsonable_python
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from . import paths
+from .recipes import RECIPE_PATTERN
 from .tasks import FAMILIES, VARIANTS
 
-FORMATS = ("ift", "reasoning")
 Family = Literal["math_oe", "math_mc", "general_oe", "general_mc"]
 Variant = Literal["test", "rephrased", "harder"]
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -102,8 +102,20 @@ class EvaluationParams(Section):
     threads: PositiveInt = 1
 
 
+RecipeName = Annotated[str, Field(pattern=RECIPE_PATTERN)]
+
+
+class CurriculaParams(Section):
+    """Recipes mixing both formats, trained only at some scales (they multiply the cost)."""
+
+    recipes: list[RecipeName] = []
+    scales: list[str] = []
+
+
 class AnalysisParams(Section):
     flops: Literal["paper", "exact"] = "paper"  # the FLOPs count on the figures' x-axes
+    # The fits' ceiling (α + β ≤ it): the programmatic teacher is always right.
+    teacher_accuracy: Annotated[float, Field(gt=0, le=1)] = 1.0
     figures_dir: str | None = None
 
 
@@ -119,22 +131,48 @@ class StudyParams(Section):
     tokenizer: TokenizerParams = TokenizerParams()
     benchmarks: list[BenchmarkParams]
     students: StudentParams
-    recipes: list[Literal["ift", "reasoning"]] = list(FORMATS)
+    recipes: list[RecipeName] = ["ift", "reasoning"]
+    curricula: CurriculaParams = CurriculaParams()
     training: TrainingParams = TrainingParams()
     evaluation: EvaluationParams = EvaluationParams()
     analysis: AnalysisParams = AnalysisParams()
     runner: RunnerParams = RunnerParams()
 
+    def students_to_train(self) -> list[tuple[str, str]]:
+        """Every (scale, recipe) of the study: the recipes at every scale, then the curricula."""
+        students = [(scale, recipe) for scale in self.students.scales for recipe in self.recipes]
+        curricula = [(s, r) for s in self.curricula.scales for r in self.curricula.recipes]
+        return students + [student for student in curricula if student not in students]
+
     def check_student(self, scale: str, recipe: str) -> None:
         """Refuse a (scale, recipe) the study does not define, naming what it does define."""
         if scale not in self.students.scales:
             raise ParametersError(f"unknown scale {scale!r}; {self.study} has {', '.join(self.students.scales)}")
-        if recipe not in self.recipes:
-            raise ParametersError(f"unknown recipe {recipe!r}; {self.study} trains {', '.join(self.recipes)}")
+        if (scale, recipe) not in self.students_to_train():
+            trained = sorted({r for s, r in self.students_to_train() if s == scale})
+            raise ParametersError(f"{self.study} trains no recipe {recipe!r} at scale {scale!r} (it trains {', '.join(trained)})")
+
+    def family_panels(self) -> dict[str, str]:
+        """Each family's in-distribution benchmark (the first with variant `test`): the one its
+        verdicts, fits and figure panels use."""
+        panels: dict[str, str] = {}
+        for benchmark in self.benchmarks:
+            if benchmark.variant == "test":
+                panels.setdefault(benchmark.family, benchmark.name)
+        return panels
 
     def learning_rate(self, scale: str, recipe: str) -> float:
+        """The peak learning rate of a student; a curriculum takes the reasoning rate, since its
+        schedule ends on (sequential) or mixes in (mixed) reasoning targets."""
         rates = self.students.scales[scale].learning_rate or self.training.learning_rate
-        return getattr(rates, recipe)
+        return rates.ift if recipe == "ift" else rates.reasoning
+
+    @model_validator(mode="after")
+    def _curricula_scales_exist(self):
+        unknown = [s for s in self.curricula.scales if s not in self.students.scales]
+        if unknown:
+            raise ValueError(f"curricula.scales names {', '.join(map(repr, unknown))}, not in students.scales")
+        return self
 
     @model_validator(mode="after")
     def _benchmarks_are_taught(self):

@@ -1,17 +1,51 @@
 """Recipes: the training data of one student, built from the paired dataset.
 
-`ift` trains on every prompt's short answer, `reasoning` on the same prompts' `<think>` answers:
-same prompts, same number of samples, so the two formats differ only in their targets. Rows are
-conversational prompt-completion examples, which TRL trains with loss on the completion only;
-`chat_template_kwargs` switches thinking off for IFT rows so their prompt ends with the empty think
-block, as a Qwen3 teacher's non-thinking answers do.
+- `ift` trains on every prompt's short answer, `reasoning` on the same prompts' `<think>` answers:
+  same prompts, same number of samples, so the two formats differ only in their targets.
+- `sequential-ρ` gives ρ% of the prompts (per family) in reasoning form and the rest in IFT form,
+  all IFT rows first and then all reasoning rows, under one learning-rate schedule.
+- `mixed-ρ` gives the same split, shuffled together.
+
+The prompts given in reasoning form and in IFT form are disjoint, and every recipe trains on the
+same number of samples. Epochs are laid out in the rows themselves (each epoch a fresh seeded
+permutation; for sequential recipes, every IFT epoch before every reasoning epoch), and the trainer
+reads them in order, so the order a student saw is explicit and reproducible.
+
+Rows are conversational prompt-completion examples, which TRL trains with loss on the completion
+only; `chat_template_kwargs` switches thinking off for IFT rows so their prompt ends with the empty
+think block, as a Qwen3 teacher's non-thinking answers do.
 """
 
 from __future__ import annotations
 
+import random
+import re
+from dataclasses import dataclass
+
 from datasets import Dataset
 
-from .params import FORMATS
+FORMATS = ("ift", "reasoning")
+RECIPE_PATTERN = r"^(ift|reasoning|(sequential|mixed)-([1-9][0-9]?))$"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    order: str  # ift | reasoning | sequential | mixed
+    reasoning_share: float
+
+    @property
+    def is_curriculum(self) -> bool:
+        return self.order in ("sequential", "mixed")
+
+
+def parse_recipe(name: str) -> Recipe:
+    match = re.match(RECIPE_PATTERN, name)
+    if not match:
+        raise ValueError(f"unknown recipe {name!r}: use ift, reasoning, sequential-ρ or mixed-ρ (ρ a percentage 1–99)")
+    if name in FORMATS:
+        return Recipe(name, name, 1.0 if name == "reasoning" else 0.0)
+    return Recipe(name, match.group(2), int(match.group(3)) / 100)
 
 
 def chat_example(prompt: str, completion: str, thinking: bool) -> dict:
@@ -22,13 +56,46 @@ def chat_example(prompt: str, completion: str, thinking: bool) -> dict:
     }
 
 
-def recipe_examples(pairs: Dataset, recipe: str) -> Dataset:
-    """The SFT rows of `recipe` (`ift` or `reasoning`), in the order of `pairs`."""
-    if recipe not in FORMATS:
-        raise ValueError(f"unknown recipe {recipe!r}; known: {', '.join(FORMATS)}")
-    thinking = recipe == "reasoning"
-    return pairs.map(
-        lambda row: chat_example(row["prompt"], row[recipe], thinking),
-        remove_columns=pairs.column_names,
-        desc=f"{recipe} examples",
-    )
+def assign_formats(families: list[str], share: float, seed: int) -> list[str]:
+    """`reasoning` for round(share × n) rows of each family, chosen at random; `ift` for the rest."""
+    formats = ["ift"] * len(families)
+    rng = random.Random(f"{seed}:formats")
+    for family in sorted(set(families)):
+        rows = [i for i, f in enumerate(families) if f == family]
+        for i in rng.sample(rows, round(share * len(rows))):
+            formats[i] = "reasoning"
+    return formats
+
+
+def _epochs(indices: list[int], epochs: int, rng: random.Random) -> list[int]:
+    order = []
+    for _ in range(epochs):
+        order += rng.sample(indices, len(indices))
+    return order
+
+
+def row_order(recipe: Recipe, formats: list[str], epochs: int, seed: int) -> list[int]:
+    """Indices into the pairs in the order the student sees them, over all epochs."""
+    rng = random.Random(f"{seed}:order:{recipe.name}")
+    if recipe.order != "sequential":
+        return _epochs(list(range(len(formats))), epochs, rng)
+    ift = [i for i, f in enumerate(formats) if f == "ift"]
+    reasoning = [i for i, f in enumerate(formats) if f == "reasoning"]
+    return _epochs(ift, epochs, rng) + _epochs(reasoning, epochs, rng)
+
+
+def recipe_examples(pairs: Dataset, recipe_name: str, epochs: int = 1, seed: int = 0) -> Dataset:
+    """The SFT rows of a recipe, every epoch laid out in training order.
+
+    Besides the chat columns, each row keeps the pair's `id` and `family` and the `format` it is
+    given in, so the order and the split can be checked.
+    """
+    recipe = parse_recipe(recipe_name)
+    pairs = pairs.to_list()
+    formats = assign_formats([pair["family"] for pair in pairs], recipe.reasoning_share, seed)
+    rows = []
+    for index in row_order(recipe, formats, epochs, seed):
+        pair, form = pairs[index], formats[index]
+        example = chat_example(pair["prompt"], pair[form], thinking=form == "reasoning")
+        rows.append({**example, "id": pair["id"], "family": pair["family"], "format": form})
+    return Dataset.from_list(rows)

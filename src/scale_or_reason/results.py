@@ -10,9 +10,10 @@ import pandas as pd
 
 from . import store
 from .params import StudyParams
+from .recipes import parse_recipe
 
 COLUMNS = [
-    "scale", "params", "recipe", "family", "benchmark", "accuracy", "n", "train_tokens",
+    "scale", "params", "recipe", "order", "reasoning_share", "family", "benchmark", "accuracy", "n", "train_tokens",
     "train_flops", "gen_tokens_mean", "inference_flops", "train_flops_paper", "train_flops_exact",
     "inference_flops_paper", "inference_flops_exact", "prompt_tokens_mean", "train_samples",
     "train_steps", "train_seconds", "mfu", "hit_cap", "no_answer",
@@ -23,9 +24,12 @@ def student_rows(study: StudyParams, scale: str, recipe: str) -> pd.DataFrame:
     training = store.read_json(store.train_dir(study, scale, recipe) / "train_metrics.json")
     metrics = pd.read_csv(store.eval_dir(study, scale, recipe) / "metrics.csv")
     count = study.analysis.flops  # which count is the x-axis: the paper's formula or the exact one
+    parsed = parse_recipe(recipe)
     return metrics.assign(
         scale=scale,
         recipe=recipe,
+        order=parsed.order,
+        reasoning_share=parsed.reasoning_share,
         params=training["params"],
         train_tokens=training["train_tokens"],
         train_flops_paper=training["train_flops_paper"],
@@ -33,7 +37,7 @@ def student_rows(study: StudyParams, scale: str, recipe: str) -> pd.DataFrame:
         train_flops=training[f"train_flops_{count}"],
         inference_flops=metrics[f"inference_flops_{count}"],
         mfu=training["mfu"],
-        train_samples=training["samples"] * training["epochs"],
+        train_samples=training["rows"],
         train_steps=training["steps"],
         train_seconds=training["train_seconds"],
     )
@@ -43,8 +47,7 @@ def collect_results(study: StudyParams) -> pd.DataFrame:
     """Every finished evaluation of the study; students not evaluated yet are left out."""
     tables = [
         student_rows(study, scale, recipe)
-        for scale in study.students.scales
-        for recipe in study.recipes
+        for scale, recipe in study.students_to_train()
         if store.is_complete(store.eval_dir(study, scale, recipe))
     ]
     if not tables:

@@ -3,7 +3,8 @@
     sor study parameters/embedded.yaml [--jobs 2] [--rerun analyze]
 
 Units run in dependency order (generation, then one training per student, each followed by its
-evaluation, then the analysis), up to `--jobs` at a time, longest first. A unit whose folder is
+evaluation, then the analysis and, when the study trains curricula, their analysis), up to
+`--jobs` at a time, longest first. A unit whose folder is
 marked complete is skipped, so a study that was stopped resumes where it stopped; a folder left
 unfinished is emptied and the unit starts again. Each executed notebook and its log stay in the
 unit's folder. The run ends with a timing table per stage.
@@ -27,12 +28,14 @@ from tqdm.auto import tqdm
 
 from . import machine, paths, store
 from .params import StudyParams, load_study
+from .recipes import parse_recipe
 
 NOTEBOOKS = {
     "generate": "01_generate.ipynb",
     "train": "02_train.ipynb",
     "evaluate": "03_evaluate.ipynb",
     "analyze": "04_pareto.ipynb",
+    "curriculum": "05_curriculum.ipynb",
 }
 STAGES = tuple(NOTEBOOKS)
 LOG_TAIL_LINES = 30
@@ -77,27 +80,28 @@ def _relative_cost(study: StudyParams, scale: str, recipe: str) -> float:
     """Parameters × a rough length factor: enough to start the longest units first."""
     s = study.students.scales[scale]
     per_layer = 12 * s.hidden_size**2
-    return s.num_layers * per_layer * (3.0 if recipe == "reasoning" else 1.0)
+    return s.num_layers * per_layer * (1.0 + 2.0 * parse_recipe(recipe).reasoning_share)
 
 
 def plan(study: StudyParams, parameters_file: str | Path) -> list[Unit]:
     """Every unit of the study, in an order that respects dependencies."""
     file = str(paths.resolve(parameters_file))
     units = [Unit("generate", "data", store.data_dir(study), {"parameters_file": file}, cost=1e12)]
-    for scale in study.students.scales:
-        for recipe in study.recipes:
-            name, cost = f"{scale}-{recipe}", _relative_cost(study, scale, recipe)
-            selector = {"parameters_file": file, "scale": scale, "recipe": recipe}
-            units.append(
-                Unit("train", name, store.train_dir(study, scale, recipe), selector,
-                     needs=("generate:data",), cost=cost, threads=study.training.threads)
-            )  # fmt: skip
-            units.append(
-                Unit("evaluate", name, store.eval_dir(study, scale, recipe), selector,
-                     needs=(f"train:{name}",), cost=cost, threads=study.evaluation.threads)
-            )  # fmt: skip
+    for scale, recipe in study.students_to_train():
+        name, cost = f"{scale}-{recipe}", _relative_cost(study, scale, recipe)
+        selector = {"parameters_file": file, "scale": scale, "recipe": recipe}
+        units.append(
+            Unit("train", name, store.train_dir(study, scale, recipe), selector,
+                 needs=("generate:data",), cost=cost, threads=study.training.threads)
+        )  # fmt: skip
+        units.append(
+            Unit("evaluate", name, store.eval_dir(study, scale, recipe), selector,
+                 needs=(f"train:{name}",), cost=cost, threads=study.evaluation.threads)
+        )  # fmt: skip
     evaluations = tuple(u.key for u in units if u.stage == "evaluate")
     units.append(Unit("analyze", "study", store.analysis_dir(study), {"parameters_file": file}, needs=evaluations))
+    if study.curricula.recipes:
+        units.append(Unit("curriculum", "study", store.curriculum_dir(study), {"parameters_file": file}, needs=evaluations))
     return units
 
 

@@ -21,8 +21,9 @@ from .params import StudyParams, fingerprint
 
 COMPLETE = "complete.json"
 # Part of every fingerprint: bump it when what a unit writes changes shape, so that finished units
-# of the old shape are not reused (v2: training and inference FLOPs counted both ways, MFU).
-ARTIFACT_VERSION = 2
+# of the old shape are not reused (v2: FLOPs counted both ways and MFU; v3: epochs laid out in
+# the recipe's rows, curricula).
+ARTIFACT_VERSION = 3
 
 
 def study_dir(study: StudyParams) -> Path:
@@ -56,9 +57,17 @@ def eval_dir(study: StudyParams, scale: str, recipe: str) -> Path:
     return study_dir(study) / "evaluate" / f"{scale}-{recipe}-{eval_fingerprint(study, scale, recipe)}"
 
 
+def _evaluations(study: StudyParams) -> list[str]:
+    return [eval_fingerprint(study, scale, recipe) for scale, recipe in study.students_to_train()]
+
+
 def analysis_dir(study: StudyParams) -> Path:
-    evaluations = [eval_fingerprint(study, s, r) for s in study.students.scales for r in study.recipes]
-    return study_dir(study) / f"analysis-{fingerprint(evaluations, study.analysis)}"
+    return study_dir(study) / f"analysis-{fingerprint(ARTIFACT_VERSION, _evaluations(study), study.analysis)}"
+
+
+def curriculum_dir(study: StudyParams) -> Path:
+    key = fingerprint(ARTIFACT_VERSION, _evaluations(study), study.analysis, study.curricula)
+    return study_dir(study) / f"curriculum-{key}"
 
 
 def results_csv(study: StudyParams) -> Path:

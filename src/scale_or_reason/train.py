@@ -39,7 +39,7 @@ def sft_config(study: StudyParams, scale: str, recipe: str, output_dir: Path, st
     training = study.training
     return SFTConfig(
         output_dir=str(output_dir),
-        num_train_epochs=training.epochs,
+        num_train_epochs=1,  # the recipe lays every epoch out in the rows, in training order
         per_device_train_batch_size=training.batch_size,
         learning_rate=study.learning_rate(scale, recipe),
         lr_scheduler_type="warmup_stable_decay",
@@ -52,8 +52,10 @@ def sft_config(study: StudyParams, scale: str, recipe: str, output_dir: Path, st
         adam_beta2=training.adam_beta2,
         # Never let TRL's default (1024) cut a trace: lengths are checked against the parameter.
         max_length=None,
-        # Random order: length-grouped batches hold one task family each and slowed learning
-        # several-fold in our measurements; packing is correct but slower on CPU.
+        # The rows come in the recipe's order (shuffled per epoch, or IFT-then-reasoning). Grouping
+        # by length would make batches of one family each, which slowed learning several-fold in
+        # our measurements; packing is correct but slower on CPU.
+        train_sampling_strategy="sequential",
         use_cpu=not torch.cuda.is_available(),
         bf16=False,
         activation_checkpointing=False,
@@ -66,10 +68,10 @@ def sft_config(study: StudyParams, scale: str, recipe: str, output_dir: Path, st
     )
 
 
-def check_lengths(dataset, ids: list[str], eos_id: int, max_length: int | None) -> list[int]:
+def check_lengths(dataset, eos_id: int, max_length: int | None) -> list[int]:
     """Real lengths of the tokenized rows; refuses rows that are too long or lost their end."""
     lengths = []
-    for row_id, input_ids, labels in zip(ids, dataset["input_ids"], dataset["labels"]):
+    for row_id, input_ids, labels in zip(dataset["id"], dataset["input_ids"], dataset["labels"]):
         completion = [label for label in labels if label != IGNORED_LABEL]
         if eos_id not in completion:
             raise TruncationError(f"training row {row_id}: the completion lost its end-of-turn token")
@@ -93,43 +95,45 @@ def train_student(study: StudyParams, scale: str, recipe: str) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = load_tokenizer(data_folder / "tokenizer")
     pairs = load_pairs(data_folder)
-    examples = recipe_examples(pairs, recipe)
+    examples = recipe_examples(pairs, recipe, study.training.epochs, study.seed)
     model = build_student(student_config(study.students.scales[scale], tokenizer, MAX_POSITIONS), study.seed)
-    steps = study.training.epochs * -(-len(examples) // study.training.batch_size)
+    steps = -(-len(examples) // study.training.batch_size)
     trainer = SFTTrainer(
         model=model,
         args=sft_config(study, scale, recipe, folder / "trainer", steps),
         train_dataset=examples,
         processing_class=tokenizer,
     )
-    lengths = check_lengths(trainer.train_dataset, pairs["id"], tokenizer.eos_token_id, study.training.max_length)
+    lengths = check_lengths(trainer.train_dataset, tokenizer.eos_token_id, study.training.max_length)
     result = trainer.train()
-    metrics = _metrics(study, scale, recipe, model, trainer, lengths, result)
+    metrics = _metrics(study, scale, recipe, model, trainer, examples, lengths, result)
     _save(folder, trainer, tokenizer, metrics)
     return metrics
 
 
-def _metrics(study, scale, recipe, model, trainer, lengths, result) -> dict:
-    epochs = study.training.epochs
+def _metrics(study, scale, recipe, model, trainer, examples, lengths, result) -> dict:
+    """Counts over every row trained on; `lengths` already holds each epoch's rows."""
     train_seconds = result.metrics["train_runtime"]
-    train_tokens = epochs * sum(lengths)
+    train_tokens = sum(lengths)
     arch = flops.architecture(model.config)
-    train_flops_exact = epochs * flops.exact_training_flops(arch, lengths)
+    train_flops_exact = flops.exact_training_flops(arch, lengths)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     peak = machine.peak_flops(device, torch.float32, torch.get_num_threads())
     return {
         "scale": scale,
         "recipe": recipe,
         "params": count_parameters(model),
-        "samples": len(lengths),
-        "epochs": epochs,
+        "samples": len(set(examples["id"])),
+        "rows": len(lengths),
+        "reasoning_rows": list(examples["format"]).count("reasoning"),
+        "epochs": study.training.epochs,
         "learning_rate": study.learning_rate(scale, recipe),
         "steps": trainer.state.global_step,
         "train_tokens": train_tokens,
-        "train_completion_tokens": epochs * sum(
+        "train_completion_tokens": sum(
             sum(label != IGNORED_LABEL for label in labels) for labels in trainer.train_dataset["labels"]
         ),
-        "train_flops_paper": epochs * flops.training_flops(arch, lengths),
+        "train_flops_paper": flops.training_flops(arch, lengths),
         "train_flops_exact": train_flops_exact,
         "max_length": max(lengths),
         "train_seconds": train_seconds,
