@@ -7,9 +7,9 @@
 - `mixed-ρ` gives the same split, shuffled together.
 
 The prompts given in reasoning form and in IFT form are disjoint, and every recipe trains on the
-same number of samples. Epochs are laid out in the rows themselves (each epoch a fresh seeded
-permutation; for sequential recipes, every IFT epoch before every reasoning epoch), and the trainer
-reads them in order, so the order a student saw is explicit and reproducible.
+same number of samples. The training order is explicit (`training_order`: each epoch a fresh
+seeded permutation; for sequential recipes, every IFT epoch before every reasoning epoch), and the
+trainer reads the rows in that order, so what a student saw, and when, is reproducible.
 
 Rows are conversational prompt-completion examples, which TRL trains with loss on the completion
 only; `chat_template_kwargs` switches thinking off for IFT rows so their prompt ends with the empty
@@ -84,18 +84,28 @@ def row_order(recipe: Recipe, formats: list[str], epochs: int, seed: int) -> lis
     return _epochs(ift, epochs, rng) + _epochs(reasoning, epochs, rng)
 
 
-def recipe_examples(pairs: Dataset, recipe_name: str, epochs: int = 1, seed: int = 0) -> Dataset:
-    """The SFT rows of a recipe, every epoch laid out in training order.
+def recipe_rows(pairs: Dataset, recipe_name: str, seed: int = 0) -> Dataset:
+    """One SFT row per pair, in the pairs' order, each in the form the recipe gives it.
 
-    Besides the chat columns, each row keeps the pair's `id` and `family` and the `format` it is
-    given in, so the order and the split can be checked.
+    Besides the chat columns, each row keeps the pair's `id` and `family` and its `format`, so the
+    split can be checked.
     """
     recipe = parse_recipe(recipe_name)
     pairs = pairs.to_list()
     formats = assign_formats([pair["family"] for pair in pairs], recipe.reasoning_share, seed)
     rows = []
-    for index in row_order(recipe, formats, epochs, seed):
-        pair, form = pairs[index], formats[index]
+    for pair, form in zip(pairs, formats):
         example = chat_example(pair["prompt"], pair[form], thinking=form == "reasoning")
         rows.append({**example, "id": pair["id"], "family": pair["family"], "format": form})
     return Dataset.from_list(rows)
+
+
+def training_order(recipe_name: str, rows: Dataset, epochs: int, seed: int = 0) -> list[int]:
+    """Indices into `recipe_rows` in the order the student sees them, over all epochs."""
+    return row_order(parse_recipe(recipe_name), list(rows["format"]), epochs, seed)
+
+
+def recipe_examples(pairs: Dataset, recipe_name: str, epochs: int = 1, seed: int = 0) -> Dataset:
+    """The rows of a recipe as the student sees them: every epoch laid out, in training order."""
+    rows = recipe_rows(pairs, recipe_name, seed)
+    return rows.select(training_order(recipe_name, rows, epochs, seed))

@@ -12,8 +12,15 @@ def _share(count: tuple[int, int]) -> str:
     return f"{count[0]} of {count[1]}"
 
 
+def _cell(value, floatfmt: str) -> str:
+    if isinstance(value, float):
+        return "—" if pd.isna(value) else format(value, floatfmt)
+    return "—" if value is None else str(value)
+
+
 def _table(frame: pd.DataFrame, floatfmt: str = ".3g") -> str:
-    return frame.astype(object).where(frame.notna(), "—").to_markdown(index=False, floatfmt=floatfmt)
+    """A markdown table with numbers as printed here (missing values as —)."""
+    return frame.map(lambda value: _cell(value, floatfmt)).to_markdown(index=False, disable_numparse=True)
 
 
 def headlines(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> list[str]:

@@ -23,7 +23,7 @@ from trl import SFTConfig, SFTTrainer
 from . import flops, machine, store
 from .generate import load_pairs
 from .params import StudyParams, load_study
-from .recipes import recipe_examples
+from .recipes import recipe_rows, training_order
 from .students import build_student, count_parameters, student_config
 from .tokenizer import load_tokenizer
 
@@ -95,15 +95,19 @@ def train_student(study: StudyParams, scale: str, recipe: str) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = load_tokenizer(data_folder / "tokenizer")
     pairs = load_pairs(data_folder)
-    examples = recipe_examples(pairs, recipe, study.training.epochs, study.seed)
+    rows = recipe_rows(pairs, recipe, study.seed)
+    order = training_order(recipe, rows, study.training.epochs, study.seed)
     model = build_student(student_config(study.students.scales[scale], tokenizer, MAX_POSITIONS), study.seed)
-    steps = -(-len(examples) // study.training.batch_size)
+    steps = -(-len(order) // study.training.batch_size)
     trainer = SFTTrainer(
         model=model,
         args=sft_config(study, scale, recipe, folder / "trainer", steps),
-        train_dataset=examples,
+        train_dataset=rows,
         processing_class=tokenizer,
     )
+    # Each distinct row is tokenized once; the trainer then reads them in the recipe's order.
+    trainer.train_dataset = trainer.train_dataset.select(order)
+    examples = rows.select(order)
     lengths = check_lengths(trainer.train_dataset, tokenizer.eos_token_id, study.training.max_length)
     result = trainer.train()
     metrics = _metrics(study, scale, recipe, model, trainer, examples, lengths, result)
