@@ -90,3 +90,12 @@ def test_a_sequence_longer_than_max_length_refuses_to_train():
     cut = Dataset.from_list([{"id": "row-0", "input_ids": [1, 2, 3, 4], "labels": [IGNORED_LABEL, IGNORED_LABEL, 3, 4]}])
     with pytest.raises(TruncationError, match="lost its end-of-turn token"):
         check_lengths(cut, eos_id=9, max_length=None)
+
+
+def test_a_curriculum_student_trains_on_its_split_in_its_order(smoke_study):
+    generate.generate_data(smoke_study)
+    metrics = train.train_student(smoke_study, "tiny", "sequential-50")
+    assert metrics["rows"] == metrics["samples"] == 160
+    assert metrics["reasoning_rows"] == 80
+    log = (store.train_dir(smoke_study, "tiny", "sequential-50") / "train_log.csv").read_text()
+    assert "loss" in log.splitlines()[0]

@@ -62,7 +62,10 @@ def curriculum_headlines(table: pd.DataFrame | None, study: StudyParams) -> list
         return []
     curricula = table[table["order"].isin(["sequential", "mixed"]) & table["share_of_reasoning_gain"].notna()]
     if curricula.empty:
-        return ["No family has a positive pure-reasoning gain at the curriculum scales, so no curriculum share is defined."]
+        return [
+            f"No family gains at least {verdicts.MIN_REASONING_GAIN:.0%} from pure reasoning at the curriculum "
+            "scales, so no curriculum captures a share of it."
+        ]
     lines = []
     for order, group in curricula.groupby("order", sort=False):
         means = group.groupby("reasoning_share")[["share_of_reasoning_gain", "share_of_reasoning_train_flops"]].mean()
@@ -70,8 +73,12 @@ def curriculum_headlines(table: pd.DataFrame | None, study: StudyParams) -> list
             f"ρ = {share:.0%} captures {row['share_of_reasoning_gain']:.0%} of the gain at {row['share_of_reasoning_train_flops']:.0%} of the training FLOPs"
             for share, row in means.iterrows()
         ]
-        families = group["family"].nunique()
-        lines.append(f"{order.capitalize()} curricula (mean over {families} families with a reasoning gain, scales {', '.join(study.curricula.scales)}): " + "; ".join(parts) + ".")
+        cells = group[["family", "scale"]].drop_duplicates()
+        lines.append(
+            f"{order.capitalize()} curricula (mean over the {len(cells)} family × scale cells where pure reasoning "
+            f"gains at least {verdicts.MIN_REASONING_GAIN:.0%} over IFT, at {', '.join(study.curricula.scales)}): "
+            + "; ".join(parts) + "."
+        )
     return lines
 
 

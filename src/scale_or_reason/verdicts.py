@@ -9,6 +9,9 @@ import pandas as pd
 from .pareto import SaturatingFit, fit_saturating, pareto_mask
 
 MIN_POINTS_TO_FIT = 3
+# A curriculum's share of the reasoning gain is only defined where that gain is at least this
+# large: about one standard error of an accuracy on 100 items. Below it the share is noise.
+MIN_REASONING_GAIN = 0.05
 FIT_COLUMNS = ["family", "recipe", "flops", "alpha", "beta", "gamma", "delta", "mae", "points"]
 
 
@@ -109,7 +112,7 @@ def curriculum_table(results: pd.DataFrame, panels: dict[str, str]) -> pd.DataFr
                 "accuracy": student["accuracy"],
                 "gain_over_ift": gain,
                 "reasoning_gain": reasoning_gain,
-                "share_of_reasoning_gain": gain / reasoning_gain if reasoning_gain > 0 else np.nan,
+                "share_of_reasoning_gain": gain / reasoning_gain if reasoning_gain >= MIN_REASONING_GAIN else np.nan,
                 "share_of_reasoning_train_flops": student["train_flops"] / reasoning["train_flops"],
                 "gen_tokens_mean": student["gen_tokens_mean"],
                 "train_flops": student["train_flops"],
