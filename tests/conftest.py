@@ -38,5 +38,26 @@ def small_tokenizer():
     return build_tokenizer(tokenizer_corpus(rows), 400)
 
 
+def run_sor(*args, runs_dir, timeout=600, **popen):
+    """`sor ARGS` in a subprocess writing under `runs_dir`, offline, from the repository root."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, SOR_RUNS_DIR=str(runs_dir), HF_HUB_OFFLINE="1")
+    return subprocess.run(
+        [sys.executable, "-m", "scale_or_reason.cli", *args],
+        cwd=paths.REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, **popen,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def smoke_reference(tmp_path_factory) -> Path:
+    """The smoke study run once, uninterrupted, for the tests that compare against it."""
+    runs = tmp_path_factory.mktemp("smoke-reference")
+    finished = run_sor("study", "parameters/smoke.yaml", runs_dir=runs)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    return runs
+
+
 def pytest_configure(config):
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

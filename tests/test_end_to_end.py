@@ -1,9 +1,5 @@
 """The whole papermill chain on the micro study, as `sor study` runs it."""
 
-import os
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
 import yaml
@@ -12,27 +8,24 @@ from scale_or_reason import paths, store
 from scale_or_reason.params import load_study
 from scale_or_reason.runner import plan
 
+from conftest import run_sor
+
 REQUIRED_COLUMNS = {
     "scale", "params", "recipe", "family", "benchmark", "accuracy", "n", "train_tokens", "train_flops",
     "gen_tokens_mean", "inference_flops",
 }  # fmt: skip
 
 
-def sor(*args, runs_dir, timeout=600):
-    env = dict(os.environ, SOR_RUNS_DIR=str(runs_dir))
-    return subprocess.run(
-        [sys.executable, "-m", "scale_or_reason.cli", *args],
-        cwd=paths.REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
+sor = run_sor
 
 
 @pytest.mark.slow
-def test_smoke_study_runs_end_to_end_and_resumes(isolated_runs):
-    finished = sor("study", "parameters/smoke.yaml", runs_dir=isolated_runs)
-    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
-    assert "timings per stage" in finished.stdout
-
+def test_smoke_study_runs_end_to_end_and_resumes(smoke_reference, monkeypatch):
+    isolated_runs = smoke_reference
+    monkeypatch.setenv("SOR_RUNS_DIR", str(isolated_runs))
     study = load_study("parameters/smoke.yaml")
+    first_run = pd.read_csv(store.study_dir(study) / "timings.csv")
+    assert set(first_run["status"]) == {"ran"} and len(first_run) == len(plan(study, "parameters/smoke.yaml"))
     results = pd.read_csv(store.results_csv(study))
     assert REQUIRED_COLUMNS <= set(results.columns)
     assert len(results) == len(study.students_to_train()) * len(study.benchmarks)

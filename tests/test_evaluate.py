@@ -12,13 +12,13 @@ def test_task_yamls_load_in_lm_eval_with_explicit_stops_and_cap(smoke_study, tmp
 
     generate.generate_data(smoke_study)
     names = write_task_yamls(smoke_study, store.data_dir(smoke_study), tmp_path, 200)
-    assert names == [TASK_PREFIX + b.name for b in smoke_study.benchmarks]
+    assert list(names.values()) == [TASK_PREFIX + b.name for b in smoke_study.benchmarks]
     config = yaml.safe_load((tmp_path / "math_mc.yaml").read_text().replace("!function", ""))
     assert config["generation_kwargs"] == {"until": [TURN_END], "max_gen_toks": 200, "do_sample": False}
     assert config["output_type"] == "generate_until"  # multiple-choice is scored from generated text
     assert config["num_fewshot"] == 0
     manager = TaskManager(include_path=str(tmp_path), include_defaults=False)
-    assert set(names) <= set(manager.all_tasks)
+    assert set(names.values()) <= set(manager.all_tasks)
 
 
 def test_the_generation_cap_covers_the_longest_teacher_trace(smoke_study):

@@ -13,8 +13,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
 from scale_or_reason import flops, paths
+from scale_or_reason.planning import MODEL_CONFIGS_DIR
 
-CONFIGS = Path(__file__).parent / "fixtures" / "configs"
+CONFIGS = MODEL_CONFIGS_DIR  # the packaged configs of the paper's models
 TINY = [
     # family, width, layers, heads, kv heads, explicit head width, tied
     ("qwen2", 32, 1, 2, 1, None, True),

@@ -2,6 +2,8 @@
 
     sor study parameters/embedded.yaml            # every unfinished unit, then the analysis
     sor study parameters/embedded.yaml --jobs 2   # two units side by side
+    sor study parameters/paper.yaml --dry-run     # validate and print the plan, load nothing
+    sor study parameters/smoke.yaml --executor slurm   # every unit a Slurm job (runner.slurm)
     sor check parameters/embedded.yaml            # validate, list units and their state
     sor flops --config runs/embedded/train/xl-ift-*/model --samples 1000 \
         --prompt-tokens 1000 --completion-tokens 10000 --generated-tokens 10000
@@ -12,15 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-from types import SimpleNamespace
-
-from huggingface_hub.errors import StrictDataclassError
 
 from . import flops, store
+from .planning import load_config
+from .store import StudyLocked
 from .flops import ConfigError
 from .params import ParametersError, load_study
-from .runner import STAGES, UnitFailed, UnknownNotebookParameter, plan, run_study
+from .runner import EXECUTORS, STAGES, UnitFailed, UnknownNotebookParameter, dry_run, plan, run_study
+from .slurm import SlurmUnavailable
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("parameters", help="a parameters file, e.g. parameters/embedded.yaml")
     study.add_argument("--jobs", type=int, default=None, help="units run side by side (default: runner.jobs)")
     study.add_argument("--rerun", nargs="+", default=(), choices=STAGES, metavar="STAGE", help=f"redo finished units of these stages ({', '.join(STAGES)})")
+    study.add_argument("--dry-run", action="store_true", help="validate and print the plan with estimated FLOPs; run nothing")
+    study.add_argument("--wait", action="store_true", help="if another runner holds the study, wait for it instead of stopping")
+    study.add_argument("--executor", choices=EXECUTORS, default="local", help="run units here (default) or as Slurm jobs (runner.slurm)")
     check = commands.add_parser("check", help="validate a parameters file and list its units")
     check.add_argument("parameters")
     counter = commands.add_parser("flops", help="parameters and FLOPs of a model config, as JSON")
@@ -58,33 +62,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message}\n")
 
 
-def load_config(source: str):
-    """A model config from a config.json, a folder holding one, or a hub id (network permitting).
-
-    A local file that transformers cannot parse as a config (an unknown model type, say) is read as
-    plain JSON, so that any decoder with the usual fields can still be counted.
-    """
-    from transformers import AutoConfig
-
-    path = Path(source)
-    if path.is_dir():
-        path = path / "config.json"
-    if path.suffix == ".json" or path.exists() or source.startswith((".", "/")):
-        if not path.is_file():
-            raise ConfigError(f"no model config at {path}")
-        try:
-            return AutoConfig.from_pretrained(str(path), trust_remote_code=False)
-        except (ValueError, OSError, TypeError, StrictDataclassError):
-            try:
-                return SimpleNamespace(**json.loads(path.read_text()))
-            except (json.JSONDecodeError, TypeError, UnicodeDecodeError):
-                raise ConfigError(f"{path}: not a JSON model config") from None
-    try:
-        return AutoConfig.from_pretrained(source, trust_remote_code=False)
-    except (ValueError, OSError) as error:
-        raise ConfigError(f"cannot load config {source!r} from the hub: {str(error).splitlines()[0]}") from None
-
-
 def _flops(args) -> None:
     arch = flops.architecture(load_config(args.config))
     counts = flops.summary(arch, args.samples, args.prompt_tokens, args.completion_tokens, args.generated_tokens)
@@ -104,15 +81,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "study":
             if args.jobs is not None and args.jobs < 1:
                 raise ParametersError(f"--jobs must be at least 1, not {args.jobs}")
-            run_study(args.parameters, jobs=args.jobs, rerun=tuple(args.rerun))
+            if args.dry_run:
+                print(dry_run(args.parameters))
+            else:
+                run_study(args.parameters, jobs=args.jobs, rerun=tuple(args.rerun), wait=args.wait, executor=args.executor)
         elif args.command == "flops":
             _flops(args)
         else:
             _check(args.parameters)
-    except (ParametersError, UnknownNotebookParameter, ConfigError) as error:
+    except (ParametersError, UnknownNotebookParameter, ConfigError, SlurmUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except UnitFailed as error:
+    except (UnitFailed, StudyLocked) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

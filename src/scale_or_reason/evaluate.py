@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 import yaml
 from datasets import Dataset
-from transformers import AutoModelForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM
 
 from . import flops, store
 from .params import StudyParams, load_study
@@ -32,12 +32,16 @@ from .tokenizer import TURN_END, load_tokenizer
 TASK_PREFIX = "sor_"
 HOOKS_MODULE = "sor_hooks"
 GENERATION_MARGIN = 1.25  # room beyond the longest teacher trace, for students that ramble
+PAPER_MAX_GEN_TOKS = 16384
 
 
 def max_gen_toks(study: StudyParams, data_folder: Path) -> int:
-    """The generation cap: the parameter, or the longest teacher answer in the benchmarks + 25%."""
+    """The generation cap: the parameter; else the longest teacher answer in the synthetic
+    benchmarks + 25%; else (the paper's benchmarks only) the paper's 16,384 tokens."""
     if study.evaluation.max_gen_toks is not None:
         return study.evaluation.max_gen_toks
+    if not any(b.is_synthetic for b in study.benchmarks):
+        return PAPER_MAX_GEN_TOKS
     stats = pd.read_csv(data_folder / "token_stats.csv")
     longest = stats.loc[stats["table"] != "train", "reasoning_tokens_max"].max()
     return int(longest * GENERATION_MARGIN) + 8
@@ -60,36 +64,74 @@ def task_config(name: str, data_file: Path, max_tokens: int) -> dict:
     }
 
 
-def write_task_yamls(study: StudyParams, data_folder: Path, tasks_folder: Path, max_tokens: int) -> list[str]:
-    """One task YAML per benchmark plus the module their `!function` hook points to."""
+def write_task_yamls(study: StudyParams, data_folder: Path, tasks_folder: Path, max_tokens: int) -> dict[str, str]:
+    """One task YAML per benchmark (and the module their `!function` hooks point to); returns the
+    lm-eval task name of each benchmark."""
     tasks_folder.mkdir(parents=True, exist_ok=True)
     (tasks_folder / f"{HOOKS_MODULE}.py").write_text(
         "from scale_or_reason.scoring import process_results  # noqa: F401\n"
     )
-    names = []
-    for benchmark in study.benchmarks:
+    names = {}
+    for benchmark in [b for b in study.benchmarks if b.is_synthetic]:
         config = task_config(benchmark.name, data_folder / "benchmarks" / f"{benchmark.name}.jsonl", max_tokens)
         # `!function` is a tag lm-eval's loader resolves against this folder; safe_dump cannot write it.
         hook = f"process_results: !function {HOOKS_MODULE}.process_results\n"
         (tasks_folder / f"{benchmark.name}.yaml").write_text(yaml.safe_dump(config, sort_keys=False) + hook)
-        names.append(config["task"])
+        names[benchmark.name] = config["task"]
+    paper = [b.name for b in study.benchmarks if not b.is_synthetic]
+    if paper:
+        from .benchmarks import write_paper_task_yamls
+
+        names.update(zip(paper, write_paper_task_yamls(paper, tasks_folder, until=[TURN_END], max_gen_toks=max_tokens)))
     return names
 
 
-def run_lm_eval(study: StudyParams, model, tokenizer, recipe: str, tasks_folder: Path, task_names: list[str]) -> dict:
-    from lm_eval import simple_evaluate
-    from lm_eval.models.huggingface import HFLM
-    from lm_eval.tasks import TaskManager
-
+def lm_eval_model(study: StudyParams, model_folder: Path, recipe: str):
+    """lm-eval's model: transformers in this process, or vLLM (tensor parallel) for large students."""
     # IFT students were trained after an empty think block: evaluate them with thinking off.
     chat_template_args = {"enable_thinking": False} if recipe == "ift" else None
-    lm = HFLM(
+    evaluation = study.evaluation
+    if evaluation.backend == "vllm":
+        try:
+            from lm_eval.models.vllm_causallms import VLLM
+
+            return VLLM(
+                pretrained=str(model_folder), tensor_parallel_size=evaluation.tensor_parallel_size,
+                batch_size="auto", seed=study.seed, trust_remote_code=study.trust_remote_code,
+                chat_template_args=chat_template_args,
+            )  # fmt: skip
+        except ModuleNotFoundError as error:
+            raise ModuleNotFoundError(f"evaluation.backend: vllm needs vLLM installed (`pip install vllm`): {error}") from None
+    from lm_eval.models.huggingface import HFLM
+
+    tokenizer = load_tokenizer(model_folder)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(model_folder), use_safetensors=True, trust_remote_code=study.trust_remote_code,
+        dtype=torch.bfloat16 if study.training.bf16 and torch.cuda.is_available() else torch.float32,
+    ).eval()  # fmt: skip
+    return HFLM(
         pretrained=model,
         tokenizer=tokenizer,
         device="cuda" if torch.cuda.is_available() else "cpu",
-        batch_size=study.evaluation.batch_size,
+        batch_size=evaluation.batch_size,
         chat_template_args=chat_template_args,
     )
+
+
+def paper_scoring(name: str) -> dict:
+    """A paper benchmark's scorer and reference, read from its raw hub document."""
+    from . import benchmarks
+
+    return {
+        "score": lambda doc, response: benchmarks.score(name, doc, response),
+        "reference": lambda doc: benchmarks.reference_text(name, doc),
+    }
+
+
+def run_lm_eval(study: StudyParams, lm, tasks_folder: Path, task_names: list[str]) -> dict:
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
     return simple_evaluate(
         model=lm,
         tasks=task_names,
@@ -104,8 +146,20 @@ def run_lm_eval(study: StudyParams, model, tokenizer, recipe: str, tasks_folder:
     )
 
 
-def sample_records(samples: list[dict], tokenizer, arch: flops.Architecture, cap: int) -> list[dict]:
-    """One row per generation: raw response, extracted answer, token counts and FLOPs."""
+def synthetic_score(doc: dict, response: str) -> bool:
+    return is_correct(response, doc["answer"])
+
+
+def synthetic_reference(doc: dict) -> str:
+    return doc["answer"]
+
+
+def sample_records(
+    samples: list[dict], tokenizer, arch: flops.Architecture, cap: int,
+    score=synthetic_score, reference=synthetic_reference,
+) -> list[dict]:  # fmt: skip
+    """One row per generation: raw response, extracted answer, score (`correct`: 0/1, or a
+    graded score such as ROUGE-L for summaries), token counts and FLOPs."""
     records = []
     for sample in sorted(samples, key=lambda s: s["doc_id"]):
         doc, response = sample["doc"], sample["resps"][0][0]
@@ -116,11 +170,12 @@ def sample_records(samples: list[dict], tokenizer, arch: flops.Architecture, cap
         gen_tokens = min(response_tokens + 1, cap)
         records.append(
             {
-                "id": doc["id"],
-                "answer": doc["answer"],
+                "id": doc.get("id", sample["doc_id"]),
+                "question": context,
+                "answer": reference(doc),
                 "response": response,
                 "extracted": final_answer(response),
-                "correct": is_correct(response, doc["answer"]),
+                "correct": score(doc, response),
                 "hit_cap": response_tokens >= cap,
                 "prompt_tokens": prompt_tokens,
                 "gen_tokens": gen_tokens,
@@ -160,18 +215,17 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str) -> pd.DataFram
     folder.mkdir(parents=True, exist_ok=True)
     cap = max_gen_toks(study, data_folder)
     task_names = write_task_yamls(study, data_folder, folder / "tasks", cap)
+    lm = lm_eval_model(study, train_folder / "model", recipe)
+    results = run_lm_eval(study, lm, folder / "tasks", list(task_names.values()))
     tokenizer = load_tokenizer(train_folder / "model")
-    model = AutoModelForCausalLM.from_pretrained(
-        str(train_folder / "model"), use_safetensors=True, trust_remote_code=False
-    ).eval()
-    results = run_lm_eval(study, model, tokenizer, recipe, folder / "tasks", task_names)
-    arch = flops.architecture(model.config)
+    arch = flops.architecture(AutoConfig.from_pretrained(str(train_folder / "model")))
     rows = []
     for benchmark in study.benchmarks:
-        records = sample_records(results["samples"][TASK_PREFIX + benchmark.name], tokenizer, arch, cap)
+        scoring = {} if benchmark.is_synthetic else paper_scoring(benchmark.name)
+        records = sample_records(results["samples"][task_names[benchmark.name]], tokenizer, arch, cap, **scoring)
         path = folder / "samples" / f"{benchmark.name}.jsonl"
         store.write_atomic(path, lambda tmp: Dataset.from_list(records).to_json(tmp, lines=True, force_ascii=False))
-        rows.append(summarise(benchmark.name, benchmark.family, records))
+        rows.append(summarise(benchmark.name, study.benchmark_family(benchmark), records))
     metrics = pd.DataFrame(rows).assign(scale=scale, recipe=recipe, max_gen_toks=cap)
     store.write_atomic(folder / "metrics.csv", lambda tmp: metrics.to_csv(tmp, index=False))
     store.mark_complete(folder, benchmarks=[b.name for b in study.benchmarks])

@@ -5,12 +5,19 @@
     python -c "from scale_or_reason import generate; generate.run('parameters/embedded.yaml')"
 
 Writes into the unit's folder: `pairs/train.jsonl` (the paired training set), one
-`benchmarks/<name>.jsonl` per benchmark (prompts never seen in training, with the teacher's answers
-kept for reference), `tokenizer/`, and `token_stats.csv` (lengths of both answer formats).
+`benchmarks/<name>.jsonl` per synthetic benchmark (prompts never seen in training, with the
+teacher's answers kept for reference), `tokenizer/` (when students are built from config), and
+`token_stats.csv` (lengths of both answer formats).
+
+The teacher is the programmatic one (`synthetic`), the paper's released pairs (`released`), or an
+LLM with a thinking switch (`transformers`, `vllm`) answering every prompt with thinking off and on.
+An LLM teacher's answers that never close their think block or hit the token limit are not trained
+on: they are written to `pairs/rejected.jsonl` and counted in `teacher_report.json`.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +25,7 @@ from datasets import Dataset, load_dataset
 
 from . import store
 from .params import StudyParams, load_study
-from .teachers import synthetic_pairs
+from .teachers import released_pairs_report, synthetic_pairs
 from .tokenizer import build_tokenizer, tokenizer_corpus
 
 
@@ -32,13 +39,86 @@ def training_pairs(study: StudyParams) -> list[dict]:
 
 
 def benchmark_pairs(study: StudyParams, seen_keys: set[str]) -> dict[str, list[dict]]:
-    """Each benchmark's rows, drawn from a stream of their own, never a training question."""
+    """Each synthetic benchmark's rows, drawn from a stream of their own, never a training question.
+    (The paper's benchmarks are read by lm-eval from their own datasets.)"""
     return {
         benchmark.name: synthetic_pairs(
             benchmark.family, benchmark.variant, study.teacher.test_per_family, study.seed, seen_keys
         )
         for benchmark in study.benchmarks
+        if benchmark.is_synthetic
     }
+
+
+def load_prompts(study: StudyParams) -> list[str]:
+    """The prompts an LLM teacher answers: the `prompt` column of a local parquet/jsonl file or of
+    a hub dataset (split `teacher.split`), `teacher.limit` of them drawn with the study's seed."""
+    from .backends import HubUnreachableError, is_unreachable, unreachable_message
+    from .teachers import RELEASED_FILE_TYPES
+
+    teacher = study.teacher
+    path = Path(teacher.source)
+    try:
+        if path.is_file():
+            dataset = load_dataset(RELEASED_FILE_TYPES.get(path.suffix, "json"), data_files=str(path), split="train")
+        else:
+            dataset = load_dataset(teacher.source, split=teacher.split or "train")
+    except Exception as error:
+        if not is_unreachable(error):
+            raise
+        alternative = "download the dataset where the hub is reachable and give a local parquet/jsonl file as teacher.source."
+        raise HubUnreachableError(unreachable_message(teacher.source, alternative)) from error
+    if "prompt" not in dataset.column_names:
+        raise ValueError(f"teacher.source {teacher.source}: no `prompt` column (it has {', '.join(dataset.column_names)})")
+    if teacher.limit is not None and teacher.limit < len(dataset):
+        dataset = dataset.shuffle(seed=study.seed).select(range(teacher.limit))
+    return list(dataset["prompt"])
+
+
+def llm_teacher_pairs(study: StudyParams) -> tuple[list[dict], list[dict], dict]:
+    from .backends import Decoding, load_backend
+    from .llm_teacher import check_thinking_switch, teach
+
+    teacher = study.teacher
+    prompts = load_prompts(study)
+    backend = load_backend(
+        teacher.kind, teacher.model, tensor_parallel_size=teacher.tensor_parallel_size,
+        trust_remote_code=study.trust_remote_code,
+    )  # fmt: skip
+    check_thinking_switch(backend.tokenizer, teacher.model)
+    pairs, report = teach(
+        backend,
+        prompts,
+        corpus=teacher.corpus,
+        thinking_decoding=Decoding(**teacher.decoding.thinking.model_dump()),
+        non_thinking_decoding=Decoding(**teacher.decoding.non_thinking.model_dump()),
+        seed=study.seed,
+    )
+    rejected = report.pop("rejected_rows")
+    return pairs.to_list(), rejected.to_list(), {"kind": teacher.kind, "model": teacher.model, **report}
+
+
+def teacher_pairs(study: StudyParams) -> tuple[list[dict], list[dict], dict]:
+    """The training pairs, the answers refused (with their reason) and the teacher's report."""
+    teacher = study.teacher
+    if teacher.kind == "synthetic":
+        rows = training_pairs(study)
+        return rows, [], {"kind": "synthetic", "pairs": len(rows)}
+    if teacher.kind == "released":
+        pairs, counts = released_pairs_report(teacher.source, limit=teacher.limit, seed=study.seed)
+        rows = pairs.to_list()
+        return rows, [], {"kind": "released", "source": teacher.source, "pairs": len(rows), **counts}
+    return llm_teacher_pairs(study)
+
+
+def stats_tokenizer(study: StudyParams, train_rows: list[dict]):
+    """The tokenizer that measures lengths: the study's own, or the first pretrained student's."""
+    if study.builds_tokenizer:
+        return build_tokenizer(tokenizer_corpus(train_rows), study.tokenizer.vocab_size)
+    from transformers import AutoTokenizer
+
+    first = next(iter(study.students.scales.values()))
+    return AutoTokenizer.from_pretrained(first.model, trust_remote_code=study.trust_remote_code)
 
 
 def token_stats(tokenizer, tables: dict[str, list[dict]]) -> pd.DataFrame:
@@ -73,14 +153,20 @@ def generate_data(study: StudyParams) -> pd.DataFrame:
     folder = store.data_dir(study)
     if store.is_complete(folder):
         return pd.read_csv(folder / "token_stats.csv")
-    train_rows = training_pairs(study)
+    train_rows, rejected, report = teacher_pairs(study)
+    if not train_rows:
+        raise ValueError(f"the teacher left no training pairs ({json.dumps(report)})")
     benchmarks = benchmark_pairs(study, {row["key"] for row in train_rows})
-    tokenizer = build_tokenizer(tokenizer_corpus(train_rows), study.tokenizer.vocab_size)
+    tokenizer = stats_tokenizer(study, train_rows)
     stats = token_stats(tokenizer, {"train": train_rows, **benchmarks})
     _write_jsonl(folder / "pairs" / "train.jsonl", train_rows)
+    if rejected:
+        _write_jsonl(folder / "pairs" / "rejected.jsonl", rejected)
     for name, rows in benchmarks.items():
         _write_jsonl(folder / "benchmarks" / f"{name}.jsonl", rows)
-    store.write_atomic(folder / "tokenizer", tokenizer.save_pretrained)
+    if study.builds_tokenizer:
+        store.write_atomic(folder / "tokenizer", tokenizer.save_pretrained)
+    store.write_json(folder / "teacher_report.json", report)
     store.write_atomic(folder / "token_stats.csv", lambda tmp: stats.to_csv(tmp, index=False))
     store.mark_complete(folder, train_rows=len(train_rows), benchmarks=sorted(benchmarks))
     return stats

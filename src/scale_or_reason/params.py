@@ -15,10 +15,11 @@ from typing import Annotated, Literal
 
 import yaml
 from pydantic_core import to_jsonable_python
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import paths
 from .recipes import RECIPE_PATTERN
+from .slurm import SlurmParams
 from .tasks import FAMILIES, VARIANTS
 
 Family = Literal["math_oe", "math_mc", "general_oe", "general_mc"]
@@ -37,11 +38,44 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class DecodingParams(Section):
+    temperature: Annotated[float, Field(ge=0)]  # 0: greedy
+    top_p: Annotated[float, Field(gt=0, le=1)]
+    top_k: Annotated[int, Field(ge=0)]  # 0: no top-k cut
+    max_new_tokens: PositiveInt
+
+
+class TeacherDecoding(Section):
+    """Sampling per thinking mode, in this one place. Defaults: the Qwen3 model card's."""
+
+    thinking: DecodingParams = DecodingParams(temperature=0.6, top_p=0.95, top_k=20, max_new_tokens=32768)
+    non_thinking: DecodingParams = DecodingParams(temperature=0.7, top_p=0.8, top_k=20, max_new_tokens=32768)
+
+
 class TeacherParams(Section):
-    kind: Literal["synthetic"] = "synthetic"
+    """`synthetic`: the programmatic teacher (embedded tier). `released`: the paper's released pairs
+    (hub id or local parquet/jsonl in `source`). `transformers` / `vllm`: an LLM with a thinking switch
+    (`model`) answers the prompts of `source` (a hub dataset or local file with a `prompt` column)."""
+
+    kind: Literal["synthetic", "released", "transformers", "vllm"] = "synthetic"
     families: list[Family] = list(FAMILIES)
     train_per_family: PositiveInt = 2000
     test_per_family: PositiveInt = 100
+    source: str | None = None
+    model: str | None = None
+    corpus: Literal["general", "math"] = "general"
+    limit: PositiveInt | None = None
+    tensor_parallel_size: PositiveInt = 1
+    split: str | None = None  # the hub split of `source` (released pairs: reasoning_ift_pairs)
+    decoding: TeacherDecoding = TeacherDecoding()
+
+    @model_validator(mode="after")
+    def _kind_has_its_inputs(self):
+        if self.kind != "synthetic" and not self.source:
+            raise ValueError(f"teacher kind {self.kind!r} needs `source` (a hub id or a local parquet/jsonl file)")
+        if self.kind in ("transformers", "vllm") and not self.model:
+            raise ValueError(f"teacher kind {self.kind!r} needs `model` (a hub id or a local model folder)")
+        return self
 
 
 class TokenizerParams(Section):
@@ -49,9 +83,16 @@ class TokenizerParams(Section):
 
 
 class BenchmarkParams(Section):
+    """A synthetic benchmark (`family` set: drawn from the programmatic teacher's family) or, without
+    a family, one of the paper's benchmarks by name (`benchmarks.KNOWN_BENCHMARKS`)."""
+
     name: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
-    family: Family
+    family: Family | None = None
     variant: Variant = "test"
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.family is not None
 
 
 class PerFormat(Section):
@@ -59,18 +100,41 @@ class PerFormat(Section):
     reasoning: PositiveFloat
 
 
+ARCHITECTURE_FIELDS = ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size")
+
+
 class StudentScale(Section):
-    hidden_size: PositiveInt
-    num_layers: PositiveInt
-    num_heads: PositiveInt
-    num_kv_heads: PositiveInt
-    intermediate_size: PositiveInt
+    """A student built from config (the five architecture fields, embedded tier) or a pretrained
+    base model (`model`: a hub id such as Qwen/Qwen2.5-0.5B, or a local folder)."""
+
+    model: str | None = None
+    hidden_size: PositiveInt | None = None
+    num_layers: PositiveInt | None = None
+    num_heads: PositiveInt | None = None
+    num_kv_heads: PositiveInt | None = None
+    intermediate_size: PositiveInt | None = None
     # Peak learning rate of this size, overriding training.learning_rate (the paper tunes it per
     # size and format).
     learning_rate: PerFormat | None = None
 
+    @property
+    def from_config(self) -> bool:
+        return self.model is None
+
+    @model_validator(mode="after")
+    def _model_or_architecture(self):
+        given = [name for name in ARCHITECTURE_FIELDS if getattr(self, name) is not None]
+        if self.model is not None and given:
+            raise ValueError(f"give either `model` or the architecture, not both ({', '.join(given)} set)")
+        if self.model is None and len(given) < len(ARCHITECTURE_FIELDS):
+            missing = [name for name in ARCHITECTURE_FIELDS if name not in given]
+            raise ValueError(f"a student built from config needs {', '.join(missing)} (or `model`)")
+        return self
+
     @model_validator(mode="after")
     def _heads_divide(self):
+        if self.model is not None:
+            return self
         if self.hidden_size % self.num_heads:
             raise ValueError(f"num_heads ({self.num_heads}) must divide hidden_size ({self.hidden_size})")
         if self.num_heads % self.num_kv_heads:
@@ -79,7 +143,7 @@ class StudentScale(Section):
 
 
 class StudentParams(Section):
-    scales: dict[Annotated[str, Field(pattern=r"^[a-z0-9]+$")], StudentScale]
+    scales: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.]*$")], StudentScale]
 
 
 class TrainingParams(Section):
@@ -92,10 +156,47 @@ class TrainingParams(Section):
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
     adam_beta2: Annotated[float, Field(gt=0, lt=1)] = 0.999
     max_length: PositiveInt | None = None
+    # Absolute schedule lengths override the ratios (the paper: 150 warmup, 300 decay steps).
+    warmup_steps: Annotated[int, Field(ge=0)] | None = None
+    decay_steps: Annotated[int, Field(ge=0)] | None = None
+    # With a global batch, `batch_size` is per device and gradient accumulation is derived from
+    # the number of processes (the paper: 32 samples).
+    global_batch_size: PositiveInt | None = None
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    # More than one process: `02_train` runs `accelerate launch` with this config (fsdp, zero3, or
+    # a path to an accelerate config file) in a subprocess.
+    processes: PositiveInt = 1
+    accelerate_config: str | None = None
+    # Save a resumable checkpoint every this many optimizer steps (None: never; short runs restart).
+    checkpoint_steps: PositiveInt | None = None
     threads: PositiveInt = 1
+
+    def gradient_accumulation(self, processes: int | None = None) -> int:
+        """Steps accumulated per optimizer step so that each step sees `global_batch_size` samples."""
+        if self.global_batch_size is None:
+            return 1
+        per_step = self.batch_size * (processes or self.processes)
+        if self.global_batch_size % per_step:
+            raise ParametersError(
+                f"training.global_batch_size ({self.global_batch_size}) is not a multiple of "
+                f"batch_size × processes ({self.batch_size} × {processes or self.processes})"
+            )
+        return self.global_batch_size // per_step
+
+    @property
+    def samples_per_step(self) -> int:
+        return self.global_batch_size or self.batch_size * self.processes
+
+    @model_validator(mode="after")
+    def _global_batch_divides(self):
+        self.gradient_accumulation()
+        return self
 
 
 class EvaluationParams(Section):
+    backend: Literal["hf", "vllm"] = "hf"  # lm-eval's model class: transformers or vLLM
+    tensor_parallel_size: PositiveInt = 1  # vLLM only
     batch_size: PositiveInt = 64
     max_gen_toks: PositiveInt | None = None
     limit: PositiveInt | None = None
@@ -119,14 +220,35 @@ class AnalysisParams(Section):
     figures_dir: str | None = None
 
 
+class EstimateParams(Section):
+    """Assumed sizes for the plan of a study whose data does not exist yet (`sor study --dry-run`);
+    lengths measured on the generated data replace them once it exists."""
+
+    samples: PositiveInt | None = None
+    prompt_tokens: PositiveFloat | None = None
+    ift_tokens: PositiveFloat | None = None
+    reasoning_tokens: PositiveFloat | None = None
+    eval_items_per_benchmark: PositiveInt | None = None
+    # For GPU-hours in the plan: one GPU's dense peak (an H100's bf16: 989e12) and the share of it
+    # the run achieves.
+    gpu_flops_per_second: PositiveFloat | None = None
+    mfu: Annotated[float, Field(gt=0, le=1)] | None = None
+
+
 class RunnerParams(Section):
-    jobs: PositiveInt = 1
+    jobs: PositiveInt = 1  # local executor: units side by side
+    slurm: SlurmParams | None = None  # `sor study --executor slurm`: partition, GPUs, time, account
+    # Embedded studies never touch the hub (and keep its caches in the run folder); paper studies
+    # set this false to download models and datasets into the user's own cache.
+    offline: bool = True
 
 
 class StudyParams(Section):
     study: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     description: str = ""
     seed: int = 0
+    # Model and tokenizer code from the hub is never run unless this says so.
+    trust_remote_code: bool = False
     teacher: TeacherParams = TeacherParams()
     tokenizer: TokenizerParams = TokenizerParams()
     benchmarks: list[BenchmarkParams]
@@ -136,6 +258,7 @@ class StudyParams(Section):
     training: TrainingParams = TrainingParams()
     evaluation: EvaluationParams = EvaluationParams()
     analysis: AnalysisParams = AnalysisParams()
+    estimates: EstimateParams = EstimateParams()
     runner: RunnerParams = RunnerParams()
 
     def students_to_train(self) -> list[tuple[str, str]]:
@@ -152,14 +275,27 @@ class StudyParams(Section):
             trained = sorted({r for s, r in self.students_to_train() if s == scale})
             raise ParametersError(f"{self.study} trains no recipe {recipe!r} at scale {scale!r} (it trains {', '.join(trained)})")
 
+    def benchmark_family(self, benchmark: BenchmarkParams) -> str:
+        """A synthetic benchmark's family, or a paper benchmark's group (math_oe, extra_mc, …)."""
+        if benchmark.is_synthetic:
+            return benchmark.family
+        from .benchmarks import KNOWN_BENCHMARKS
+
+        return KNOWN_BENCHMARKS[benchmark.name].group
+
     def family_panels(self) -> dict[str, str]:
         """Each family's in-distribution benchmark (the first with variant `test`): the one its
         verdicts, fits and figure panels use."""
         panels: dict[str, str] = {}
         for benchmark in self.benchmarks:
             if benchmark.variant == "test":
-                panels.setdefault(benchmark.family, benchmark.name)
+                panels.setdefault(self.benchmark_family(benchmark), benchmark.name)
         return panels
+
+    @property
+    def builds_tokenizer(self) -> bool:
+        """Students built from config share a tokenizer trained on the study's own data."""
+        return any(scale.from_config for scale in self.students.scales.values())
 
     def learning_rate(self, scale: str, recipe: str) -> float:
         """The peak learning rate of a student; a curriculum takes the reasoning rate, since its
@@ -179,13 +315,29 @@ class StudyParams(Section):
         names = [b.name for b in self.benchmarks]
         if len(set(names)) != len(names):
             raise ValueError(f"benchmark names repeat: {names}")
-        for benchmark in self.benchmarks:
+        synthetic = [b for b in self.benchmarks if b.is_synthetic]
+        if synthetic and self.teacher.kind != "synthetic":
+            raise ValueError(
+                f"benchmark {synthetic[0].name!r} names a family, which only the synthetic teacher "
+                f"draws; paper benchmarks are named without one"
+            )
+        for benchmark in synthetic:
             if benchmark.family not in self.teacher.families:
                 raise ValueError(
                     f"benchmark {benchmark.name!r} tests family {benchmark.family!r}, "
                     f"which teacher.families does not teach"
                 )
         return self
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _paper_benchmarks_are_known(cls, benchmarks: list[BenchmarkParams]) -> list[BenchmarkParams]:
+        paper = [b.name for b in benchmarks if not b.is_synthetic]
+        if paper:
+            from .benchmarks import check_benchmarks  # the paper's registry, only when it is needed
+
+            check_benchmarks(paper)
+        return benchmarks
 
 
 def _known_keys(model: type[BaseModel], location: tuple) -> list[str]:
@@ -213,7 +365,8 @@ def describe_validation_error(error: ValidationError, source: str) -> str:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             lines.append(f"{source}: unknown key {key!r}{hint}")
         else:
-            lines.append(f"{source}: {key}: {item['msg']}")
+            message = item["msg"].removeprefix("Value error, ")  # pydantic's prefix for our own checks
+            lines.append(f"{source}: {key}: {message}")
     return "\n".join(lines)
 
 
@@ -234,7 +387,10 @@ def load_study(path: str | Path) -> StudyParams:
     try:
         data = yaml.safe_load(file.read_text())
     except yaml.YAMLError as error:
-        raise ParametersError(f"{file}: not valid YAML: {error}") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ParametersError(f"{file}: not valid YAML{where}: {problem}") from None
     return parse_study(data, str(path))
 
 

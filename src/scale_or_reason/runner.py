@@ -1,6 +1,6 @@
 """Run a whole study: each unit of work is one papermill execution of a stage notebook.
 
-    sor study parameters/embedded.yaml [--jobs 2] [--rerun analyze]
+    sor study parameters/embedded.yaml [--jobs 2] [--rerun analyze] [--executor slurm] [--wait]
 
 Units run in dependency order (generation, then one training per student, each followed by its
 evaluation, then the analysis and, when the study trains curricula, their analysis), up to
@@ -12,6 +12,7 @@ unit's folder. The run ends with a timing table per stage.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -26,8 +27,9 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from . import machine, paths, store
+from . import flops, machine, paths, preflight, store
 from .params import StudyParams, load_study
+from .planning import PACKAGED_CONFIGS, describe, student_architecture
 from .recipes import parse_recipe
 
 NOTEBOOKS = {
@@ -79,8 +81,13 @@ class Outcome:
 def _relative_cost(study: StudyParams, scale: str, recipe: str) -> float:
     """Parameters × a rough length factor: enough to start the longest units first."""
     s = study.students.scales[scale]
-    per_layer = 12 * s.hidden_size**2
-    return s.num_layers * per_layer * (1.0 + 2.0 * parse_recipe(recipe).reasoning_share)
+    if s.from_config:
+        size = s.num_layers * 12 * s.hidden_size**2
+    elif s.model in PACKAGED_CONFIGS:
+        size = flops.parameter_counts(student_architecture(study, scale))["total"]
+    else:
+        size = 1.0  # an unknown hub model: its config is not fetched just to order the queue
+    return size * (1.0 + 2.0 * parse_recipe(recipe).reasoning_share)
 
 
 def plan(study: StudyParams, parameters_file: str | Path) -> list[Unit]:
@@ -117,27 +124,34 @@ def check_notebook_parameters(unit: Unit) -> None:
 
 
 def kernel_environment(study: StudyParams, threads: int) -> dict[str, str]:
-    """Caches inside the study's folder, offline hubs, and the unit's thread budget."""
+    """Caches inside the study's folder, the unit's thread budget and, for offline studies, no hub.
+
+    A study that downloads (`runner.offline: false`) keeps the user's own Hugging Face cache, where
+    multi-GB models are shared between studies."""
     cache = store.study_dir(study) / ".cache"
     env = dict(os.environ)
     env.update(
-        HF_HOME=str(cache / "huggingface"),
-        HF_DATASETS_CACHE=str(cache / "datasets"),
-        HF_HUB_OFFLINE="1",
-        HF_DATASETS_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
         MPLCONFIGDIR=str(cache / "matplotlib"),
         IPYTHONDIR=str(cache / "ipython"),
         TOKENIZERS_PARALLELISM="false",
         OMP_NUM_THREADS=str(threads),
         MKL_NUM_THREADS=str(threads),
     )
+    if study.runner.offline:
+        env.update(
+            HF_HOME=str(cache / "huggingface"),
+            HF_DATASETS_CACHE=str(cache / "datasets"),
+            HF_HUB_OFFLINE="1",
+            HF_DATASETS_OFFLINE="1",
+            TRANSFORMERS_OFFLINE="1",
+        )
     return env
 
 
 def execute(unit: Unit, study: StudyParams) -> None:
     """One papermill execution; the executed notebook and its log stay in the unit's folder."""
-    store.reset(unit.folder)
+    # An interrupted training unit keeps its periodic checkpoints and resumes from the last one.
+    store.reset(unit.folder, keep=(store.CHECKPOINTS,) if unit.stage == "train" else ())
     log_file = unit.folder / "papermill.log"
     command = [
         sys.executable, "-m", "papermill", str(unit.notebook), str(unit.folder / unit.notebook.name),
@@ -147,10 +161,22 @@ def execute(unit: Unit, study: StudyParams) -> None:
     with log_file.open("w") as log:
         finished = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=kernel_environment(study, unit.threads))
     if finished.returncode != 0:
+        reason = notebook_error(unit.folder / unit.notebook.name) or "the notebook stopped"
         tail = "\n".join(log_file.read_text().splitlines()[-LOG_TAIL_LINES:])
-        raise UnitFailed(f"{unit.key} failed; last lines of {log_file}:\n{tail}")
+        raise UnitFailed(f"{unit.key} failed: {reason}\nlast lines of {log_file}:\n{tail}")
     if not store.is_complete(unit.folder):
         raise UnitFailed(f"{unit.key}: the notebook finished but did not mark {unit.folder} complete")
+
+
+def notebook_error(executed: Path) -> str:
+    """The exception that stopped an executed notebook, as `Name: message` ("" if none is recorded),
+    so that a failed unit's first line says why, above the papermill log's traceback."""
+    try:
+        cells = json.loads(executed.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    errors = [out for cell in cells for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+    return f"{errors[0]['ename']}: {errors[0]['evalue']}" if errors else ""
 
 
 def _timed(unit: Unit, study: StudyParams) -> Outcome:
@@ -201,27 +227,55 @@ def timing_table(outcomes: list[Outcome]) -> pd.DataFrame:
     return summary.reindex([s for s in STAGES if s in summary.index]).astype({"seconds": float}).round(1)
 
 
-def run_study(parameters_file: str | Path, jobs: int | None = None, rerun: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Run every unfinished unit of a study; returns the per-unit timings."""
+def dry_run(parameters_file: str | Path) -> str:
+    """Validate a study and describe its plan (units, models, benchmarks, estimated FLOPs) without
+    running anything or loading any weights."""
+    study = load_study(parameters_file)
+    units = plan(study, parameters_file)
+    for unit in units:
+        check_notebook_parameters(unit)
+    return describe(study, units)
+
+
+EXECUTORS = ("local", "slurm")
+
+
+def run_study(
+    parameters_file: str | Path, jobs: int | None = None, rerun: tuple[str, ...] = (), wait: bool = False,
+    executor: str = "local",
+) -> pd.DataFrame:  # fmt: skip
+    """Run every unfinished unit of a study, here (`local`, `jobs` side by side) or as Slurm jobs
+    (`slurm`, settings in `runner.slurm`); returns the per-unit timings.
+
+    The study is locked while it runs: a second runner of the same study stops at once, naming
+    the first (or, with `wait`, runs after it and finds its work done)."""
     study = load_study(parameters_file)
     unknown = set(rerun) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stage(s) to rerun: {', '.join(sorted(unknown))}; stages: {', '.join(STAGES)}")
+    preflight.check_study(study)  # paths and folders, before the lock, the peak benchmark or any unit
     folder = store.study_dir(study)
-    folder.mkdir(parents=True, exist_ok=True)
-    store.write_text(folder / "study.yaml", yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
-    units = plan(study, parameters_file)
-    if any(u.stage == "train" and not store.is_complete(u.folder) for u in units):
-        # Measured once, before any unit loads the machine, for every training unit's MFU.
-        machine.peak_flops("cuda" if torch.cuda.is_available() else "cpu", torch.float32, study.training.threads)
-    start = time.perf_counter()
-    outcomes = run_units(units, study, jobs or study.runner.jobs, set(rerun))
-    wall = time.perf_counter() - start
+    with store.study_lock(study, wait=wait):
+        store.write_text(folder / "study.yaml", yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
+        units = plan(study, parameters_file)
+        start = time.perf_counter()
+        if executor == "slurm":
+            from .slurm import SlurmParams, run_units_slurm  # each job measures its own node's peak
+
+            outcomes = run_units_slurm(units, study, set(rerun), study.runner.slurm or SlurmParams())
+            how = "as Slurm jobs"
+        else:
+            if any(u.stage == "train" and not store.is_complete(u.folder) for u in units):
+                # Measured once, before any unit loads the machine, for every training unit's MFU.
+                machine.peak_flops("cuda" if torch.cuda.is_available() else "cpu", torch.float32, study.training.threads)
+            outcomes = run_units(units, study, jobs or study.runner.jobs, set(rerun))
+            how = f"with {jobs or study.runner.jobs} job(s)"
+        wall = time.perf_counter() - start
     timings = pd.DataFrame(
         [{"stage": o.unit.stage, "unit": o.unit.name, "status": o.status, "seconds": round(o.seconds, 1)} for o in outcomes]
     )
     store.write_atomic(folder / "timings.csv", lambda tmp: timings.to_csv(tmp, index=False))
-    print(f"\n{study.study}: timings per stage (wall clock {wall:.0f} s with {jobs or study.runner.jobs} job(s))")
+    print(f"\n{study.study}: timings per stage (wall clock {wall:.0f} s {how})")
     print(timing_table(outcomes).to_string())
     failures = [o for o in outcomes if o.status == "failed"]
     if failures:

@@ -9,17 +9,22 @@ last, and a folder without it is treated as unfinished and started again from sc
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+import socket
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import paths
 from .params import StudyParams, fingerprint
 
 COMPLETE = "complete.json"
+CHECKPOINTS = "checkpoints"  # a training unit's periodic checkpoints: kept when it restarts
 # Part of every fingerprint: bump it when what a unit writes changes shape, so that finished units
 # of the old shape are not reused (v2: FLOPs counted both ways and MFU; v3: epochs laid out in
 # the recipe's rows, curricula).
@@ -128,13 +133,64 @@ def mark_complete(folder: Path, **facts) -> None:
     write_json(folder / COMPLETE, {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **facts})
 
 
-def reset(folder: Path) -> None:
-    """Start an unfinished unit again from nothing."""
-    _remove(folder)
-    folder.mkdir(parents=True)
+def reset(folder: Path, keep: tuple[str, ...] = ()) -> None:
+    """Start an unfinished unit again from nothing but the entries named in `keep` (a training
+    unit's periodic checkpoints, from which it resumes)."""
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            if entry.name not in keep:
+                _remove(entry)
+    folder.mkdir(parents=True, exist_ok=True)
 
 
 def require_complete(folder: Path, what: str) -> Path:
     if not is_complete(folder):
         raise FileNotFoundError(f"{what} has not finished: no {COMPLETE} in {folder}")
     return folder
+
+
+# --- one runner per study --------------------------------------------------------------------
+
+
+class StudyLocked(RuntimeError):
+    """Another `sor study` is running the same study."""
+
+
+def _holder(lock_file: Path) -> str:
+    try:
+        facts = json.loads(lock_file.read_text())
+    except (OSError, json.JSONDecodeError):
+        return "another process"
+    return f"pid {facts['pid']} on {facts['host']} since {facts['since']} ({facts['command']})"
+
+
+@contextmanager
+def study_lock(study: StudyParams, wait: bool = False) -> Iterator[None]:
+    """Hold the study's lock while its units run, so two runners never do the same work twice.
+
+    An OS file lock, released by the kernel when its holder exits in any way (a SIGKILL included),
+    so a killed study never leaves a stale lock behind. Without `wait` a second runner stops at
+    once, naming the holder; with it, it waits its turn.
+    """
+    lock_file = study_dir(study) / ".lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(lock_file)
+            if not wait:
+                raise StudyLocked(f"study {study.study!r} is already being run by {holder}; "
+                                  f"let it finish, stop it, or pass --wait to run after it") from None
+            print(f"waiting for {holder} to finish study {study.study!r}", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        facts = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                 "command": " ".join(sys.argv)}  # fmt: skip
+        handle.write(json.dumps(facts))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -2,8 +2,11 @@
 
     papermill notebooks/02_train.ipynb out.ipynb -p parameters_file parameters/embedded.yaml \\
         -p scale xs -p recipe reasoning
-    # or, without Jupyter:
-    python -c "from scale_or_reason import train; train.run('parameters/embedded.yaml', 'xs', 'ift')"
+    # or, without Jupyter (one process):
+    python -m scale_or_reason.train parameters/embedded.yaml xs ift
+    # several GPUs (what `02_train` runs when `training.processes` > 1):
+    accelerate launch --config_file parameters/accelerate/fsdp.yaml --num_processes 8 \\
+        -m scale_or_reason.train parameters/paper.yaml 7b reasoning
 
 Writes into the unit's folder: `model/` (safetensors weights, config and tokenizer), `train_log.csv`
 (the trainer's log history) and `train_metrics.json` (real token counts, training FLOPs by the
@@ -13,26 +16,40 @@ matmul peak).
 
 from __future__ import annotations
 
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from collections import deque
 from pathlib import Path
 
 import pandas as pd
 import torch
-from transformers import PreTrainedTokenizerBase, Trainer
+from transformers import Trainer
 from trl import SFTConfig, SFTTrainer
 
-from . import flops, machine, store
+from . import flops, machine, paths, store
 from .generate import load_pairs
-from .params import StudyParams, load_study
+from .params import ParametersError, StudyParams, load_study
 from .recipes import recipe_rows, training_order
-from .students import build_student, count_parameters, student_config
+from .students import build_student, count_parameters, load_pretrained, student_config
 from .tokenizer import load_tokenizer
 
 MAX_POSITIONS = 2048
 IGNORED_LABEL = -100  # TRL labels prompt tokens with it: they carry no loss
 
 
+ACCELERATE_CONFIGS = {"fsdp": "parameters/accelerate/fsdp.yaml", "zero3": "parameters/accelerate/zero3.yaml"}
+LAUNCH_LOG_TAIL = 40
+
+
 class TruncationError(ValueError):
     """A training sequence would not fit: its end (which holds the answer) would be cut."""
+
+
+class LaunchFailed(RuntimeError):
+    """`accelerate launch` of a training unit exited with an error."""
 
 
 class SmallVocabSFTTrainer(SFTTrainer):
@@ -43,26 +60,45 @@ class SmallVocabSFTTrainer(SFTTrainer):
     logits are tiny and the tile loop is pure overhead: the model's own loss (the same token-summed
     negative log-likelihood over the completion, divided by the batch's completion tokens) trained
     the 9k-parameter student 2.6x and the 231k one 1.35x faster, to the same loss. Only TRL's
-    logged entropy and token accuracy are lost.
+    logged entropy and token accuracy are lost. Pretrained students keep TRL's fused head.
     """
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
 
 
+def schedule_steps(training, steps: int) -> tuple[int, int]:
+    """Warmup and decay steps: absolute when given (the paper's 150 and 300), else ratios of the run.
+
+    A run shorter than warmup + decay keeps their proportions, so the schedule still warms up,
+    holds and decays instead of being cut off mid-warmup.
+    """
+    warmup = training.warmup_steps if training.warmup_steps is not None else round(training.warmup_ratio * steps)
+    decay = training.decay_steps if training.decay_steps is not None else round(training.decay_ratio * steps)
+    if warmup + decay > steps:
+        warmup, decay = (round(part * steps / (warmup + decay)) for part in (warmup, decay))
+    return warmup, decay
+
+
+def world_size() -> int:
+    """Processes in this training run (set by `accelerate launch` / torchrun; 1 otherwise)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def sft_config(study: StudyParams, scale: str, recipe: str, output_dir: Path, steps: int) -> SFTConfig:
     training = study.training
+    if training.bf16 and not torch.cuda.is_available():
+        raise ParametersError("training.bf16 needs a GPU; set it false to train on the CPU")
+    warmup, decay = schedule_steps(training, steps)
     return SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=1,  # the recipe lays every epoch out in the rows, in training order
         per_device_train_batch_size=training.batch_size,
+        gradient_accumulation_steps=training.gradient_accumulation(world_size()),
         learning_rate=study.learning_rate(scale, recipe),
         lr_scheduler_type="warmup_stable_decay",
-        warmup_steps=round(training.warmup_ratio * steps),
-        lr_scheduler_kwargs={
-            "num_decay_steps": round(training.decay_ratio * steps),
-            "min_lr_ratio": training.min_lr_ratio,
-        },
+        warmup_steps=warmup,
+        lr_scheduler_kwargs={"num_decay_steps": decay, "min_lr_ratio": training.min_lr_ratio},
         weight_decay=training.weight_decay,
         adam_beta2=training.adam_beta2,
         # Never let TRL's default (1024) cut a trace: lengths are checked against the parameter.
@@ -72,18 +108,22 @@ def sft_config(study: StudyParams, scale: str, recipe: str, output_dir: Path, st
         # our measurements; packing is correct but slower on CPU.
         train_sampling_strategy="sequential",
         use_cpu=not torch.cuda.is_available(),
-        bf16=False,
-        activation_checkpointing=False,
+        bf16=training.bf16,
+        # On CPU checkpointing only costs time (2.3x in our measurements); large students need it.
+        activation_checkpointing=training.gradient_checkpointing,
         seed=study.seed,
         data_seed=study.seed,
         logging_steps=max(1, steps // 50),
-        save_strategy="no",
+        # Periodic checkpoints (optimizer and schedule included) let a killed unit resume.
+        save_strategy="steps" if training.checkpoint_steps else "no",
+        save_steps=training.checkpoint_steps or 500,
+        save_total_limit=1,
         report_to="none",
         dataloader_num_workers=0,
     )
 
 
-def check_lengths(dataset, eos_id: int, max_length: int | None) -> list[int]:
+def check_lengths(dataset, eos_id: int, max_length: int | None, max_positions: int | None = None) -> list[int]:
     """Real lengths of the tokenized rows; refuses rows that are too long or lost their end."""
     lengths = []
     for row_id, input_ids, labels in zip(dataset["id"], dataset["input_ids"], dataset["labels"]):
@@ -95,8 +135,30 @@ def check_lengths(dataset, eos_id: int, max_length: int | None) -> list[int]:
                 f"training row {row_id} has {len(input_ids)} tokens, more than "
                 f"training.max_length={max_length}: raise it or leave it unset"
             )
+        if max_positions is not None and len(input_ids) > max_positions:
+            raise TruncationError(
+                f"training row {row_id} has {len(input_ids)} tokens, more than the student's "
+                f"{max_positions} positions: drop such rows from the data or choose a longer-context student"
+            )
         lengths.append(len(input_ids))
     return lengths
+
+
+def last_checkpoint(folder: Path) -> str | None:
+    """The latest complete periodic checkpoint of an interrupted run, if any."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+
+
+def student_and_tokenizer(study: StudyParams, scale: str, data_folder: Path):
+    """A fresh student from config (with the study's tokenizer), or a pretrained base student."""
+    scale_params = study.students.scales[scale]
+    if scale_params.from_config:
+        tokenizer = load_tokenizer(data_folder / "tokenizer")
+        return build_student(student_config(scale_params, tokenizer, MAX_POSITIONS), study.seed), tokenizer
+    torch.manual_seed(study.seed)
+    return load_pretrained(scale_params.model, bf16=study.training.bf16, trust_remote_code=study.trust_remote_code)
 
 
 def train_student(study: StudyParams, scale: str, recipe: str) -> dict:
@@ -108,25 +170,30 @@ def train_student(study: StudyParams, scale: str, recipe: str) -> dict:
     data_folder = store.require_complete(store.data_dir(study), "generation")
     torch.set_num_threads(study.training.threads)
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = load_tokenizer(data_folder / "tokenizer")
+    model, tokenizer = student_and_tokenizer(study, scale, data_folder)
     pairs = load_pairs(data_folder)
     rows = recipe_rows(pairs, recipe, study.seed)
     order = training_order(recipe, rows, study.training.epochs, study.seed)
-    model = build_student(student_config(study.students.scales[scale], tokenizer, MAX_POSITIONS), study.seed)
-    steps = -(-len(order) // study.training.batch_size)
-    trainer = SmallVocabSFTTrainer(
+    steps = -(-len(order) // study.training.samples_per_step)
+    trainer_class = SmallVocabSFTTrainer if study.students.scales[scale].from_config else SFTTrainer
+    trainer = trainer_class(
         model=model,
-        args=sft_config(study, scale, recipe, folder / "trainer", steps),
+        args=sft_config(study, scale, recipe, folder / store.CHECKPOINTS, steps),
         train_dataset=rows,
         processing_class=tokenizer,
     )
     # Each distinct row is tokenized once; the trainer then reads them in the recipe's order.
     trainer.train_dataset = trainer.train_dataset.select(order)
     examples = rows.select(order)
-    lengths = check_lengths(trainer.train_dataset, tokenizer.eos_token_id, study.training.max_length)
-    result = trainer.train()
+    lengths = check_lengths(
+        trainer.train_dataset, tokenizer.eos_token_id, study.training.max_length, model.config.max_position_embeddings
+    )
+    resume_from = last_checkpoint(folder / store.CHECKPOINTS)
+    if resume_from:
+        print(f"resuming from {resume_from}", flush=True)
+    result = trainer.train(resume_from_checkpoint=resume_from)
     metrics = _metrics(study, scale, recipe, model, trainer, examples, lengths, result)
-    _save(folder, trainer, tokenizer, metrics)
+    _save(folder, trainer, metrics)
     return metrics
 
 
@@ -163,17 +230,79 @@ def _metrics(study, scale, recipe, model, trainer, examples, lengths, result) ->
     }
 
 
-def _save(folder: Path, trainer: SFTTrainer, tokenizer: PreTrainedTokenizerBase, metrics: dict) -> None:
-    def save_checkpoint(tmp: Path) -> None:
-        trainer.model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-
-    store.write_atomic(folder / "model", save_checkpoint)
+def _save(folder: Path, trainer: SFTTrainer, metrics: dict) -> None:
+    """Every process takes part in saving (FSDP and ZeRO-3 gather the weights); the main process
+    alone moves the checkpoint into place and writes the unit's records."""
+    staging = folder / ".model.staging"
+    trainer.save_model(str(staging))  # safetensors weights, config and tokenizer
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.accelerator.is_main_process:
+        return
+    (staging / "training_args.bin").unlink(missing_ok=True)  # a pickle nobody needs to load
+    store.write_atomic(folder / "model", lambda tmp: os.replace(staging, tmp))
+    shutil.rmtree(folder / store.CHECKPOINTS, ignore_errors=True)  # the finished model supersedes them
     log = pd.DataFrame(trainer.state.log_history)
     store.write_atomic(folder / "train_log.csv", lambda tmp: log.to_csv(tmp, index=False))
     store.write_json(folder / "train_metrics.json", metrics)
     store.mark_complete(folder, params=metrics["params"], train_flops_exact=metrics["train_flops_exact"])
 
 
+def accelerate_config_file(name: str) -> Path:
+    file = paths.resolve(ACCELERATE_CONFIGS.get(name, name))
+    if not file.is_file():
+        known = ", ".join(ACCELERATE_CONFIGS)
+        raise ParametersError(f"training.accelerate_config: no file {file} (use {known}, or a path to an accelerate config)")
+    return file
+
+
+def launch_command(study: StudyParams, parameters_file: str, scale: str, recipe: str) -> list[str]:
+    """`accelerate launch` of this module for one student, across `training.processes` processes."""
+    training = study.training
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(training.processes)]
+    if training.accelerate_config:
+        command += ["--config_file", str(accelerate_config_file(training.accelerate_config))]
+    elif torch.cuda.is_available():
+        command += ["--multi_gpu"]
+    return command + ["-m", "scale_or_reason.train", str(paths.resolve(parameters_file)), scale, recipe]
+
+
+def launch(study: StudyParams, parameters_file: str, scale: str, recipe: str) -> dict:
+    """Train in a fresh subprocess under `accelerate launch`, never forked from this (possibly
+    CUDA-initialised) kernel, streaming its output here as it comes."""
+    command = launch_command(study, parameters_file, scale, recipe)
+    print("$", " ".join(command), flush=True)
+    tail: deque[str] = deque(maxlen=LAUNCH_LOG_TAIL)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=paths.REPO_ROOT) as process:
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            tail.append(line)
+    if process.returncode != 0:
+        raise LaunchFailed(f"accelerate launch exited with {process.returncode}; last lines:\n{''.join(tail)}")
+    folder = store.require_complete(store.train_dir(study, scale, recipe), f"training of {scale}-{recipe}")
+    return store.read_json(folder / "train_metrics.json")
+
+
+def train_unit(parameters_file: str, scale: str, recipe: str) -> dict:
+    """What `02_train` runs: in this process, or under `accelerate launch` for several processes."""
+    study = load_study(parameters_file)
+    study.check_student(scale, recipe)
+    if study.training.processes > 1 and not store.is_complete(store.train_dir(study, scale, recipe)):
+        return launch(study, parameters_file, scale, recipe)
+    return train_student(study, scale, recipe)
+
+
 def run(parameters_file: str, scale: str, recipe: str) -> dict:
     return train_student(load_study(parameters_file), scale, recipe)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m scale_or_reason.train", description="train one student")
+    parser.add_argument("parameters_file")
+    parser.add_argument("scale")
+    parser.add_argument("recipe")
+    args = parser.parse_args(argv)
+    run(args.parameters_file, args.scale, args.recipe)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""The paper-scale path on tiny local stand-ins: pretrained base students, the paper's schedule,
+multi-process launch, the vLLM switch and the dry-run plan of `parameters/paper.yaml`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+from scale_or_reason import evaluate, generate, paths, store, train
+from scale_or_reason.params import ParametersError, load_study, parse_study
+from scale_or_reason.runner import dry_run
+from scale_or_reason.backends import HubUnreachableError
+from scale_or_reason.students import load_pretrained
+from scale_or_reason.tokenizer import EMPTY_THINK_BLOCK, TURN_END
+
+PAPER = paths.PARAMETERS_DIR / "paper.yaml"
+PAPER_MATH = paths.PARAMETERS_DIR / "paper-math.yaml"
+
+
+@pytest.fixture(scope="session")
+def base_model_folder(tmp_path_factory, small_tokenizer):
+    """A tiny 'pretrained base' Qwen2 model as the hub would ship it: no chat template of ours,
+    end-of-text as its EOS (so it would never stop at the end of a turn)."""
+    folder = tmp_path_factory.mktemp("tiny-base")
+    tokenizer = AutoTokenizer.from_pretrained(_save_tokenizer(small_tokenizer, folder))
+    tokenizer.chat_template = None
+    tokenizer.eos_token = "<|endoftext|>"
+    config = Qwen2Config(
+        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
+        tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    Qwen2ForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _save_tokenizer(tokenizer, folder):
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def released_file(folder, rows=48):
+    from scale_or_reason.tasks import FAMILIES
+    from scale_or_reason.teachers import synthetic_pairs
+
+    pairs = [row for family in FAMILIES for row in synthetic_pairs(family, "train", rows // len(FAMILIES), 1)]
+    path = folder / "pairs.jsonl"
+    path.write_text("".join(json.dumps({k: row[k] for k in ("prompt", "reasoning", "ift")}) + "\n" for row in pairs))
+    return path
+
+
+def paper_like_study(tmp_path, base_model_folder, **training):
+    """paper.yaml's shape, scaled down: released pairs from a local file, a local base student."""
+    data = yaml.safe_load(PAPER.read_text())
+    data["study"] = "paper-like"
+    data["teacher"] = {"kind": "released", "source": str(released_file(tmp_path)), "limit": 40}
+    data["students"]["scales"] = {"tiny": {"model": str(base_model_folder), "learning_rate": {"ift": 1e-3, "reasoning": 1e-3}}}
+    data["curricula"] = {"recipes": [], "scales": []}
+    data["training"].update(
+        {"batch_size": 4, "global_batch_size": 8, "processes": 1, "accelerate_config": None, "bf16": False,
+         "gradient_checkpointing": False, "warmup_steps": 2, "decay_steps": 3, **training}
+    )  # fmt: skip
+    data["runner"] = {"offline": True}
+    return parse_study(data, "paper-like")
+
+
+def test_paper_parameter_files_validate_with_the_paper_settings():
+    study = load_study(PAPER)
+    assert [s.model for s in study.students.scales.values()] == [
+        f"Qwen/Qwen2.5-{size}" for size in ("0.5B", "1.5B", "3B", "7B", "14B")
+    ]
+    rates = {name: (s.learning_rate.reasoning, s.learning_rate.ift) for name, s in study.students.scales.items()}
+    assert rates == {"0.5b": (2e-5, 1e-5), "1.5b": (1e-5, 7e-6), "3b": (7e-6, 5e-6), "7b": (5e-6, 3e-6), "14b": (3e-6, 1e-6)}
+    training = study.training
+    assert (training.epochs, training.global_batch_size, training.warmup_steps, training.decay_steps) == (1, 32, 150, 300)
+    assert training.min_lr_ratio == 0.1 and training.bf16 and training.gradient_checkpointing
+    assert study.teacher.decoding.thinking.temperature == 0.6 and study.teacher.decoding.non_thinking.top_p == 0.8
+    assert len(study.benchmarks) == 18 and not study.runner.offline
+    assert load_study(PAPER_MATH).teacher.source == "Scale-or-Reason/math-reasoning-ift-pairs"
+
+
+def test_dry_run_prints_the_plan_without_loading_weights(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # packaged configs only: nothing may be fetched
+    report = dry_run(PAPER)
+    assert "train:7b-reasoning" in report and "Qwen/Qwen2.5-14B" in report
+    assert "gsm8k" in report and "total estimated FLOPs" in report
+    assert not list(paths.runs_dir().glob("paper*/train/*"))
+    finished = subprocess.run(
+        [sys.executable, "-m", "scale_or_reason.cli", "study", str(PAPER), "--dry-run"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stderr
+    assert "evaluate:0.5b-ift" in finished.stdout
+
+
+def test_the_schedule_is_the_papers_and_shrinks_with_short_runs(tmp_path, base_model_folder):
+    study = load_study(PAPER)
+    assert train.schedule_steps(study.training, 5000) == (150, 300)
+    assert train.schedule_steps(study.training, 90) == (30, 60)  # proportions kept
+    ratio_study = load_study(paths.PARAMETERS_DIR / "smoke.yaml")
+    assert train.schedule_steps(ratio_study.training, 100) == (5, 20)
+
+
+@pytest.mark.parametrize(("processes", "expected"), [(1, 8), (2, 4), (8, 1)])
+def test_gradient_accumulation_follows_the_number_of_devices(processes, expected):
+    study = load_study(PAPER)  # global batch 32, 4 per device
+    assert study.training.gradient_accumulation(processes) == expected
+
+
+def test_a_global_batch_that_does_not_divide_is_refused():
+    data = yaml.safe_load(PAPER.read_text())
+    data["training"]["global_batch_size"] = 30
+    with pytest.raises(ParametersError, match=r"global_batch_size \(30\) is not a multiple"):
+        parse_study(data, "paper")
+
+
+def test_a_base_student_stops_at_the_end_of_a_turn(base_model_folder):
+    model, tokenizer = load_pretrained(str(base_model_folder), bf16=False)
+    end_of_turn = tokenizer.convert_tokens_to_ids(TURN_END)
+    assert tokenizer.eos_token == TURN_END
+    assert model.config.eos_token_id == end_of_turn == model.generation_config.eos_token_id
+    rendered = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "2+2?"}], add_generation_prompt=True, tokenize=False, enable_thinking=False
+    )
+    assert rendered.endswith(EMPTY_THINK_BLOCK)
+
+
+def test_an_unreachable_hub_model_names_the_offline_alternative(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(HubUnreachableError, match="Offline: .*local folder"):
+        load_pretrained("Qwen/Qwen2.5-0.5B-not-cached", bf16=False)
+
+
+def test_released_pairs_train_a_pretrained_student_with_the_papers_schedule(tmp_path, base_model_folder):
+    study = paper_like_study(tmp_path, base_model_folder)
+    generate.generate_data(study)
+    assert not (store.data_dir(study) / "tokenizer").exists(), "a pretrained student brings its tokenizer"
+    metrics = train.train_student(study, "tiny", "reasoning")
+    assert metrics["samples"] == 40 and metrics["steps"] == 5  # 40 samples / 8 per optimizer step
+    log = store.train_dir(study, "tiny", "reasoning") / "train_log.csv"
+    assert log.is_file()
+    model_dir = store.train_dir(study, "tiny", "reasoning") / "model"
+    saved = AutoTokenizer.from_pretrained(model_dir)
+    assert saved.eos_token == TURN_END and (model_dir / "model.safetensors").is_file()
+    assert not list(model_dir.glob("*.bin"))
+
+
+def test_bf16_on_a_machine_without_gpu_is_refused(tmp_path, base_model_folder):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    study = paper_like_study(tmp_path, base_model_folder, bf16=True)
+    with pytest.raises(ParametersError, match="bf16 needs a GPU"):
+        train.sft_config(study, "tiny", "ift", tmp_path, 10)
+
+
+@pytest.mark.parametrize("name", ["fsdp", "zero3"])
+def test_accelerate_configs_load_and_the_launch_command_uses_them(tmp_path, base_model_folder, name):
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    file = train.accelerate_config_file(name)
+    config = ClusterConfig.from_yaml_file(file)
+    assert config.distributed_type.value == {"fsdp": "FSDP", "zero3": "DEEPSPEED"}[name]
+    study = paper_like_study(tmp_path, base_model_folder, processes=2, accelerate_config=name, global_batch_size=8)
+    command = train.launch_command(study, "p.yaml", "tiny", "ift")
+    assert command[1:3] == ["-m", "accelerate.commands.launch"]
+    assert command[command.index("--config_file") + 1] == str(file)
+    assert command[command.index("--num_processes") + 1] == "2"
+    assert command[-5:] == ["-m", "scale_or_reason.train", str(paths.resolve("p.yaml")), "tiny", "ift"]
+
+
+def test_an_unknown_accelerate_config_is_named():
+    with pytest.raises(ParametersError, match="no file .*nope.yaml .*fsdp, zero3"):
+        train.accelerate_config_file("nope.yaml")
+
+
+def test_the_vllm_evaluation_backend_says_what_it_needs(tmp_path, base_model_folder):
+    pytest.importorskip("lm_eval")
+    try:
+        import vllm  # noqa: F401
+
+        pytest.skip("vLLM is installed here")
+    except ImportError:
+        pass
+    data = yaml.safe_load(PAPER.read_text())
+    data["evaluation"]["backend"] = "vllm"
+    study = parse_study(data, "paper")
+    with pytest.raises(ModuleNotFoundError, match="pip install vllm"):
+        evaluate.lm_eval_model(study, base_model_folder, "reasoning")

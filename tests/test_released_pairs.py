@@ -1,0 +1,115 @@
+"""The released pair datasets, read from tiny local parquet and jsonl files with their schema."""
+
+from __future__ import annotations
+
+import logging
+
+import datasets.config
+import huggingface_hub.constants
+import pandas as pd
+import pytest
+
+from scale_or_reason.backends import HubUnreachableError
+from scale_or_reason.teachers import PAIR_COLUMNS, load_released_pairs, prompt_key
+
+GOOD = [
+    {
+        "prompt": f"What is {n} + {n}?",
+        "reasoning": f"<think>\nDouble {n}.\n</think>\n\nIt is \\boxed{{{2 * n}}}.",
+        "ift": f"\\boxed{{{2 * n}}}",
+    }
+    for n in range(20)
+]
+BAD = [
+    {"prompt": "", "reasoning": "<think>\nx\n</think>\n\n\\boxed{1}", "ift": "\\boxed{1}"},
+    {"prompt": None, "reasoning": "<think>\nx\n</think>\n\n\\boxed{1}", "ift": "\\boxed{1}"},
+    {"prompt": "Empty IFT?", "reasoning": "<think>\nx\n</think>\n\n\\boxed{1}", "ift": "  "},
+    {"prompt": "Unclosed?", "reasoning": "<think>\nI was cut off", "ift": "\\boxed{1}"},
+    {"prompt": "No answer?", "reasoning": "<think>\nx\n</think>\n\n", "ift": "\\boxed{1}"},
+]
+# A release may leave the opening tag out (it sat in the teacher's prompt) and keep the
+# non-thinking answer's empty think block.
+UNTIDY = {
+    "prompt": "Half of one?",
+    "reasoning": "One over two.\n</think>\n\n\\boxed{\\frac{1}{2}}",
+    "ift": "<think>\n\n</think>\n\n\\boxed{\\frac{1}{2}}",
+}
+
+
+def write(rows: list[dict], path, extra: dict | None = None):
+    frame = pd.DataFrame(rows).assign(**(extra or {}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
+def test_released_rows_come_out_in_the_pair_schema(tmp_path, suffix):
+    path = write([*GOOD, UNTIDY], tmp_path / f"math-reasoning-ift-pairs{suffix}")
+    pairs = load_released_pairs(str(path))
+    assert pairs.column_names == list(PAIR_COLUMNS) and len(pairs) == 21
+    rows = {row["prompt"]: row for row in pairs}
+    first = rows["What is 3 + 3?"]
+    assert first["reasoning"] == "<think>\nDouble 3.\n</think>\n\nIt is \\boxed{6}."
+    assert first["ift"] == "\\boxed{6}" and first["answer"] == "6" and first["key"] == prompt_key("What is 3 + 3?")
+    assert {(r["family"], r["domain"], r["task"], r["question_format"], r["variant"]) for r in pairs} == {
+        ("math", "math", "math", "mixed", "train")
+    }
+    untidy = rows["Half of one?"]
+    assert untidy["reasoning"] == "<think>\nOne over two.\n</think>\n\n\\boxed{\\frac{1}{2}}"
+    assert untidy["ift"] == "\\boxed{\\frac{1}{2}}" and untidy["answer"] == "\\frac{1}{2}"
+    assert len(set(pairs["id"])) == len(pairs)
+
+
+def test_bad_rows_are_counted_by_reason_and_left_out(tmp_path, caplog):
+    path = write([*GOOD[:3], *BAD], tmp_path / "pairs.parquet")
+    with caplog.at_level(logging.WARNING, logger="scale_or_reason.teachers"):
+        pairs = load_released_pairs(str(path))
+    assert sorted(pairs["prompt"]) == sorted(row["prompt"] for row in GOOD[:3])
+    (warning,) = [record.getMessage() for record in caplog.records if record.name == "scale_or_reason.teachers"]
+    assert "left out 5 of 8" in warning
+    for reason in ("empty_prompt 2", "empty_ift 1", "reasoning_unclosed 1", "reasoning_no_answer 1"):
+        assert reason in warning
+    assert set(pairs["family"]) == {"general"}, "no corpus named anywhere: general"
+
+
+def test_limit_samples_deterministically_with_the_seed(tmp_path):
+    path = write(GOOD, tmp_path / "general.jsonl")
+    first = load_released_pairs(str(path), limit=5, seed=1)
+    assert len(first) == 5
+    assert load_released_pairs(str(path), limit=5, seed=1)["id"] == first["id"]
+    assert load_released_pairs(str(path), limit=5, seed=2)["id"] != first["id"]
+    assert len(load_released_pairs(str(path), limit=500, seed=1)) == len(GOOD)
+
+
+def test_a_folder_of_files_takes_each_family_from_its_corpus_or_name(tmp_path):
+    write(GOOD[:4], tmp_path / "release" / "data" / "math-part.parquet")
+    write(GOOD[4:7], tmp_path / "release" / "data" / "mixed.jsonl", extra={"corpus": ["general", "math", "code"]})
+    pairs = load_released_pairs(str(tmp_path / "release"))
+    families = dict(zip(pairs["prompt"], pairs["family"]))
+    assert [families[row["prompt"]] for row in GOOD[:7]] == ["math"] * 4 + ["general", "math", "general"]
+
+
+def test_missing_columns_are_named(tmp_path):
+    path = write([{"prompt": "p", "answer": "a"}], tmp_path / "pairs.parquet")
+    with pytest.raises(ValueError, match="reasoning, ift"):
+        load_released_pairs(str(path))
+
+
+def test_a_missing_local_file_is_not_taken_for_a_hub_id(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_released_pairs(str(tmp_path / "absent.parquet"))
+
+
+def test_an_unreachable_hub_id_names_the_local_file_alternative(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # Both libraries read the flag once, at import.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    with pytest.raises(HubUnreachableError) as unreachable:
+        load_released_pairs("Scale-or-Reason-tests/math-reasoning-ift-pairs-absent")
+    message = str(unreachable.value)
+    assert "Scale-or-Reason-tests/math-reasoning-ift-pairs-absent" in message and "parquet/jsonl" in message
