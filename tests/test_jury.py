@@ -414,3 +414,29 @@ def test_questions_come_from_a_benchmarks_folder_when_given(tmp_path):
         rescore_folder(folder, [RuleJudge("one", case_blind)])
     summary = rescore_folder(folder, [RuleJudge("one", case_blind)], benchmarks_folder=tmp_path / "data")
     assert summary["n"].tolist() == [2, 3]
+
+
+def test_sor_jury_rescores_every_evaluated_student_of_a_study(chat_server, smoke_reference, tmp_path):
+    import shutil
+
+    import yaml
+    from conftest import run_sor
+
+    from scale_or_reason import paths
+
+    url, received = chat_server
+    runs = tmp_path / "runs"
+    shutil.copytree(smoke_reference, runs)  # the shared reference stays as it was
+    data = yaml.safe_load((paths.PARAMETERS_DIR / "smoke.yaml").read_text())
+    data["jury"] = {"judges": [{"kind": "openai", "model": "judge-model", "base_url": url, "name": "scripted"}]}
+    params = tmp_path / "smoke-jury.yaml"
+    params.write_text(yaml.safe_dump(data))
+    finished = run_sor("jury", str(params), runs_dir=runs, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    table = pd.read_csv(runs / "smoke" / "jury.csv")
+    students = len(data["recipes"]) * len(data["students"]["scales"]) + len(data["curricula"]["recipes"])
+    assert len(table) == students * len(data["benchmarks"])
+    assert {"accuracy_rule_based", "accuracy_jury", "scale", "recipe"} <= set(table.columns)
+    assert len(received) >= table["n"].sum()  # one request per judged item (plus retries)
+    without_jury = run_sor("jury", "parameters/smoke.yaml", runs_dir=runs, timeout=120)
+    assert without_jury.returncode == 2 and "no `jury:` section" in without_jury.stderr

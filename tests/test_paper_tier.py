@@ -4,6 +4,7 @@ multi-process launch, the vLLM switch and the dry-run plan of `parameters/paper.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -194,3 +195,41 @@ def test_the_vllm_evaluation_backend_says_what_it_needs(tmp_path, base_model_fol
     study = parse_study(data, "paper")
     with pytest.raises(ModuleNotFoundError, match="pip install vllm"):
         evaluate.lm_eval_model(study, base_model_folder, "reasoning")
+
+
+def test_the_plan_charges_an_llm_teacher_for_both_answers(tmp_path):
+    data = yaml.safe_load(PAPER.read_text())
+    data["teacher"].update(kind="vllm", model="Qwen/Qwen3-235B-A22B")
+    file = tmp_path / "paper-vllm.yaml"
+    file.write_text(yaml.safe_dump(data))
+    report = dry_run(file)
+    generate_row = next(line for line in report.splitlines() if line.strip().startswith("generate:data"))
+    assert re.search(r"Qwen/Qwen3-235B-A22B\s+—\s+[0-9.]+e\+\d+\s+[0-9.]+$", generate_row), generate_row
+    assert "GPU-hours at" in report and "generate 0," not in report
+
+
+def test_weights_load_from_safetensors_only(tmp_path, base_model_folder):
+    import shutil
+
+    pickled = tmp_path / "pickled"
+    shutil.copytree(base_model_folder, pickled)
+    model = Qwen2ForCausalLM.from_pretrained(pickled)
+    (pickled / "model.safetensors").unlink()
+    torch.save(model.state_dict(), pickled / "pytorch_model.bin")  # a pickle, the only weights left
+    assert (pickled / "pytorch_model.bin").is_file()
+    with pytest.raises(OSError, match="safetensors"):
+        load_pretrained(str(pickled), bf16=False)
+    assert load_study(PAPER).trust_remote_code is False
+
+
+def test_launch_trains_in_a_subprocess_and_streams_its_log(tmp_path, base_model_folder, capsys, isolated_runs):
+    """The multi-process path as 02_train takes it, with one process: this machine has no GPUs."""
+    study = paper_like_study(tmp_path, base_model_folder)
+    params_file = tmp_path / "paper-like.yaml"
+    params_file.write_text(yaml.safe_dump(study.model_dump(mode="json")))
+    generate.generate_data(study)
+    metrics = train.launch(study, str(params_file), "tiny", "ift")
+    shown = capsys.readouterr().out
+    assert shown.startswith("$ ") and "accelerate.commands.launch" in shown.splitlines()[0]
+    assert "train_runtime" in shown, "the subprocess's training log was not streamed"
+    assert metrics["recipe"] == "ift" and store.is_complete(store.train_dir(study, "tiny", "ift"))

@@ -5,6 +5,7 @@
     sor study parameters/paper.yaml --dry-run     # validate and print the plan, load nothing
     sor study parameters/smoke.yaml --executor slurm   # every unit a Slurm job (runner.slurm)
     sor check parameters/embedded.yaml            # validate, list units and their state
+    sor jury parameters/paper.yaml                # re-score saved generations with the `jury:` judges
     sor flops --config runs/embedded/train/xl-ift-*/model --samples 1000 \
         --prompt-tokens 1000 --completion-tokens 10000 --generated-tokens 10000
 """
@@ -34,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--dry-run", action="store_true", help="validate and print the plan with estimated FLOPs; run nothing")
     study.add_argument("--wait", action="store_true", help="if another runner holds the study, wait for it instead of stopping")
     study.add_argument("--executor", choices=EXECUTORS, default="local", help="run units here (default) or as Slurm jobs (runner.slurm)")
+    jury = commands.add_parser("jury", help="re-score a study's saved generations with its LLM jury")
+    jury.add_argument("parameters")
     check = commands.add_parser("check", help="validate a parameters file and list its units")
     check.add_argument("parameters")
     counter = commands.add_parser("flops", help="parameters and FLOPs of a model config, as JSON")
@@ -87,12 +90,16 @@ def main(argv: list[str] | None = None) -> int:
                 run_study(args.parameters, jobs=args.jobs, rerun=tuple(args.rerun), wait=args.wait, executor=args.executor)
         elif args.command == "flops":
             _flops(args)
+        elif args.command == "jury":
+            from .jury import rescore_study
+
+            print(rescore_study(load_study(args.parameters)).to_string(index=False))
         else:
             _check(args.parameters)
     except (ParametersError, UnknownNotebookParameter, ConfigError, SlurmUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except (UnitFailed, StudyLocked) as error:
+    except (UnitFailed, StudyLocked, FileNotFoundError, ConnectionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

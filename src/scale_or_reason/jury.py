@@ -21,6 +21,8 @@ each other and with the rule-based score.
 
     judges = [ChatCompletionsJudge("http://localhost:8000/v1", "Qwen/Qwen3-32B"), ...]
     rescore_folder(eval_folder, judges)  # writes jury/<benchmark>.jsonl and jury/agreement.json
+    # or, for every evaluated student of a study whose parameters have a `jury:` section:
+    sor jury parameters/paper.yaml
 """
 
 from __future__ import annotations
@@ -422,3 +424,42 @@ def summary_row(benchmark: str, report: dict) -> dict:
         "jury_agrees_with_rules": report["with_rule_based"]["jury"]["agreement"],
         "missing_verdicts": sum(report["missing_verdicts"].values()),
     }
+
+
+def judges_from_params(jury_params, trust_remote_code: bool = False) -> list:
+    """The judges a study's `jury:` section names (`params.JuryParams`)."""
+    judges = []
+    for judge in jury_params.judges:
+        name = judge.name or judge.model
+        if judge.kind == "openai":
+            judges.append(ChatCompletionsJudge(judge.base_url, judge.model, name=name))
+        else:
+            from .backends import load_backend
+
+            backend = load_backend(
+                judge.kind, judge.model, tensor_parallel_size=judge.tensor_parallel_size,
+                trust_remote_code=trust_remote_code,
+            )  # fmt: skip
+            judges.append(BackendJudge(backend, name))
+    return judges
+
+
+def rescore_study(study) -> pd.DataFrame:
+    """Re-score every evaluated student of `study` with its jury; writes `runs/<study>/jury.csv`."""
+    from . import store
+
+    if study.jury is None:
+        from .params import ParametersError
+
+        raise ParametersError(f"{study.study} has no `jury:` section naming its judges")
+    judges = judges_from_params(study.jury, study.trust_remote_code)
+    tables = []
+    for scale, recipe in study.students_to_train():
+        folder = store.eval_dir(study, scale, recipe)
+        if store.is_complete(folder):
+            tables.append(rescore_folder(folder, judges).assign(scale=scale, recipe=recipe))
+    if not tables:
+        raise FileNotFoundError(f"{study.study}: no finished evaluation to re-score; run the study first")
+    table = pd.concat(tables, ignore_index=True)
+    store.write_atomic(store.study_dir(study) / "jury.csv", lambda tmp: table.to_csv(tmp, index=False))
+    return table

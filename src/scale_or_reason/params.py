@@ -220,6 +220,28 @@ class AnalysisParams(Section):
     figures_dir: str | None = None
 
 
+class JudgeParams(Section):
+    """One judge: a local model through the teacher backends, or an OpenAI-compatible endpoint."""
+
+    kind: Literal["transformers", "vllm", "openai"]
+    model: str
+    base_url: str | None = None  # openai: e.g. http://localhost:8000/v1 (`vllm serve MODEL`)
+    name: str | None = None
+    tensor_parallel_size: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _endpoint_for_openai(self):
+        if self.kind == "openai" and not self.base_url:
+            raise ValueError("a judge of kind 'openai' needs base_url")
+        return self
+
+
+class JuryParams(Section):
+    """The optional LLM jury (`sor jury PARAMS`): one to three judges, majority vote."""
+
+    judges: Annotated[list[JudgeParams], Field(min_length=1, max_length=3)]
+
+
 class EstimateParams(Section):
     """Assumed sizes for the plan of a study whose data does not exist yet (`sor study --dry-run`);
     lengths measured on the generated data replace them once it exists."""
@@ -258,6 +280,7 @@ class StudyParams(Section):
     training: TrainingParams = TrainingParams()
     evaluation: EvaluationParams = EvaluationParams()
     analysis: AnalysisParams = AnalysisParams()
+    jury: JuryParams | None = None
     estimates: EstimateParams = EstimateParams()
     runner: RunnerParams = RunnerParams()
 

@@ -125,6 +125,18 @@ def unit_flops(study: StudyParams, scale: str, recipe: str, lengths: dict | None
     return float(train), (None if evaluate is None else float(evaluate))
 
 
+def teacher_flops(study: StudyParams, lengths: dict | None) -> float | None:
+    """An LLM teacher answering every prompt twice (thinking off and on); exact count, so a
+    mixture-of-experts teacher is charged for its active experts only."""
+    samples = training_samples(study)
+    if study.teacher.model is None or lengths is None or samples is None:
+        return None
+    arch = flops.architecture(model_config(study.teacher.model))
+    prompt = round(lengths["prompt"])
+    both = sum(flops.exact_inference_flops(arch, prompt, round(lengths[k])) for k in ("ift", "reasoning"))
+    return float(samples * both)
+
+
 def gpu_hours(study: StudyParams, unit_flops: float | None) -> float | None:
     estimates = study.estimates
     if unit_flops is None or estimates.gpu_flops_per_second is None or estimates.mfu is None:
@@ -148,8 +160,10 @@ def plan_table(study: StudyParams, units: list) -> pd.DataFrame:
             row["gpu_hours"] = gpu_hours(study, row["est_flops"])
         elif unit.stage == "generate":
             row["model"] = study.teacher.model or study.teacher.source or "programmatic teacher"
+            row["est_flops"] = teacher_flops(study, lengths)
+            row["gpu_hours"] = gpu_hours(study, row["est_flops"])
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["unit", "state", "model", "params", "est_flops", "gpu_hours"])
 
 
 def describe(study: StudyParams, units: list) -> str:
