@@ -45,6 +45,7 @@ def test_smoke_study_runs_end_to_end_and_resumes(smoke_reference, monkeypatch):
             "gain_vs_token_factor", "answer_length_by_outcome", "inference_flops_vs_size", "early_stopping",
         ),
         store.curriculum_dir(study): ("curriculum_gain", "curriculum_orders", "curriculum_vs_train_flops"),
+        store.transfer_dir(study): ("transfer_gap",),
     }  # fmt: skip
     for folder, names in drawn.items():
         for name in names:

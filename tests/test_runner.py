@@ -9,13 +9,14 @@ from scale_or_reason.runner import Outcome, plan, timing_table
 def test_plan_has_one_unit_per_stage_and_student(smoke_study):
     units = plan(smoke_study, "parameters/smoke.yaml")
     keys = [u.key for u in units]
-    assert keys[0] == "generate:data" and keys[-2:] == ["analyze:study", "curriculum:study"]
+    assert keys[0] == "generate:data" and keys[-3:] == ["analyze:study", "curriculum:study", "transfer:study"]
     assert sum(u.stage == "train" for u in units) == 6 == sum(u.stage == "evaluate" for u in units)
     assert {"train:tiny-sequential-50", "train:tiny-mixed-50"} <= set(keys)
     by_key = {u.key: u for u in units}
     assert by_key["evaluate:tiny-ift"].needs == ("train:tiny-ift",)
     assert by_key["train:small-reasoning"].needs == ("generate:data",)
     assert set(by_key["analyze:study"].needs) == {u.key for u in units if u.stage == "evaluate"}
+    assert by_key["transfer:study"].needs == by_key["analyze:study"].needs  # smoke tests one rephrased set
     assert by_key["train:small-reasoning"].cost > by_key["train:tiny-ift"].cost
     assert by_key["train:tiny-reasoning"].cost > by_key["train:tiny-mixed-50"].cost > by_key["train:tiny-ift"].cost
     assert all(u.parameters["parameters_file"].endswith("parameters/smoke.yaml") for u in units)
@@ -35,8 +36,8 @@ def test_finished_units_are_skipped_and_unfinished_ones_run(smoke_study, monkeyp
 
     monkeypatch.setattr(runner, "execute", fake_execute)
     outcomes = runner.run_units(units, smoke_study, jobs=2, rerun=set())
-    assert sorted(executed) == sorted(u.key for u in units if u.stage in ("evaluate", "analyze", "curriculum"))
-    assert set(executed[-2:]) == {"analyze:study", "curriculum:study"}
+    assert sorted(executed) == sorted(u.key for u in units if u.stage in ("evaluate", "analyze", "curriculum", "transfer"))
+    assert set(executed[-3:]) == {"analyze:study", "curriculum:study", "transfer:study"}
     assert {o.unit.key: o.status for o in outcomes}["train:tiny-ift"] == "skipped"
     executed.clear()
     runner.run_units(units, smoke_study, jobs=1, rerun={"analyze"})

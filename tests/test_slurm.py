@@ -68,7 +68,7 @@ def test_dependencies_are_the_jobs_of_the_needs(units):
 
 def test_dependants_are_transitive_and_ordered(units):
     after_training = slurm.dependants("train:tiny-ift", units)
-    assert after_training == ["evaluate:tiny-ift", "analyze:study", "curriculum:study"]
+    assert after_training == ["evaluate:tiny-ift", "analyze:study", "curriculum:study", "transfer:study"]
     assert len(slurm.dependants("generate:data", units)) == len(units) - 1
 
 
@@ -264,7 +264,7 @@ def test_a_failed_job_shows_its_logs_and_its_dependants_are_cancelled(smoke_stud
     assert "failed in Slurm job" in failed.error and "UnitFailed: boom" in failed.error
     assert "ValueError: the loss is nan" in failed.error and "papermill.log" in failed.error
     assert "UnitFailed: boom in the notebook" in failed.error  # submitit's stderr
-    cancelled = ["evaluate:tiny-ift", "analyze:study", "curriculum:study"]
+    cancelled = ["evaluate:tiny-ift", "analyze:study", "curriculum:study", "transfer:study"]
     for key in cancelled:
         assert outcomes[key].status == "failed" and "needs train:tiny-ift, which failed" in outcomes[key].error
     job_of = {unit.key: job_id for job_id, (unit, _) in fake.submitted.items()}

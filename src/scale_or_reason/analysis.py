@@ -20,7 +20,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import generations, paths, plots, store, verdicts
+from . import generations, granularity, paths, plots, store, transfer, verdicts
 from .params import StudyParams, load_study
 from .results import collect_results
 from .summary import write_summary
@@ -55,6 +55,13 @@ def compute_tables(study: StudyParams, results: pd.DataFrame) -> dict[str, pd.Da
     }
     if study.curricula.recipes:
         tables["curricula"] = verdicts.curriculum_table(results, panels)
+    tables["transfer"] = transfer.transfer_gaps(results, transfer.benchmark_variants(study))
+    if study.granularity.levels:
+        table = granularity.granularity_table(results, transfer.benchmark_variants(study), study.granularity.scales)
+        tables["granularity"] = granularity.smallest_sufficient(table).merge(
+            table.pivot_table(index=["family", "scale"], columns="granularity", values="accuracy").add_prefix("accuracy_").reset_index(),
+            on=["family", "scale"],
+        )
     return tables
 
 
@@ -138,3 +145,25 @@ def analyse_curricula(study: StudyParams) -> Analysis:
 
 def run(parameters_file: str) -> pd.DataFrame:
     return analyse(load_study(parameters_file)).results
+
+
+def analyse_transfer(study: StudyParams) -> Analysis:
+    """Transfer off the training distribution (06_transfer): per student and transfer set, the
+    accuracy drop from in-distribution, whether reasoning's drop is smaller than IFT's, the figure."""
+    folder = store.transfer_dir(study)
+    folder.mkdir(parents=True, exist_ok=True)
+    results = collect_results(study)
+    gaps = transfer.transfer_gaps(results, transfer.benchmark_variants(study))
+    comparison = transfer.compare_gaps(gaps)
+    tables = {"transfer": gaps, "comparison": comparison}
+    plots.set_style()
+    figures = {"transfer_gap": plots.transfer_gap(gaps, list(study.students.scales))}
+    if study.granularity.levels:
+        table = granularity.granularity_table(results, transfer.benchmark_variants(study), study.granularity.scales)
+        tables.update(granularity=table, smallest_sufficient=granularity.smallest_sufficient(table))
+        figures["granularity_vs_train_flops"] = plots.granularity_vs_flops(table, list(study.students.scales))
+    for name, table in tables.items():
+        _save_table(folder / f"{name}.csv", table)
+    save_figures(study, figures, folder)
+    store.mark_complete(folder, figures=sorted(figures))
+    return Analysis(results, tables, figures)

@@ -23,7 +23,7 @@ from .slurm import SlurmParams
 from .tasks import FAMILIES, VARIANTS
 
 Family = Literal["math_oe", "math_mc", "general_oe", "general_mc"]
-Variant = Literal["test", "rephrased", "harder"]
+Variant = Literal["test", "rephrased", "harder", "related"]
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
@@ -213,6 +213,13 @@ class CurriculaParams(Section):
     scales: list[str] = []
 
 
+class GranularityParams(Section):
+    """Reasoning students on coarser traces (`reasoning-key`, `reasoning-answer`), at some scales."""
+
+    levels: list[Literal["key", "answer"]] = []
+    scales: list[str] = []
+
+
 class AnalysisParams(Section):
     flops: Literal["paper", "exact"] = "paper"  # the FLOPs count on the figures' x-axes
     # The fits' ceiling (α + β ≤ it): the programmatic teacher is always right.
@@ -277,6 +284,7 @@ class StudyParams(Section):
     students: StudentParams
     recipes: list[RecipeName] = ["ift", "reasoning"]
     curricula: CurriculaParams = CurriculaParams()
+    granularity: GranularityParams = GranularityParams()
     training: TrainingParams = TrainingParams()
     evaluation: EvaluationParams = EvaluationParams()
     analysis: AnalysisParams = AnalysisParams()
@@ -288,7 +296,8 @@ class StudyParams(Section):
         """Every (scale, recipe) of the study: the recipes at every scale, then the curricula."""
         students = [(scale, recipe) for scale in self.students.scales for recipe in self.recipes]
         curricula = [(s, r) for s in self.curricula.scales for r in self.curricula.recipes]
-        return students + [student for student in curricula if student not in students]
+        coarser = [(s, f"reasoning-{level}") for s in self.granularity.scales for level in self.granularity.levels]
+        return students + [student for student in curricula + coarser if student not in students]
 
     def check_student(self, scale: str, recipe: str) -> None:
         """Refuse a (scale, recipe) the study does not define, naming what it does define."""
@@ -328,9 +337,10 @@ class StudyParams(Section):
 
     @model_validator(mode="after")
     def _curricula_scales_exist(self):
-        unknown = [s for s in self.curricula.scales if s not in self.students.scales]
-        if unknown:
-            raise ValueError(f"curricula.scales names {', '.join(map(repr, unknown))}, not in students.scales")
+        for section in ("curricula", "granularity"):
+            unknown = [s for s in getattr(self, section).scales if s not in self.students.scales]
+            if unknown:
+                raise ValueError(f"{section}.scales names {', '.join(map(repr, unknown))}, not in students.scales")
         return self
 
     @model_validator(mode="after")

@@ -16,8 +16,11 @@ from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter
 
 from .pareto import SaturatingFit, fit_power_law, frontier_steps
 
-ORDERS = ("ift", "reasoning", "sequential", "mixed")
-ORDER_LABELS = {"ift": "IFT", "reasoning": "reasoning", "sequential": "sequential curriculum", "mixed": "mixed curriculum"}
+ORDERS = ("ift", "reasoning", "sequential", "mixed", "key", "answer")
+ORDER_LABELS = {
+    "ift": "IFT", "reasoning": "reasoning", "sequential": "sequential curriculum", "mixed": "mixed curriculum",
+    "key": "reasoning, key steps only", "answer": "reasoning, empty trace",
+}  # fmt: skip
 FLOPS_LABELS = {"train_flops": "training FLOPs", "inference_flops": "inference FLOPs per query"}
 COUNT_LABELS = {"paper": "paper formula", "exact": "exact count"}
 MARKERS = ["o", "s", "D", "^", "v", "P", "X", "*"]
@@ -296,4 +299,69 @@ def curriculum_vs_flops(results: pd.DataFrame, panels: dict[str, str], scales: l
         _log_x(ax, f"training FLOPs ({COUNT_LABELS[count]})")
         ax.set_title(family)
     _legend(fig, results["order"], scales)
+    return fig
+
+
+# --- 06_transfer ----------------------------------------------------------------------------
+
+ZERO_HANDLE = plt.Line2D([], [], color="0.3", marker="o", markerfacecolor="none", linestyle="", label="scores 0 off distribution")
+SET_STYLES = ("-", "--", ":", "-.")
+
+
+def _gap_points(ax, table: pd.DataFrame, scales: list[str]) -> None:
+    """Hollow where the student scores 0 off distribution: its drop is then only its
+    in-distribution accuracy, not a measure of transfer."""
+    for _, row in table.iterrows():
+        filled = row["accuracy"] > 0
+        ax.scatter(row["params"], row["gap"], marker=marker(row["scale"], scales), s=45, linewidth=1.0, zorder=3,
+                   facecolors=colour(row["order"]) if filled else "none", edgecolors=colour(row["order"]))  # fmt: skip
+
+
+def transfer_gap(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
+    """Accuracy drop from in-distribution (in-distribution minus transfer accuracy) against
+    student size, IFT against reasoning, one panel per family × kind of transfer. `table` is
+    `transfer.transfer_gaps`; several sets of one kind share a panel, told apart by line style."""
+    pure = table[table["recipe"].isin(["ift", "reasoning"])]
+    pure = pure.assign(order=pure["recipe"])
+    cells = list(dict.fromkeys(zip(pure["family"], pure["kind"])))
+    fig, axes = _panel_grid(len(cells), columns=min(3, len(set(pure["kind"]))))
+    for ax, (family, kind) in zip(axes, cells):
+        panel = pure[(pure["family"] == family) & (pure["kind"] == kind)]
+        benchmarks = list(dict.fromkeys(panel["benchmark"]))
+        for (benchmark, order), line in panel.groupby(["benchmark", "order"], sort=False):
+            line = line.sort_values("params")
+            style = SET_STYLES[benchmarks.index(benchmark) % len(SET_STYLES)]
+            ax.plot(line["params"], line["gap"], color=colour(order), linestyle=style, linewidth=1, zorder=1)
+        _gap_points(ax, panel, scales)
+        ax.axhline(0, color="0.35", linewidth=1)
+        _log_x(ax, "parameters", accuracy_axis=False)
+        ax.set(ylabel="accuracy drop from in-distribution", title=f"{family}: {panel['transfer'].iloc[0]}\n({', '.join(benchmarks)})")
+    _legend(fig, pure["order"], sorted(set(pure["scale"]), key=scales.index), [ZERO_HANDLE])
+    return fig
+
+
+GRANULARITY_ORDERS = {"full": "reasoning", "key": "key", "answer": "answer"}
+
+
+def granularity_vs_flops(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
+    """Accuracy against training FLOPs for each trace granularity at the scales trained with
+    several: filled in distribution, hollow off it (mean over the family's transfer sets)."""
+    families = list(dict.fromkeys(table["family"]))
+    fig, axes = _panel_grid(len(families))
+    for ax, family in zip(axes, families):
+        panel = table[table["family"] == family]
+        for _, row in panel.iterrows():
+            order = GRANULARITY_ORDERS[row["granularity"]]
+            style = dict(color=colour(order), marker=marker(row["scale"], scales), s=46, zorder=3)
+            ax.scatter(row["train_flops"], row["accuracy"], **style)
+            if pd.notna(row["transfer_accuracy"]):
+                ax.scatter(row["train_flops"], row["transfer_accuracy"], facecolors="none", edgecolors=colour(order),
+                           marker=marker(row["scale"], scales), s=46, zorder=3)  # fmt: skip
+        for _, line in panel.groupby("scale", sort=False):
+            ax.plot(line["train_flops"], line["accuracy"], color="0.6", linewidth=0.8, zorder=1)
+        _log_x(ax, "training FLOPs")
+        ax.set(title=family)
+    orders = [GRANULARITY_ORDERS[g] for g in table["granularity"]]
+    hollow = plt.Line2D([], [], color="0.3", marker="o", markerfacecolor="none", linestyle="", label="off distribution (mean)")
+    _legend(fig, orders, sorted(set(table["scale"]), key=scales.index), [hollow])
     return fig

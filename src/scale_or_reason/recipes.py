@@ -5,6 +5,8 @@
 - `sequential-ρ` gives ρ% of the prompts (per family) in reasoning form and the rest in IFT form,
   all IFT rows first and then all reasoning rows, under one learning-rate schedule.
 - `mixed-ρ` gives the same split, shuffled together.
+- `reasoning-key` and `reasoning-answer` are `reasoning` with a coarser trace (issue 7): only the
+  key decisions, or an empty think block; the trace is cut from the teacher's full one.
 
 The prompts given in reasoning form and in IFT form are disjoint, and every recipe trains on the
 same number of samples. The training order is explicit (`training_order`: each epoch a fresh
@@ -24,15 +26,18 @@ from dataclasses import dataclass
 
 from datasets import Dataset
 
+from .teachers import regranulate
+
 FORMATS = ("ift", "reasoning")
-RECIPE_PATTERN = r"^(ift|reasoning|(sequential|mixed)-([1-9][0-9]?))$"
+RECIPE_PATTERN = r"^(ift|reasoning|reasoning-(key|answer)|(sequential|mixed)-([1-9][0-9]?))$"
 
 
 @dataclass(frozen=True)
 class Recipe:
     name: str
-    order: str  # ift | reasoning | sequential | mixed
+    order: str  # ift | reasoning | sequential | mixed | key | answer (a coarser trace)
     reasoning_share: float
+    granularity: str = "full"  # of the reasoning rows' traces (teachers.GRANULARITIES)
 
     @property
     def is_curriculum(self) -> bool:
@@ -45,7 +50,9 @@ def parse_recipe(name: str) -> Recipe:
         raise ValueError(f"unknown recipe {name!r}: use ift, reasoning, sequential-ρ or mixed-ρ (ρ a percentage 1–99)")
     if name in FORMATS:
         return Recipe(name, name, 1.0 if name == "reasoning" else 0.0)
-    return Recipe(name, match.group(2), int(match.group(3)) / 100)
+    if match.group(2):  # reasoning-key, reasoning-answer: every row in reasoning form, coarser trace
+        return Recipe(name, match.group(2), 1.0, granularity=match.group(2))
+    return Recipe(name, match.group(3), int(match.group(4)) / 100)
 
 
 def chat_example(prompt: str, completion: str, thinking: bool) -> dict:
@@ -95,7 +102,10 @@ def recipe_rows(pairs: Dataset, recipe_name: str, seed: int = 0) -> Dataset:
     formats = assign_formats([pair["family"] for pair in pairs], recipe.reasoning_share, seed)
     rows = []
     for pair, form in zip(pairs, formats):
-        example = chat_example(pair["prompt"], pair[form], thinking=form == "reasoning")
+        target = pair[form]
+        if form == "reasoning" and recipe.granularity != "full":
+            target = regranulate(pair["reasoning"], pair["task"], pair["answer"], recipe.granularity)
+        example = chat_example(pair["prompt"], target, thinking=form == "reasoning")
         rows.append({**example, "id": pair["id"], "family": pair["family"], "format": form})
     return Dataset.from_list(rows)
 

@@ -3,7 +3,7 @@
     sor study parameters/embedded.yaml [--jobs 2] [--rerun analyze] [--executor slurm] [--wait]
 
 Units run in dependency order (generation, then one training per student, each followed by its
-evaluation, then the analysis and, when the study trains curricula, their analysis), up to
+evaluation, then the analysis and, when the study trains curricula or tests transfer, their analyses), up to
 `--jobs` at a time, longest first. A unit whose folder is
 marked complete is skipped, so a study that was stopped resumes where it stopped; a folder left
 unfinished is emptied and the unit starts again. Each executed notebook and its log stay in the
@@ -38,6 +38,7 @@ NOTEBOOKS = {
     "evaluate": "03_evaluate.ipynb",
     "analyze": "04_pareto.ipynb",
     "curriculum": "05_curriculum.ipynb",
+    "transfer": "06_transfer.ipynb",
 }
 STAGES = tuple(NOTEBOOKS)
 LOG_TAIL_LINES = 30
@@ -109,6 +110,8 @@ def plan(study: StudyParams, parameters_file: str | Path) -> list[Unit]:
     units.append(Unit("analyze", "study", store.analysis_dir(study), {"parameters_file": file}, needs=evaluations))
     if study.curricula.recipes:
         units.append(Unit("curriculum", "study", store.curriculum_dir(study), {"parameters_file": file}, needs=evaluations))
+    if any(b.variant != "test" for b in study.benchmarks):
+        units.append(Unit("transfer", "study", store.transfer_dir(study), {"parameters_file": file}, needs=evaluations))
     return units
 
 

@@ -75,6 +75,11 @@ def curriculum_dir(study: StudyParams) -> Path:
     return study_dir(study) / f"curriculum-{key}"
 
 
+def transfer_dir(study: StudyParams) -> Path:
+    key = fingerprint(ARTIFACT_VERSION, _evaluations(study), study.analysis, [b.variant for b in study.benchmarks])
+    return study_dir(study) / f"transfer-{key}"
+
+
 def results_csv(study: StudyParams) -> Path:
     return study_dir(study) / "results.csv"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import store, verdicts
+from . import granularity, store, transfer, verdicts
 from .params import StudyParams
 
 
@@ -53,6 +53,10 @@ def headlines(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.Da
                 f"Failed reasoning answers are {ratio.median():.2f}× as long as successful ones "
                 f"(median over {len(ratio)} student × benchmark cells with both)."
             )
+    if "transfer" in tables:
+        lines += transfer.transfer_headlines(tables["transfer"])
+    if "granularity" in tables:
+        lines += granularity.granularity_headline(tables["granularity"])
     lines += curriculum_headlines(tables.get("curricula"), study)
     return lines
 
@@ -106,6 +110,11 @@ def render(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataF
             "## Curricula: share of the pure-reasoning gain captured, at what share of its training FLOPs",
             _table(curricula[curricula["scale"].isin(study.curricula.scales)].drop(columns=["train_flops"])),
         ]
+    if "granularity" in tables:
+        sections += ["## Trace granularity: the coarsest trace within 2 points of the best", _table(tables["granularity"])]
+    transfer_section = transfer.transfer_markdown(tables["transfer"]) if "transfer" in tables else ""
+    if transfer_section:
+        sections += ["## Transfer: accuracy off the training distribution (drop from in-distribution)", transfer_section]
     accuracy = results.pivot_table(index=["recipe", "scale"], columns="benchmark", values="accuracy")
     sections += ["## Accuracy", _table(accuracy.reset_index(), ".2f")]
     return "\n\n".join(section for section in sections if section) + "\n"

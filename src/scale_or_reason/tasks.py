@@ -13,7 +13,23 @@ steps into a `<think>` trace or drops them for the IFT form.
 
 Variants: `test` draws from the training distribution (held out: arithmetic by its operands,
 the rest by prompt), `rephrased` uses prompt templates never used in training, `harder` uses
-larger numbers or longer lists than training ever shows.
+larger numbers or longer lists than training ever shows, `related` asks a related task never
+trained on, in the training prompt style and with its own worked steps:
+
+| family       | related task                                                                 |
+|--------------|------------------------------------------------------------------------------|
+| `math_oe`    | factors in swapped roles: "holds 6 apples … in 47 crates" (1-digit × 2-digit) |
+| `math_mc`    | the same with four lettered options                                          |
+| `general_oe` | sort from largest to smallest                                                |
+| `general_mc` | pick the smallest of four numbers                                            |
+
+Why swapped factors for arithmetic rather than, say, addition: every digit fact the related
+trace needs (one digit × the one-digit factor, plus a carry) is one the student has trained on;
+only the roles change (the multi-digit number now comes second), so a student that learned the
+procedure rather than the prompt's surface has a fair chance. Addition would need sums of two
+prompt digits, a fact no trace ever wrote, and would likely leave every student at the floor,
+where a gap measures nothing. A swapped product is keyed by its operands in the trained order,
+so it is never a product trained on.
 
 Traces are designed for students of well under a million parameters: each line does one step
 that reads a nearby token or compares and counts the prompt's digits (a digit fact plus carry, a
@@ -30,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 FAMILIES = ("math_oe", "math_mc", "general_oe", "general_mc")
-VARIANTS = ("train", "test", "rephrased", "harder")
+VARIANTS = ("train", "test", "rephrased", "harder", "related")
 BOXED_INSTRUCTION = "Put the final answer in \\boxed{}."
 OPTION_LETTERS = "ABCD"
 
@@ -214,6 +230,101 @@ GENERATORS: dict[str, Callable[[random.Random, str], Problem]] = {
 }
 
 
+# --- related tasks (variant `related`): never trained, same prompt style ----------------------
+# Separate generators, so the trained variants draw exactly the random numbers they always drew.
+
+
+def swapped_multiplication_steps(a: int, b: int) -> tuple[str, ...]:
+    """`b × a` with b the one-digit factor: restate it in the trained order, then the trained
+    digit-by-digit lines."""
+    return (f"{b} × {a} = {a} × {b}", *multiplication_steps(a, b)[1:])
+
+
+def _swapped_question(rng: random.Random) -> tuple[int, int, str]:
+    """A product of the trained size (2-digit × 1-digit), asked with the one-digit factor first."""
+    a, b = _multiplication_operands(rng, "related")
+    question = rng.choice(MULTIPLY_TEMPLATES).format(a=b, b=a)
+    return a, b, question
+
+
+def related_math_open_ended(rng: random.Random) -> Problem:
+    a, b, question = _swapped_question(rng)
+    prompt, steps = question + " " + BOXED_INSTRUCTION, swapped_multiplication_steps(a, b)
+    return Problem("math_oe", "multiply_swapped", prompt, str(a * b), steps, f"{a}x{b}")
+
+
+def related_math_multiple_choice(rng: random.Random) -> Problem:
+    a, b, question = _swapped_question(rng)
+    options = [a * b, *multiplication_distractors(a, b, rng)]
+    rng.shuffle(options)
+    letter = OPTION_LETTERS[options.index(a * b)]
+    prompt = _with_options(question, [str(o) for o in options]) + "\n" + BOXED_INSTRUCTION
+    steps = (*swapped_multiplication_steps(a, b), f"{a * b} is option {letter}")
+    return Problem("math_mc", "multiply_swapped_choice", prompt, letter, steps, f"{a}x{b}")
+
+
+SORT_DESCENDING_TEMPLATES = (
+    "Sort from largest to smallest: {numbers}.",
+    "Put in decreasing order: {numbers}.",
+    "{name} wrote the digits {numbers}. Sort them from largest to smallest.",
+    "Order these digits from high to low: {numbers}.",
+)
+SMALLEST_TEMPLATES = (
+    "Which number is the smallest?",
+    "{name} has four cards. Which card shows the smallest number?",
+    "Pick the lowest of these numbers.",
+)
+
+
+def descending_sort_steps(numbers: list[int]) -> tuple[str, ...]:
+    """The counting trace of `counting_sort_steps`, walked from the largest digit down."""
+    largest_first = sorted(set(numbers), reverse=True)
+    steps = [f"{digit} appears {COUNT_WORDS[numbers.count(digit)]}" for digit in largest_first]
+    return (*steps, f"sorted: {_join(sorted(numbers, reverse=True))}")
+
+
+def related_general_open_ended(rng: random.Random) -> Problem:
+    numbers = [rng.randint(0, 9) for _ in range(rng.randint(3, 5))]  # the trained lengths
+    question = rng.choice(SORT_DESCENDING_TEMPLATES).format(name=rng.choice(NAMES), numbers=_join(numbers))
+    prompt, answer = question + " " + BOXED_INSTRUCTION, _join(sorted(numbers, reverse=True))
+    return Problem("general_oe", "sort_descending", prompt, answer, descending_sort_steps(numbers))
+
+
+def smallest_steps(options: list[int]) -> tuple[str, ...]:
+    """The comparison trace of `largest_steps`, looking for the smallest first digit."""
+    firsts = [int(str(n)[0]) for n in options]
+    bottom = min(firsts)
+    tied = [n for n in options if int(str(n)[0]) == bottom]
+    steps = [f"first digits: {_join(firsts)}", f"smallest first digit {bottom}: {_join(tied)}"]
+    if len(tied) > 1:
+        steps.append(f"smallest of these: {min(tied)}")
+    return tuple(steps)
+
+
+def related_general_multiple_choice(rng: random.Random) -> Problem:
+    options = rng.sample(range(10, 100), 4)  # the trained two-digit range
+    least = min(options)
+    letter = OPTION_LETTERS[options.index(least)]
+    question = rng.choice(SMALLEST_TEMPLATES).format(name=rng.choice(NAMES))
+    steps = (*smallest_steps(options), f"{least} is option {letter}")
+    prompt = _with_options(question, [str(o) for o in options]) + "\n" + BOXED_INSTRUCTION
+    return Problem("general_mc", "smallest", prompt, letter, steps)
+
+
+RELATED_GENERATORS: dict[str, Callable[[random.Random], Problem]] = {
+    "math_oe": related_math_open_ended,
+    "math_mc": related_math_multiple_choice,
+    "general_oe": related_general_open_ended,
+    "general_mc": related_general_multiple_choice,
+}
+
+
+def generate_problem(family: str, variant: str, rng: random.Random) -> Problem:
+    if variant == "related":
+        return RELATED_GENERATORS[family](rng)
+    return GENERATORS[family](rng, variant)
+
+
 HELD_OUT_SHARE = 0.2
 
 
@@ -249,7 +360,7 @@ def draw_problems(
     rng = random.Random(f"{seed}:{family}:{variant}")
     problems, seen_prompts = [], set()
     for _ in range(count * 50):
-        problem = GENERATORS[family](rng, variant)
+        problem = generate_problem(family, variant, rng)
         if problem.prompt in seen_prompts or problem.identity in exclude:
             continue
         if _admissible(problem, variant, seed):

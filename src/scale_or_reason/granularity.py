@@ -1,0 +1,69 @@
+"""Trace granularity: how much of the trace does a student need?
+
+A study may train, at some scales (`granularity.scales`), reasoning students on coarser traces
+than the teacher's full one (`granularity.levels`): `key` keeps only the decisions that determine
+the answer, `answer` keeps an empty think block (`teachers.GRANULARITIES`). The recipes are
+`reasoning-key` and `reasoning-answer`; the full trace is the plain `reasoning` recipe. This
+module sets them side by side: accuracy in distribution and off it (the mean over the family's
+transfer sets), against training FLOPs, and the smallest granularity within `TOLERANCE` of the
+best one's accuracy.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .transfer import IN_DISTRIBUTION
+
+# Coarsest first: "the smallest supervision that keeps the structure of the solution".
+GRANULARITY_OF_RECIPE = {"reasoning-answer": "answer", "reasoning-key": "key", "reasoning": "full"}
+TOLERANCE = 0.02  # accuracy points within which a coarser trace counts as good as the best
+
+
+def granularity_table(results: pd.DataFrame, variants: dict[str, tuple[str, str]], scales: list[str]) -> pd.DataFrame:
+    """Per family × scale × granularity (at the given scales): in-distribution accuracy, mean
+    accuracy over the family's transfer sets, training FLOPs and mean generated tokens."""
+    rows = results[results["recipe"].isin(GRANULARITY_OF_RECIPE) & results["scale"].isin(scales)]
+    rows = rows.assign(
+        granularity=rows["recipe"].map(GRANULARITY_OF_RECIPE),
+        family=rows["benchmark"].map(lambda b: variants[b][0]),
+        in_distribution=rows["benchmark"].map(lambda b: variants[b][1] == IN_DISTRIBUTION),
+    )
+    keys = ["family", "scale", "params", "granularity"]
+    home = rows[rows["in_distribution"]].groupby(keys, as_index=False).agg(
+        accuracy=("accuracy", "mean"), train_flops=("train_flops", "first"), gen_tokens_mean=("gen_tokens_mean", "mean")
+    )
+    away = rows[~rows["in_distribution"]].groupby(keys, as_index=False).agg(transfer_accuracy=("accuracy", "mean"))
+    table = home.merge(away, on=keys, how="left")
+    rank = {g: i for i, g in enumerate(GRANULARITY_OF_RECIPE.values())}
+    return table.sort_values(["family", "params", "granularity"], key=lambda c: c.map(rank) if c.name == "granularity" else c).reset_index(drop=True)
+
+
+def smallest_sufficient(table: pd.DataFrame, tolerance: float = TOLERANCE) -> pd.DataFrame:
+    """Per family × scale: the best granularity's accuracy and the coarsest granularity within
+    `tolerance` of it, with its share of the full trace's training FLOPs."""
+    rank = {g: i for i, g in enumerate(GRANULARITY_OF_RECIPE.values())}
+    rows = []
+    for (family, scale), group in table.groupby(["family", "scale"], sort=False):
+        best = group["accuracy"].max()
+        enough = group[group["accuracy"] >= best - tolerance - 1e-9]
+        chosen = enough.loc[enough["granularity"].map(rank).idxmin()]
+        full = group[group["granularity"] == "full"]
+        rows.append({
+            "family": family, "scale": scale, "best_accuracy": best,
+            "smallest_sufficient": chosen["granularity"], "its_accuracy": chosen["accuracy"],
+            "its_transfer_accuracy": chosen["transfer_accuracy"],
+            "share_of_full_train_flops": chosen["train_flops"] / full["train_flops"].iloc[0] if len(full) else float("nan"),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def granularity_headline(sufficient: pd.DataFrame, tolerance: float = TOLERANCE) -> list[str]:
+    if sufficient.empty:
+        return []
+    counts = sufficient["smallest_sufficient"].value_counts()
+    parts = ", ".join(f"{g} in {counts.get(g, 0)}" for g in GRANULARITY_OF_RECIPE.values())
+    return [
+        f"Smallest trace granularity within {tolerance * 100:.0f} points of the best, over {len(sufficient)} "
+        f"family × scale cells: {parts}."
+    ]
