@@ -200,15 +200,20 @@ def general_open_ended(rng: random.Random, variant: str) -> Problem:
     return Problem("general_oe", "sort", prompt, _join(sorted(numbers)), counting_sort_steps(numbers))
 
 
-def largest_steps(options: list[int]) -> tuple[str, ...]:
-    """Numbers of equal length: compare first digits, then the rest among the tied."""
+def extreme_steps(options: list[int], pick=max, word: str = "largest") -> tuple[str, ...]:
+    """Numbers of equal length: compare first digits, then the rest among the tied; `pick` is
+    max (the largest, trained) or min (the smallest, the related task)."""
     firsts = [int(str(n)[0]) for n in options]
-    top = max(firsts)
-    tied = [n for n in options if int(str(n)[0]) == top]
-    steps = [f"first digits: {_join(firsts)}", f"largest first digit {top}: {_join(tied)}"]
+    chosen = pick(firsts)
+    tied = [n for n in options if int(str(n)[0]) == chosen]
+    steps = [f"first digits: {_join(firsts)}", f"{word} first digit {chosen}: {_join(tied)}"]
     if len(tied) > 1:
-        steps.append(f"largest of these: {max(tied)}")
+        steps.append(f"{word} of these: {pick(tied)}")
     return tuple(steps)
+
+
+def largest_steps(options: list[int]) -> tuple[str, ...]:
+    return extreme_steps(options, max, "largest")
 
 
 def general_multiple_choice(rng: random.Random, variant: str) -> Problem:
@@ -291,14 +296,7 @@ def related_general_open_ended(rng: random.Random) -> Problem:
 
 
 def smallest_steps(options: list[int]) -> tuple[str, ...]:
-    """The comparison trace of `largest_steps`, looking for the smallest first digit."""
-    firsts = [int(str(n)[0]) for n in options]
-    bottom = min(firsts)
-    tied = [n for n in options if int(str(n)[0]) == bottom]
-    steps = [f"first digits: {_join(firsts)}", f"smallest first digit {bottom}: {_join(tied)}"]
-    if len(tied) > 1:
-        steps.append(f"smallest of these: {min(tied)}")
-    return tuple(steps)
+    return extreme_steps(options, min, "smallest")
 
 
 def related_general_multiple_choice(rng: random.Random) -> Problem:
