@@ -56,9 +56,10 @@ def compute_tables(study: StudyParams, results: pd.DataFrame) -> dict[str, pd.Da
     if study.curricula.recipes:
         tables["curricula"] = verdicts.curriculum_table(results, panels)
     tables["transfer"] = transfer.transfer_gaps(results, transfer.benchmark_variants(study))
-    if study.granularity.levels:
-        table = granularity.granularity_table(results, transfer.benchmark_variants(study), study.granularity.scales)
-        tables["granularity"] = granularity.smallest_sufficient(table).merge(
+    by_granularity = granularity.study_granularity(study, results)
+    if by_granularity:
+        table, sufficient = by_granularity
+        tables["granularity"] = sufficient.merge(
             table.pivot_table(index=["family", "scale"], columns="granularity", values="accuracy").add_prefix("accuracy_").reset_index(),
             on=["family", "scale"],
         )
@@ -158,9 +159,10 @@ def analyse_transfer(study: StudyParams) -> Analysis:
     tables = {"transfer": gaps, "comparison": comparison}
     plots.set_style()
     figures = {"transfer_gap": plots.transfer_gap(gaps, list(study.students.scales))}
-    if study.granularity.levels:
-        table = granularity.granularity_table(results, transfer.benchmark_variants(study), study.granularity.scales)
-        tables.update(granularity=table, smallest_sufficient=granularity.smallest_sufficient(table))
+    by_granularity = granularity.study_granularity(study, results)
+    if by_granularity:
+        table, sufficient = by_granularity
+        tables.update(granularity=table, smallest_sufficient=sufficient)
         figures["granularity_vs_train_flops"] = plots.granularity_vs_flops(table, list(study.students.scales))
     for name, table in tables.items():
         _save_table(folder / f"{name}.csv", table)

@@ -98,7 +98,7 @@ def is_hub_id(model: str) -> bool:
     return not Path(model).exists() and HUB_ID.fullmatch(model) is not None
 
 
-def _load_from_hub_or_folder(loader, model: str, **kwargs):
+def load_from_hub_or_folder(loader, model: str, **kwargs):
     """`loader.from_pretrained(model)`, turning an unreachable hub into an error that names the fix."""
     try:
         return loader.from_pretrained(model, **kwargs)
@@ -112,8 +112,21 @@ def _load_from_hub_or_folder(loader, model: str, **kwargs):
         raise HubUnreachableError(unreachable_message(model, alternative)) from error
 
 
+def load_hub_dataset(source: str, split: str, alternative: str):
+    """`datasets.load_dataset(source, split=split)`, turning an unreachable hub into an error that
+    says so and names `alternative`, the offline way to the same data."""
+    from datasets import load_dataset
+
+    try:
+        return load_dataset(source, split=split)
+    except Exception as error:
+        if not is_unreachable(error):
+            raise
+        raise HubUnreachableError(unreachable_message(source, alternative)) from error
+
+
 def load_tokenizer(model: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
-    return _load_from_hub_or_folder(AutoTokenizer, model, trust_remote_code=trust_remote_code)
+    return load_from_hub_or_folder(AutoTokenizer, model, trust_remote_code=trust_remote_code)
 
 
 def eos_token_ids(model, tokenizer: PreTrainedTokenizerBase) -> list[int]:
@@ -160,7 +173,7 @@ class TransformersBackend:
         # Left padding: every prompt must end where generation starts.
         self.tokenizer.padding_side = "left"
         placement = {"device_map": "auto"} if torch.cuda.is_available() else {}
-        self.model = _load_from_hub_or_folder(
+        self.model = load_from_hub_or_folder(
             AutoModelForCausalLM, model, dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code, **placement
         ).eval()
         self.eos_ids = eos_token_ids(self.model, self.tokenizer)

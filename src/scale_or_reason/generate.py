@@ -53,21 +53,16 @@ def benchmark_pairs(study: StudyParams, seen_keys: set[str]) -> dict[str, list[d
 def load_prompts(study: StudyParams) -> list[str]:
     """The prompts an LLM teacher answers: the `prompt` column of a local parquet/jsonl file or of
     a hub dataset (split `teacher.split`), `teacher.limit` of them drawn with the study's seed."""
-    from .backends import HubUnreachableError, is_unreachable, unreachable_message
+    from .backends import load_hub_dataset
     from .teachers import RELEASED_FILE_TYPES
 
     teacher = study.teacher
     path = Path(teacher.source)
-    try:
-        if path.is_file():
-            dataset = load_dataset(RELEASED_FILE_TYPES.get(path.suffix, "json"), data_files=str(path), split="train")
-        else:
-            dataset = load_dataset(teacher.source, split=teacher.split or "train")
-    except Exception as error:
-        if not is_unreachable(error):
-            raise
+    if path.is_file():
+        dataset = load_dataset(RELEASED_FILE_TYPES.get(path.suffix, "json"), data_files=str(path), split="train")
+    else:
         alternative = "download the dataset where the hub is reachable and give a local parquet/jsonl file as teacher.source."
-        raise HubUnreachableError(unreachable_message(teacher.source, alternative)) from error
+        dataset = load_hub_dataset(teacher.source, teacher.split or "train", alternative)
     if "prompt" not in dataset.column_names:
         raise ValueError(f"teacher.source {teacher.source}: no `prompt` column (it has {', '.join(dataset.column_names)})")
     if teacher.limit is not None and teacher.limit < len(dataset):

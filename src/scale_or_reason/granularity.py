@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .transfer import IN_DISTRIBUTION
+from .transfer import IN_DISTRIBUTION, benchmark_variants
 
 # Coarsest first: "the smallest supervision that keeps the structure of the solution".
 GRANULARITY_OF_RECIPE = {"reasoning-answer": "answer", "reasoning-key": "key", "reasoning": "full"}
@@ -37,6 +37,15 @@ def granularity_table(results: pd.DataFrame, variants: dict[str, tuple[str, str]
     table = home.merge(away, on=keys, how="left")
     rank = {g: i for i, g in enumerate(GRANULARITY_OF_RECIPE.values())}
     return table.sort_values(["family", "params", "granularity"], key=lambda c: c.map(rank) if c.name == "granularity" else c).reset_index(drop=True)
+
+
+def study_granularity(study, results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The granularity table of a study (`params.StudyParams`) and its smallest-sufficient
+    summary; None when the study trains no coarser traces."""
+    if not study.granularity.levels:
+        return None
+    table = granularity_table(results, benchmark_variants(study), study.granularity.scales)
+    return table, smallest_sufficient(table)
 
 
 def smallest_sufficient(table: pd.DataFrame, tolerance: float = TOLERANCE) -> pd.DataFrame:

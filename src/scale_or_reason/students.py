@@ -72,10 +72,10 @@ def prepare_for_chat(model, tokenizer: PreTrainedTokenizerBase) -> None:
 def load_pretrained(name: str, *, bf16: bool, trust_remote_code: bool = False):
     """A pretrained base student and its tokenizer, ready for chat-formatted fine-tuning; an
     unreachable hub id raises `backends.HubUnreachableError`, which names the offline alternative."""
-    from .backends import _load_from_hub_or_folder
+    from .backends import load_from_hub_or_folder
 
-    tokenizer = _load_from_hub_or_folder(AutoTokenizer, name, trust_remote_code=trust_remote_code)
-    model = _load_from_hub_or_folder(
+    tokenizer = load_from_hub_or_folder(AutoTokenizer, name, trust_remote_code=trust_remote_code)
+    model = load_from_hub_or_folder(
         AutoModelForCausalLM, name, dtype=torch.bfloat16 if bf16 else torch.float32,
         use_safetensors=True, trust_remote_code=trust_remote_code,
     )  # fmt: skip

@@ -230,20 +230,13 @@ def _load_released_files(path: Path):
 
 
 def _load_released_hub(source: str):
-    from datasets import load_dataset
+    from .backends import load_hub_dataset
 
-    from .backends import HubUnreachableError, is_unreachable, unreachable_message
-
-    try:
-        dataset = load_dataset(source, split=RELEASED_SPLIT)
-    except Exception as error:
-        if not is_unreachable(error):
-            raise
-        alternative = (
-            f"download it on a machine with network (`hf download {source} --repo-type dataset --local-dir DIR`) "
-            "and pass DIR, or one of its parquet/jsonl files, as the source."
-        )
-        raise HubUnreachableError(unreachable_message(source, alternative)) from error
+    alternative = (
+        f"download it on a machine with network (`hf download {source} --repo-type dataset --local-dir DIR`) "
+        "and pass DIR, or one of its parquet/jsonl files, as the source."
+    )
+    dataset = load_hub_dataset(source, RELEASED_SPLIT, alternative)
     _check_released_columns(dataset.column_names, source)
     return _with_family(dataset, corpus_family(source) or "general")
 
