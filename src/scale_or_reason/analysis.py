@@ -20,7 +20,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import generations, granularity, paths, plots, store, transfer, verdicts
+from . import efficiency, generations, granularity, paths, plots, store, transfer, verdicts
 from .params import StudyParams, load_study
 from .results import collect_results
 from .summary import write_summary
@@ -169,3 +169,43 @@ def analyse_transfer(study: StudyParams) -> Analysis:
     save_figures(study, figures, folder)
     store.mark_complete(folder, figures=sorted(figures))
     return Analysis(results, tables, figures)
+
+
+def efficiency_tables(study: StudyParams, results: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict]:
+    tables, agreement = {}, {}
+    if study.selection:
+        table = efficiency.with_frontiers(efficiency.selection_table(study, results))
+        tables.update(selection=table, fewest_examples=efficiency.fewest_examples(table),
+                      strategy_gains=efficiency.strategy_gains(table))  # fmt: skip
+    if study.teacher_choice:
+        tables["teachers"] = efficiency.teacher_table(study, results)
+        agreement = efficiency.ranking_agreement(tables["teachers"])
+    return tables, agreement
+
+
+def analyse_efficiency(study: StudyParams) -> Analysis:
+    """Data efficiency (07_data_efficiency): accuracy against training examples and FLOPs per
+    selection strategy with the frontiers, and the teachers ranked by a smoke student's gain.
+    A study without the paper's recipes has no other analysis: its results and summary come from here."""
+    folder = store.efficiency_dir(study)
+    folder.mkdir(parents=True, exist_ok=True)
+    results = collect_results(study)
+    _save_table(folder / "results.csv", results)
+    tables, agreement = efficiency_tables(study, results)
+    for name, table in tables.items():
+        _save_table(folder / f"{name}.csv", table)
+    plots.set_style()
+    figures = {}
+    if "selection" in tables:
+        figures["accuracy_vs_examples"] = plots.selection_vs_examples(tables["selection"])
+        figures["selection_vs_train_flops"] = plots.selection_vs_flops(tables["selection"])
+    if "teachers" in tables and not tables["teachers"].empty:
+        figures["teacher_choice"] = plots.teacher_choice(tables["teachers"])
+    save_figures(study, figures, folder)
+    summary = efficiency.efficiency_markdown(study, tables, agreement)
+    store.write_text(folder / "summary.md", summary)
+    if not study.recipes:
+        _save_table(store.results_csv(study), results)
+        store.write_text(store.study_dir(study) / "summary.md", summary)
+    store.mark_complete(folder, figures=sorted(figures))
+    return Analysis(results, tables, figures, summary)

@@ -25,6 +25,7 @@ from datasets import Dataset
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from . import flops, store
+from .efficiency import POOL_TASK, QUESTIONS_FILE, write_solved
 from .params import StudyParams, load_study
 from .scoring import final_answer, is_correct
 from .tokenizer import TURN_END, load_tokenizer
@@ -73,17 +74,23 @@ def write_task_yamls(study: StudyParams, data_folder: Path, tasks_folder: Path, 
     )
     names = {}
     for benchmark in [b for b in study.benchmarks if b.is_synthetic]:
-        config = task_config(benchmark.name, data_folder / "benchmarks" / f"{benchmark.name}.jsonl", max_tokens)
-        # `!function` is a tag lm-eval's loader resolves against this folder; safe_dump cannot write it.
-        hook = f"process_results: !function {HOOKS_MODULE}.process_results\n"
-        (tasks_folder / f"{benchmark.name}.yaml").write_text(yaml.safe_dump(config, sort_keys=False) + hook)
-        names[benchmark.name] = config["task"]
+        data_file = data_folder / "benchmarks" / f"{benchmark.name}.jsonl"
+        names[benchmark.name] = write_synthetic_task(benchmark.name, data_file, tasks_folder, max_tokens)
     paper = [b.name for b in study.benchmarks if not b.is_synthetic]
     if paper:
         from .benchmarks import write_paper_task_yamls
 
         names.update(zip(paper, write_paper_task_yamls(paper, tasks_folder, until=[TURN_END], max_gen_toks=max_tokens)))
     return names
+
+
+def write_synthetic_task(name: str, data_file: Path, tasks_folder: Path, max_tokens: int) -> str:
+    """One task YAML scored by `scoring.process_results`; returns its lm-eval task name."""
+    config = task_config(name, data_file, max_tokens)
+    # `!function` is a tag lm-eval's loader resolves against this folder; safe_dump cannot write it.
+    hook = f"process_results: !function {HOOKS_MODULE}.process_results\n"
+    (tasks_folder / f"{name}.yaml").write_text(yaml.safe_dump(config, sort_keys=False) + hook)
+    return config["task"]
 
 
 def lm_eval_model(study: StudyParams, model_folder: Path, recipe: str):
@@ -215,6 +222,9 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str) -> pd.DataFram
     folder.mkdir(parents=True, exist_ok=True)
     cap = max_gen_toks(study, data_folder)
     task_names = write_task_yamls(study, data_folder, folder / "tasks", cap)
+    if recipe == "probe":  # the probe also answers every pool question once: `unsolved` drops what it solves
+        pool_file = data_folder / QUESTIONS_FILE
+        task_names[POOL_TASK] = write_synthetic_task(POOL_TASK, pool_file, folder / "tasks", cap)
     lm = lm_eval_model(study, train_folder / "model", recipe)
     results = run_lm_eval(study, lm, folder / "tasks", list(task_names.values()))
     tokenizer = load_tokenizer(train_folder / "model")
@@ -226,6 +236,10 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str) -> pd.DataFram
         path = folder / "samples" / f"{benchmark.name}.jsonl"
         store.write_atomic(path, lambda tmp: Dataset.from_list(records).to_json(tmp, lines=True, force_ascii=False))
         rows.append(summarise(benchmark.name, study.benchmark_family(benchmark), records))
+    if recipe == "probe":
+        records = sample_records(results["samples"][task_names[POOL_TASK]], tokenizer, arch, cap)
+        questions = pd.read_json(data_folder / QUESTIONS_FILE, lines=True, dtype=False)
+        write_solved(folder, records, dict(zip(questions["id"], questions["family"])))
     metrics = pd.DataFrame(rows).assign(scale=scale, recipe=recipe, max_gen_toks=cap)
     store.write_atomic(folder / "metrics.csv", lambda tmp: metrics.to_csv(tmp, index=False))
     store.mark_complete(folder, benchmarks=[b.name for b in study.benchmarks])

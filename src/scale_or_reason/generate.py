@@ -7,7 +7,8 @@
 Writes into the unit's folder: `pairs/train.jsonl` (the paired training set), one
 `benchmarks/<name>.jsonl` per synthetic benchmark (prompts never seen in training, with the
 teacher's answers kept for reference), `tokenizer/` (when students are built from config), and
-`token_stats.csv` (lengths of both answer formats).
+`token_stats.csv` (lengths of both answer formats). A data-efficiency study also writes its
+candidate pool (`pool/train.jsonl`) and each pool question once (`pool/questions.jsonl`).
 
 The teacher is the programmatic one (`synthetic`), the paper's released pairs (`released`), or an
 LLM with a thinking switch (`transformers`, `vllm`) answering every prompt with thinking off and on.
@@ -24,6 +25,7 @@ import pandas as pd
 from datasets import Dataset, load_dataset
 
 from . import store
+from .efficiency import POOL_FILE, QUESTIONS_FILE, pool_questions, study_pool
 from .params import StudyParams, load_study
 from .teachers import released_pairs_report, synthetic_pairs
 from .tokenizer import build_tokenizer, tokenizer_corpus
@@ -152,13 +154,18 @@ def generate_data(study: StudyParams) -> pd.DataFrame:
     if not train_rows:
         raise ValueError(f"the teacher left no training pairs ({json.dumps(report)})")
     benchmarks = benchmark_pairs(study, {row["key"] for row in train_rows})
-    tokenizer = stats_tokenizer(study, train_rows)
-    stats = token_stats(tokenizer, {"train": train_rows, **benchmarks})
+    pool = study_pool(study) if study.selection else []  # its questions are training questions
+    tokenizer = stats_tokenizer(study, train_rows + pool)
+    # The pool's traces count towards the evaluation's generation cap (`evaluate.max_gen_toks`).
+    stats = token_stats(tokenizer, {"train": train_rows, **benchmarks, **({"pool": pool} if pool else {})})
     _write_jsonl(folder / "pairs" / "train.jsonl", train_rows)
     if rejected:
         _write_jsonl(folder / "pairs" / "rejected.jsonl", rejected)
     for name, rows in benchmarks.items():
         _write_jsonl(folder / "benchmarks" / f"{name}.jsonl", rows)
+    if pool:
+        _write_jsonl(folder / POOL_FILE, pool)
+        _write_jsonl(folder / QUESTIONS_FILE, pool_questions(pool))
     if study.builds_tokenizer:
         store.write_atomic(folder / "tokenizer", tokenizer.save_pretrained)
     store.write_json(folder / "teacher_report.json", report)

@@ -220,6 +220,77 @@ class GranularityParams(Section):
     scales: list[str] = []
 
 
+Strategy = Literal["random", "correct_only", "length_cap", "unsolved", "diverse"]
+
+
+class ProbeParams(Section):
+    """The cheap student whose solved pool questions the `unsolved` strategy drops: trained on
+    `examples_per_family` teacher pairs that are not pool questions, then run on every pool question."""
+
+    scale: str
+    examples_per_family: PositiveInt = 500
+
+
+class SelectionParams(Section):
+    """Data-efficient selection (issue 7; arXiv 2508.09883): a candidate pool of the first
+    `questions_per_family` training questions with `traces_per_question` equivalent traces each, a
+    share `error_rate` of them made wrong; every strategy picks each of `budgets` traces per family
+    from it, and a student of `scale` is trained on each pick. `reference` recipes train the same
+    scale on every training pair, the paper's way, for the frontiers side by side."""
+
+    questions_per_family: PositiveInt
+    traces_per_question: PositiveInt = 4
+    error_rate: Fraction = 0.25
+    strategies: Annotated[list[Strategy], Field(min_length=1)] = list(Strategy.__args__)
+    budgets: Annotated[list[PositiveInt], Field(min_length=1)]
+    scale: str
+    reference: list[Literal["ift", "reasoning"]] = ["ift", "reasoning"]
+    length_percentile: Annotated[float, Field(gt=0, le=100)] = 50.0  # length_cap keeps traces up to it
+    diverse_per_question: PositiveInt = 2  # diverse keeps this many traces per question, furthest apart
+    probe: ProbeParams | None = None
+
+    @model_validator(mode="after")
+    def _unsolved_needs_probe(self):
+        if "unsolved" in self.strategies and self.probe is None:
+            raise ValueError("strategy 'unsolved' needs `probe` (the cheap student whose solved questions it drops)")  # fmt: skip
+        return self
+
+    def recipes(self) -> list[str]:
+        return [f"select-{strategy}-{budget}" for strategy in self.strategies for budget in self.budgets]
+
+
+class TeacherCandidate(Section):
+    """One teacher of the smoke test: the programmatic teacher at a trace granularity, a share
+    `error_rate` of its traces wrong."""
+
+    granularity: Literal["full", "key", "answer"] = "full"
+    error_rate: Fraction = 0.0
+
+    @property
+    def recipe(self) -> str:
+        return f"teacher-{self.granularity}-{round(self.error_rate * 100)}"
+
+
+class TeacherChoiceParams(Section):
+    """Teacher choice by smoke test (issue 7): each candidate teacher writes the traces of the same
+    `examples_per_family` questions, a student of `scale` is distilled from each, and the teachers
+    are ranked by the student's gain over the same student untrained (`base`)."""
+
+    teachers: Annotated[list[TeacherCandidate], Field(min_length=2)]
+    examples_per_family: PositiveInt = 500
+    scale: str
+
+    @model_validator(mode="after")
+    def _teachers_differ(self):
+        recipes = [teacher.recipe for teacher in self.teachers]
+        if len(set(recipes)) != len(recipes):
+            raise ValueError(f"teachers repeat: {', '.join(recipes)}")
+        return self
+
+    def recipes(self) -> list[str]:
+        return ["base"] + [teacher.recipe for teacher in self.teachers]
+
+
 class AnalysisParams(Section):
     flops: Literal["paper", "exact"] = "paper"  # the FLOPs count on the figures' x-axes
     # The fits' ceiling (α + β ≤ it): the programmatic teacher is always right.
@@ -285,6 +356,8 @@ class StudyParams(Section):
     recipes: list[RecipeName] = ["ift", "reasoning"]
     curricula: CurriculaParams = CurriculaParams()
     granularity: GranularityParams = GranularityParams()
+    selection: SelectionParams | None = None
+    teacher_choice: TeacherChoiceParams | None = None
     training: TrainingParams = TrainingParams()
     evaluation: EvaluationParams = EvaluationParams()
     analysis: AnalysisParams = AnalysisParams()
@@ -297,7 +370,34 @@ class StudyParams(Section):
         students = [(scale, recipe) for scale in self.students.scales for recipe in self.recipes]
         curricula = [(s, r) for s in self.curricula.scales for r in self.curricula.recipes]
         coarser = [(s, f"reasoning-{level}") for s in self.granularity.scales for level in self.granularity.levels]
-        return students + [student for student in curricula + coarser if student not in students]
+        extra = curricula + coarser + self.pool_students()
+        return students + [student for i, student in enumerate(extra) if student not in students + extra[:i]]
+
+    def pool_students(self) -> list[tuple[str, str]]:
+        """The data-efficiency students: the probe, each selection and its references, the
+        teachers' smoke tests and their untrained baseline."""
+        students = []
+        if self.selection:
+            selection = self.selection
+            if selection.probe:
+                students.append((selection.probe.scale, "probe"))
+            students += [(selection.scale, recipe) for recipe in [*selection.reference, *selection.recipes()]]
+        if self.teacher_choice:
+            students += [(self.teacher_choice.scale, recipe) for recipe in self.teacher_choice.recipes()]
+        return students
+
+    def samples_per_family(self, recipe: str) -> int:
+        """Training rows per family in one epoch: every pair, or what a data-efficiency recipe
+        takes (a selection: at most its budget; the untrained `base`: none)."""
+        pool_rows = {"base": 0}
+        if self.selection and self.selection.probe:
+            pool_rows["probe"] = self.selection.probe.examples_per_family
+        if self.teacher_choice:
+            choice = self.teacher_choice
+            pool_rows.update(dict.fromkeys(choice.recipes()[1:], choice.examples_per_family))
+        if recipe.startswith("select-"):
+            return int(recipe.rsplit("-", 1)[1])
+        return pool_rows.get(recipe, self.teacher.train_per_family)
 
     def check_student(self, scale: str, recipe: str) -> None:
         """Refuse a (scale, recipe) the study does not define, naming what it does define."""
@@ -341,6 +441,35 @@ class StudyParams(Section):
             unknown = [s for s in getattr(self, section).scales if s not in self.students.scales]
             if unknown:
                 raise ValueError(f"{section}.scales names {', '.join(map(repr, unknown))}, not in students.scales")
+        selection, choice = self.selection, self.teacher_choice
+        named = {
+            "selection.scale": selection and selection.scale,
+            "selection.probe.scale": selection and selection.probe and selection.probe.scale,
+            "teacher_choice.scale": choice and choice.scale,
+        }
+        for key, scale in named.items():
+            if scale and scale not in self.students.scales:
+                known = ", ".join(self.students.scales)
+                raise ValueError(f"{key} names {scale!r}, not in students.scales ({known})")
+        return self
+
+    @model_validator(mode="after")
+    def _pool_fits_the_teacher(self):
+        """The pool, the probe's and the teachers' questions are training questions (so benchmarks
+        never draw them), from the programmatic teacher, which can rewrite and corrupt its traces."""
+        if not (self.selection or self.teacher_choice):
+            return self
+        if self.teacher.kind != "synthetic":
+            raise ValueError("selection and teacher_choice need the synthetic teacher (it writes equivalent and wrong traces)")  # fmt: skip
+        choice, selection = self.teacher_choice, self.selection
+        needed = {"teacher_choice.examples_per_family": choice and choice.examples_per_family}
+        if selection:
+            probe = selection.probe.examples_per_family if selection.probe else 0
+            needed["selection.questions_per_family + probe.examples_per_family"] = selection.questions_per_family + probe
+        available = self.teacher.train_per_family
+        for key, count in needed.items():
+            if count and count > available:
+                raise ValueError(f"{key} ({count}) exceeds teacher.train_per_family ({available})")
         return self
 
     @model_validator(mode="after")

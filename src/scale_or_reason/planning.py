@@ -109,6 +109,8 @@ def unit_flops(study: StudyParams, scale: str, recipe: str, lengths: dict | None
     samples = training_samples(study)
     if lengths is None or samples is None:
         return None, None
+    if study.teacher.kind == "synthetic":  # a data-efficiency recipe trains on fewer rows than every pair
+        samples = study.samples_per_family(recipe) * len(study.teacher.families)
     arch = student_architecture(study, scale)
     share = parse_recipe(recipe).reasoning_share
     target = share * lengths["reasoning"] + (1 - share) * lengths["ift"]

@@ -365,3 +365,99 @@ def granularity_vs_flops(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
     hollow = plt.Line2D([], [], color="0.3", marker="o", markerfacecolor="none", linestyle="", label="off distribution (mean)")
     _legend(fig, orders, sorted(set(table["scale"]), key=scales.index), [hollow])
     return fig
+
+
+# --- 07_data_efficiency ---------------------------------------------------------------------
+
+STRATEGY_COLOURS = {"random": 7, "correct_only": 2, "length_cap": 4, "unsolved": 3, "diverse": 9}
+STRATEGY_LABELS = {
+    "random": "random", "correct_only": "correct traces only", "length_cap": "length cap",
+    "unsolved": "drop what the probe solves", "diverse": "diverse traces",
+}  # fmt: skip
+REFERENCE_LABELS = {"ift": "IFT, every pair", "reasoning": "reasoning, every pair"}
+
+
+def strategy_colour(strategy: str) -> tuple:
+    return sns.color_palette("colorblind")[STRATEGY_COLOURS[strategy]]
+
+
+def _strategy_lines(ax, selected: pd.DataFrame, x: str) -> None:
+    for strategy, line in selected.groupby("strategy", sort=False):
+        line = line.sort_values(x)
+        ax.plot(line[x], line["accuracy"], color=strategy_colour(strategy), marker="o", markersize=4.5,
+                linewidth=1.2, zorder=3)  # fmt: skip
+
+
+def _frontier(ax, table: pd.DataFrame, x: str) -> None:
+    xs, ys = frontier_steps(table[x], table["accuracy"])
+    ax.step(xs, ys, where="post", color="0.35", linestyle="--", linewidth=1, zorder=2)
+
+
+def _selection_legend(fig: plt.Figure, strategies, references, reference_marks: str) -> None:
+    shown = [s for s in STRATEGY_COLOURS if s in set(strategies)]
+    handles = [plt.Line2D([], [], color=strategy_colour(s), marker="o", label=STRATEGY_LABELS[s]) for s in shown]
+    lines, stars = {"linestyle": ":", "marker": None}, {"linestyle": "", "marker": "*", "markersize": 10}
+    for recipe in [r for r in ("ift", "reasoning") if r in set(references)]:
+        style = lines if reference_marks == "lines" else stars
+        handles.append(plt.Line2D([], [], color=colour(recipe), label=REFERENCE_LABELS[recipe], **style))
+    handles.append(plt.Line2D([], [], color="0.35", linestyle="--", label="Pareto frontier"))
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.tight_layout()
+
+
+def _reference_marks(ax, references: pd.DataFrame, x: str, marks: str) -> None:
+    for _, row in references.iterrows():
+        if marks == "lines":
+            ax.axhline(row["accuracy"], color=colour(row["strategy"]), linestyle=":", linewidth=1.2, zorder=1)
+        else:
+            ax.scatter(row[x], row["accuracy"], color=colour(row["strategy"]), marker="*", s=140, zorder=4)
+
+
+def _selection_panels(table: pd.DataFrame, x: str, label: str, marks: str, frontier_over_all: bool) -> plt.Figure:
+    """One panel per family and their mean: a line per strategy, the paper's recipes as `marks`
+    (`lines`: levels; `stars`: points at their own x) and the frontier."""
+    families = list(dict.fromkeys(table["family"]))
+    fig, axes = _panel_grid(len(families), columns=3)
+    for ax, family in zip(axes, families):
+        panel = table[table["family"] == family]
+        selected, references = panel[panel["budget"].notna()], panel[panel["budget"].isna()]
+        _strategy_lines(ax, selected, x)
+        _reference_marks(ax, references, x, marks)
+        _frontier(ax, panel if frontier_over_all else selected, x)
+        _log_x(ax, label)
+        ax.set_title(family)
+    _selection_legend(fig, table["strategy"], table.loc[table["budget"].isna(), "strategy"], marks)
+    return fig
+
+
+def selection_vs_examples(table: pd.DataFrame) -> plt.Figure:
+    """Accuracy against training examples (traces per family), one line per selection strategy and
+    the frontier over them; the paper's recipes on every pair as dotted levels. `table` is
+    `efficiency.selection_table`."""
+    return _selection_panels(table, "examples", "training examples per family", "lines", frontier_over_all=False)
+
+
+def selection_vs_flops(table: pd.DataFrame) -> plt.Figure:
+    """The same runs against training FLOPs, the paper's recipes as stars, the frontier over all:
+    the data-efficiency frontier and the scale-or-reason one on one axis."""
+    return _selection_panels(table, "train_flops", "training FLOPs (paper formula)", "stars", frontier_over_all=True)
+
+
+def teacher_choice(table: pd.DataFrame) -> plt.Figure:
+    """The smoke student's gain over itself untrained, one bar per candidate teacher (best first),
+    each labelled with the teacher's own accuracy on the sample: does the one predict the other?
+    `table` is `efficiency.teacher_table`."""
+    table = table.sort_values("gain_over_base", ascending=True)
+    fig, ax = plt.subplots(figsize=(4.8, 0.45 * len(table) + 1.2))
+    palette = sns.color_palette("colorblind")
+    granularities = list(dict.fromkeys(table["granularity"]))
+    colours = [palette[granularities.index(g) % len(palette)] for g in table["granularity"]]
+    ax.barh(table["teacher"], table["gain_over_base"], color=colours, height=0.6)
+    for position, (_, row) in enumerate(table.iterrows()):
+        ax.annotate(f"own accuracy {row['teacher_accuracy']:.2f}", (max(row["gain_over_base"], 0), position),
+                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=8.5)  # fmt: skip
+    ax.axvline(0, color="0.35", linewidth=1)
+    ax.set(xlim=(min(0, table["gain_over_base"].min()) - 0.02, 1.25), xlabel="student's gain over untrained (accuracy)")
+    ax.set_title("teacher choice by smoke test")
+    fig.tight_layout()
+    return fig

@@ -8,6 +8,12 @@
 - `reasoning-key` and `reasoning-answer` are `reasoning` with a coarser trace (issue 7): only the
   key decisions, or an empty think block; the trace is cut from the teacher's full one.
 
+A data-efficiency study (`efficiency.py`) adds recipes whose rows come from its candidate pool, not
+from the pairs, all in reasoning form: `select-<strategy>-<budget>` (a selection strategy's
+`budget` traces per family), `probe` (the cheap student whose solved questions `unsolved` drops),
+`teacher-<granularity>-<error %>` (a candidate teacher's sample, for the smoke test that ranks
+teachers) and `base` (the student untrained, the baseline of the teachers' gains).
+
 The prompts given in reasoning form and in IFT form are disjoint, and every recipe trains on the
 same number of samples. The training order is explicit (`training_order`: each epoch a fresh
 seeded permutation; for sequential recipes, every IFT epoch before every reasoning epoch), and the
@@ -30,12 +36,17 @@ from .teachers import regranulate
 
 FORMATS = ("ift", "reasoning")
 RECIPE_PATTERN = r"^(ift|reasoning|reasoning-(key|answer)|(sequential|mixed)-([1-9][0-9]?))$"
+# Recipes a data-efficiency study derives from its `selection` and `teacher_choice` sections.
+POOL_RECIPE_PATTERN = (
+    r"^(?:(?P<base>base|probe)|select-(?P<strategy>[a-z_]+)-(?P<budget>[1-9][0-9]*)"
+    r"|teacher-(?P<granularity>full|key|answer)-(?P<errors>[0-9]{1,3}))$"
+)
 
 
 @dataclass(frozen=True)
 class Recipe:
     name: str
-    order: str  # ift | reasoning | sequential | mixed | key | answer (a coarser trace)
+    order: str  # ift | reasoning | sequential | mixed | key | answer | base | probe | select | teacher
     reasoning_share: float
     granularity: str = "full"  # of the reasoning rows' traces (teachers.GRANULARITIES)
 
@@ -43,8 +54,20 @@ class Recipe:
     def is_curriculum(self) -> bool:
         return self.order in ("sequential", "mixed")
 
+    @property
+    def from_pool(self) -> bool:
+        """Rows built by `efficiency.pool_recipe_rows` (a data-efficiency study), not from the pairs."""
+        return self.order in ("base", "probe", "select", "teacher")
+
 
 def parse_recipe(name: str) -> Recipe:
+    pooled = re.match(POOL_RECIPE_PATTERN, name)
+    if pooled:
+        if pooled["base"]:
+            return Recipe(name, name, 0.0 if name == "base" else 1.0)
+        if pooled["strategy"]:
+            return Recipe(name, "select", 1.0)
+        return Recipe(name, "teacher", 1.0, granularity=pooled["granularity"])
     match = re.match(RECIPE_PATTERN, name)
     if not match:
         raise ValueError(f"unknown recipe {name!r}: use ift, reasoning, sequential-ρ or mixed-ρ (ρ a percentage 1–99)")

@@ -3,7 +3,8 @@
     sor study parameters/embedded.yaml [--jobs 2] [--rerun analyze] [--executor slurm] [--wait]
 
 Units run in dependency order (generation, then one training per student, each followed by its
-evaluation, then the analysis and, when the study trains curricula or tests transfer, their analyses), up to
+evaluation, then the analysis and, when the study trains curricula, tests transfer or selects
+data, their analyses; a data-efficiency study's `unsolved` selections wait for its probe), up to
 `--jobs` at a time, longest first. A unit whose folder is
 marked complete is skipped, so a study that was stopped resumes where it stopped; a folder left
 unfinished is emptied and the unit starts again. Each executed notebook and its log stay in the
@@ -39,6 +40,7 @@ NOTEBOOKS = {
     "analyze": "04_pareto.ipynb",
     "curriculum": "05_curriculum.ipynb",
     "transfer": "06_transfer.ipynb",
+    "efficiency": "07_data_efficiency.ipynb",
 }
 STAGES = tuple(NOTEBOOKS)
 LOG_TAIL_LINES = 30
@@ -88,7 +90,8 @@ def _relative_cost(study: StudyParams, scale: str, recipe: str) -> float:
         size = flops.parameter_counts(student_architecture(study, scale))["total"]
     else:
         size = 1.0  # an unknown hub model: its config is not fetched just to order the queue
-    return size * (1.0 + 2.0 * parse_recipe(recipe).reasoning_share)
+    rows = study.samples_per_family(recipe) / study.teacher.train_per_family
+    return size * (1.0 + 2.0 * parse_recipe(recipe).reasoning_share) * rows
 
 
 def plan(study: StudyParams, parameters_file: str | Path) -> list[Unit]:
@@ -98,20 +101,27 @@ def plan(study: StudyParams, parameters_file: str | Path) -> list[Unit]:
     for scale, recipe in study.students_to_train():
         name, cost = f"{scale}-{recipe}", _relative_cost(study, scale, recipe)
         selector = {"parameters_file": file, "scale": scale, "recipe": recipe}
+        needs = ("generate:data",)
+        if recipe.startswith("select-unsolved-"):  # drops what the probe solves: after the probe's evaluation
+            needs += (f"evaluate:{study.selection.probe.scale}-probe",)
         units.append(
             Unit("train", name, store.train_dir(study, scale, recipe), selector,
-                 needs=("generate:data",), cost=cost, threads=study.training.threads)
+                 needs=needs, cost=cost, threads=study.training.threads)
         )  # fmt: skip
         units.append(
             Unit("evaluate", name, store.eval_dir(study, scale, recipe), selector,
                  needs=(f"train:{name}",), cost=cost, threads=study.evaluation.threads)
         )  # fmt: skip
     evaluations = tuple(u.key for u in units if u.stage == "evaluate")
-    units.append(Unit("analyze", "study", store.analysis_dir(study), {"parameters_file": file}, needs=evaluations))
+    whole_study = {"parameters_file": file}
+    if study.recipes:  # the paper's analysis compares the recipes across scales
+        units.append(Unit("analyze", "study", store.analysis_dir(study), whole_study, needs=evaluations))
     if study.curricula.recipes:
-        units.append(Unit("curriculum", "study", store.curriculum_dir(study), {"parameters_file": file}, needs=evaluations))
+        units.append(Unit("curriculum", "study", store.curriculum_dir(study), whole_study, needs=evaluations))
     if any(b.variant != "test" for b in study.benchmarks):
-        units.append(Unit("transfer", "study", store.transfer_dir(study), {"parameters_file": file}, needs=evaluations))
+        units.append(Unit("transfer", "study", store.transfer_dir(study), whole_study, needs=evaluations))
+    if study.selection or study.teacher_choice:
+        units.append(Unit("efficiency", "study", store.efficiency_dir(study), whole_study, needs=evaluations))
     return units
 
 

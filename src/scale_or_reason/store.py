@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import paths
 from .params import StudyParams, fingerprint
+from .recipes import parse_recipe
 
 COMPLETE = "complete.json"
 CHECKPOINTS = "checkpoints"  # a training unit's periodic checkpoints: kept when it restarts
@@ -35,8 +36,27 @@ def study_dir(study: StudyParams) -> Path:
     return paths.runs_dir() / study.study
 
 
+POOL_FIELDS = {"questions_per_family", "traces_per_question", "error_rate"}
+
+
 def data_fingerprint(study: StudyParams) -> str:
-    return fingerprint(ARTIFACT_VERSION, study.seed, study.teacher, study.tokenizer, study.benchmarks)
+    parts = [ARTIFACT_VERSION, study.seed, study.teacher, study.tokenizer, study.benchmarks]
+    if study.selection:  # the candidate pool is generated data, and the tokenizer learns its traces
+        parts.append(study.selection.model_dump(include=POOL_FIELDS))
+    return fingerprint(*parts)
+
+
+def _pool_recipe_settings(study: StudyParams, recipe: str) -> dict:
+    """The settings beyond the data that shape a data-efficiency recipe's rows."""
+    order = parse_recipe(recipe).order
+    if order == "teacher":
+        return {"examples_per_family": study.teacher_choice.examples_per_family}
+    if order == "probe":
+        return {"probe": study.selection.probe, "pool_questions": study.selection.questions_per_family}
+    if order == "select":
+        settings = study.selection.model_dump(include={"length_percentile", "diverse_per_question"})
+        return {**settings, "probe": study.selection.probe} if "-unsolved-" in recipe else settings
+    return {}
 
 
 def data_dir(study: StudyParams) -> Path:
@@ -46,7 +66,9 @@ def data_dir(study: StudyParams) -> Path:
 def train_fingerprint(study: StudyParams, scale: str, recipe: str) -> str:
     training = study.training.model_dump(exclude={"threads"})
     scale_config = study.students.scales[scale]
-    return fingerprint(data_fingerprint(study), scale_config, recipe, training, study.seed)
+    pool_settings = _pool_recipe_settings(study, recipe)
+    extra = (pool_settings,) if pool_settings else ()  # the pairs' recipes keep their folders' names
+    return fingerprint(data_fingerprint(study), scale_config, recipe, training, study.seed, *extra)
 
 
 def train_dir(study: StudyParams, scale: str, recipe: str) -> Path:
@@ -78,6 +100,12 @@ def curriculum_dir(study: StudyParams) -> Path:
 def transfer_dir(study: StudyParams) -> Path:
     key = fingerprint(ARTIFACT_VERSION, _evaluations(study), study.analysis, [b.variant for b in study.benchmarks])
     return study_dir(study) / f"transfer-{key}"
+
+
+def efficiency_dir(study: StudyParams) -> Path:
+    sections = (study.analysis, study.selection, study.teacher_choice)
+    key = fingerprint(ARTIFACT_VERSION, _evaluations(study), *sections)
+    return study_dir(study) / f"efficiency-{key}"
 
 
 def results_csv(study: StudyParams) -> Path:

@@ -26,13 +26,14 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from datasets import Dataset
 from transformers import Trainer
 from trl import SFTConfig, SFTTrainer
 
-from . import flops, machine, paths, store
+from . import efficiency, flops, machine, paths, store
 from .generate import load_pairs
 from .params import ParametersError, StudyParams, load_study
-from .recipes import recipe_rows, training_order
+from .recipes import parse_recipe, recipe_rows, training_order
 from .students import build_student, count_parameters, load_pretrained, student_config
 from .tokenizer import load_tokenizer
 
@@ -171,8 +172,9 @@ def train_student(study: StudyParams, scale: str, recipe: str) -> dict:
     torch.set_num_threads(study.training.threads)
     folder.mkdir(parents=True, exist_ok=True)
     model, tokenizer = student_and_tokenizer(study, scale, data_folder)
-    pairs = load_pairs(data_folder)
-    rows = recipe_rows(pairs, recipe, study.seed)
+    if recipe == "base":
+        return save_untrained(study, scale, folder, model, tokenizer)
+    rows, selection = training_rows(study, data_folder, recipe)
     order = training_order(recipe, rows, study.training.epochs, study.seed)
     steps = -(-len(order) // study.training.samples_per_step)
     trainer_class = SmallVocabSFTTrainer if study.students.scales[scale].from_config else SFTTrainer
@@ -193,7 +195,38 @@ def train_student(study: StudyParams, scale: str, recipe: str) -> dict:
         print(f"resuming from {resume_from}", flush=True)
     result = trainer.train(resume_from_checkpoint=resume_from)
     metrics = _metrics(study, scale, recipe, model, trainer, examples, lengths, result)
+    if selection:
+        metrics["selection"] = selection
     _save(folder, trainer, metrics)
+    return metrics
+
+
+def training_rows(study: StudyParams, data_folder: Path, recipe: str) -> tuple[Dataset, dict]:
+    """A recipe's SFT rows, and for a data-efficiency recipe what its chosen traces hold."""
+    pairs = load_pairs(data_folder)
+    if not parse_recipe(recipe).from_pool:
+        return recipe_rows(pairs, recipe, study.seed), {}
+    chosen = efficiency.pool_recipe_pairs(study, data_folder, pairs.to_list(), recipe)
+    if not chosen:
+        raise ValueError(f"recipe {recipe!r} chose no training rows (is the pool or the budget empty?)")
+    return efficiency.training_rows(chosen), efficiency.selection_stats(chosen)
+
+
+def save_untrained(study: StudyParams, scale: str, folder: Path, model, tokenizer) -> dict:
+    """The `base` recipe: the student as it starts, evaluated as the baseline of a gain."""
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+
+    store.write_atomic(folder / "model", write)
+    counts = ("rows", "samples", "reasoning_rows", "steps", "train_tokens", "train_completion_tokens",
+              "train_flops_paper", "train_flops_exact", "train_seconds", "tokens_per_second", "mfu")  # fmt: skip
+    zero = dict.fromkeys(counts, 0)
+    metrics = {"scale": scale, "recipe": "base", "params": count_parameters(model), "epochs": 0, **zero}
+    store.write_text(folder / "train_log.csv", "step,loss\n")  # no step taken
+    store.write_json(folder / "train_metrics.json", metrics)
+    store.mark_complete(folder, params=metrics["params"], train_flops_exact=0)
     return metrics
 
 
