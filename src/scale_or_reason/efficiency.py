@@ -17,7 +17,6 @@ training examples and training FLOPs per strategy with their frontiers, and the 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -27,7 +26,7 @@ from scipy import stats
 from . import store
 from .params import StudyParams, TeacherCandidate
 from .pareto import pareto_mask
-from .recipes import POOL_RECIPE_PATTERN, chat_example, parse_recipe
+from .recipes import chat_example, parse_recipe
 from .scoring import final_answer, is_correct
 from .selection import (
     STRATEGIES, candidate_pool, inject_errors, select_diverse, select_length_cap, select_unsolved,
@@ -77,7 +76,7 @@ def load_jsonl(path: Path) -> list[dict]:
 # --- the probe: which pool questions does a cheap student already solve? -------------------------
 
 
-def write_solved(folder: Path, records: list[dict], family_of: dict[str, str]) -> set[str]:
+def write_solved(folder: Path, records: list[dict], family_of: dict[str, str]) -> None:
     """From the probe's generations on the pool questions (`evaluate.sample_records`): the keys it
     answered right, written with its pass rate per family."""
     table = pd.DataFrame(records)
@@ -87,7 +86,6 @@ def write_solved(folder: Path, records: list[dict], family_of: dict[str, str]) -
     store.write_json(
         folder / SOLVED_FILE, {"solved": solved, "questions": len(table), "pass_rate": pass_rate.to_dict()}
     )
-    return set(solved)
 
 
 def probe_pass_rates(study: StudyParams) -> dict[str, float]:
@@ -155,13 +153,13 @@ def _candidate(study: StudyParams, recipe: str) -> TeacherCandidate:
 
 def pool_recipe_pairs(study: StudyParams, data_folder: Path, pairs: list[dict], recipe: str) -> list[dict]:
     """The rows (pair schema, `reasoning` the trace to train on) of a data-efficiency recipe."""
-    match = re.match(POOL_RECIPE_PATTERN, recipe)
+    parsed = parse_recipe(recipe)
     if recipe == "base":
         return []
     if recipe == "probe":
         return probe_pairs(study, pairs)
-    if match["strategy"]:
-        return select(study, load_jsonl(data_folder / POOL_FILE), match["strategy"], int(match["budget"]))
+    if parsed.strategy:
+        return select(study, load_jsonl(data_folder / POOL_FILE), parsed.strategy, parsed.budget)
     return teacher_sample(
         _candidate(study, recipe), pairs, study.teacher_choice.examples_per_family, study.seed
     )
@@ -204,11 +202,9 @@ def selection_stats(chosen: list[dict]) -> dict:
 # --- 07_data_efficiency: tables ------------------------------------------------------------------
 
 def strategy_and_budget(recipe: str) -> tuple[str, int | None]:
-    """`select-<strategy>-<budget>` split; any other recipe is its own strategy, without budget."""
-    match = re.match(POOL_RECIPE_PATTERN, recipe)
-    if match and match["strategy"]:
-        return match["strategy"], int(match["budget"])
-    return recipe, None
+    """A selection's strategy and budget; any other recipe is its own strategy, without budget."""
+    parsed = parse_recipe(recipe)
+    return parsed.strategy or recipe, parsed.budget
 
 
 def _in_distribution(study: StudyParams, results: pd.DataFrame) -> pd.DataFrame:
@@ -358,10 +354,6 @@ def ranking_agreement(table: pd.DataFrame) -> dict:
         "best_by_gain": table.loc[table["gain_over_base"].idxmax(), "teacher"],
         "best_by_teacher_accuracy": sorted(table.loc[table["teacher_accuracy"] == top, "teacher"]),
     }
-
-
-def is_pool_recipe(recipe: str) -> bool:
-    return parse_recipe(recipe).from_pool
 
 
 # --- the summary ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pydantic_core import to_jsonable_python
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import paths
-from .recipes import RECIPE_PATTERN
+from .recipes import RECIPE_PATTERN, parse_recipe
 from .slurm import SlurmParams
 from .tasks import FAMILIES, VARIANTS
 
@@ -395,9 +395,8 @@ class StudyParams(Section):
         if self.teacher_choice:
             choice = self.teacher_choice
             pool_rows.update(dict.fromkeys(choice.recipes()[1:], choice.examples_per_family))
-        if recipe.startswith("select-"):
-            return int(recipe.rsplit("-", 1)[1])
-        return pool_rows.get(recipe, self.teacher.train_per_family)
+        budget = parse_recipe(recipe).budget
+        return budget if budget is not None else pool_rows.get(recipe, self.teacher.train_per_family)
 
     def check_student(self, scale: str, recipe: str) -> None:
         """Refuse a (scale, recipe) the study does not define, naming what it does define."""

@@ -49,6 +49,8 @@ class Recipe:
     order: str  # ift | reasoning | sequential | mixed | key | answer | base | probe | select | teacher
     reasoning_share: float
     granularity: str = "full"  # of the reasoning rows' traces (teachers.GRANULARITIES)
+    strategy: str | None = None  # a selection's strategy and budget (traces per family)
+    budget: int | None = None
 
     @property
     def is_curriculum(self) -> bool:
@@ -56,7 +58,7 @@ class Recipe:
 
     @property
     def from_pool(self) -> bool:
-        """Rows built by `efficiency.pool_recipe_rows` (a data-efficiency study), not from the pairs."""
+        """Rows built by `efficiency.pool_recipe_pairs` (a data-efficiency study), not from the pairs."""
         return self.order in ("base", "probe", "select", "teacher")
 
 
@@ -66,7 +68,7 @@ def parse_recipe(name: str) -> Recipe:
         if pooled["base"]:
             return Recipe(name, name, 0.0 if name == "base" else 1.0)
         if pooled["strategy"]:
-            return Recipe(name, "select", 1.0)
+            return Recipe(name, "select", 1.0, strategy=pooled["strategy"], budget=int(pooled["budget"]))
         return Recipe(name, "teacher", 1.0, granularity=pooled["granularity"])
     match = re.match(RECIPE_PATTERN, name)
     if not match:

@@ -102,7 +102,7 @@ def plan(study: StudyParams, parameters_file: str | Path) -> list[Unit]:
         name, cost = f"{scale}-{recipe}", _relative_cost(study, scale, recipe)
         selector = {"parameters_file": file, "scale": scale, "recipe": recipe}
         needs = ("generate:data",)
-        if recipe.startswith("select-unsolved-"):  # drops what the probe solves: after the probe's evaluation
+        if parse_recipe(recipe).strategy == "unsolved":  # drops what the probe solves: after its evaluation
             needs += (f"evaluate:{study.selection.probe.scale}-probe",)
         units.append(
             Unit("train", name, store.train_dir(study, scale, recipe), selector,

@@ -48,14 +48,14 @@ def data_fingerprint(study: StudyParams) -> str:
 
 def _pool_recipe_settings(study: StudyParams, recipe: str) -> dict:
     """The settings beyond the data that shape a data-efficiency recipe's rows."""
-    order = parse_recipe(recipe).order
-    if order == "teacher":
+    parsed = parse_recipe(recipe)
+    if parsed.order == "teacher":
         return {"examples_per_family": study.teacher_choice.examples_per_family}
-    if order == "probe":
+    if parsed.order == "probe":
         return {"probe": study.selection.probe, "pool_questions": study.selection.questions_per_family}
-    if order == "select":
+    if parsed.order == "select":
         settings = study.selection.model_dump(include={"length_percentile", "diverse_per_question"})
-        return {**settings, "probe": study.selection.probe} if "-unsolved-" in recipe else settings
+        return {**settings, "probe": study.selection.probe} if parsed.strategy == "unsolved" else settings
     return {}
 
 
