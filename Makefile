@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make study   set up (if needed), then run the embedded study end to end, figures included
-#   make test    set up (if needed), then run the whole test suite
+#   make test    set up (if needed), then lint (ruff) and run the whole test suite
 # With no virtual environment active, one is created in .venv. The pinned CPU build of torch is
 # installed before the package so that no open requirement pulls a multi-GB CUDA build.
 
@@ -17,7 +17,7 @@ TORCH ?= torch==2.13.0
 PARAMETERS ?= parameters/embedded.yaml
 JOBS ?=
 
-.PHONY: setup study test smoke lab clean-runs
+.PHONY: setup study test lint layers smoke lab clean-runs
 
 setup: $(STAMP)
 
@@ -33,6 +33,13 @@ study: setup
 
 test: setup
 	$(PYTHON) -m pytest
+
+lint: setup
+	$(PYTHON) -m ruff check src tests
+	$(PYTHON) -m ruff format --check src tests
+
+layers: setup  # the package's import graph by layer
+	$(PYTHON) tests/import_graph.py
 
 smoke: setup
 	$(PYTHON) -m scale_or_reason.cli study parameters/smoke.yaml

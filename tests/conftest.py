@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from scale_or_reason import paths
-from scale_or_reason.params import load_study
+from scale_or_reason.config.params import load_study
 
-SMOKE = paths.PARAMETERS_DIR / "smoke.yaml"
+REPO = Path(__file__).resolve().parents[1]  # this checkout: the project of its own studies
+PARAMETERS = REPO / "parameters"
+SMOKE = PARAMETERS / "smoke.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -30,9 +31,9 @@ def smoke_study():
 
 @pytest.fixture(scope="session")
 def small_tokenizer():
-    from scale_or_reason.tasks import FAMILIES
-    from scale_or_reason.teachers import synthetic_pairs
-    from scale_or_reason.tokenizer import build_tokenizer, tokenizer_corpus
+    from scale_or_reason.config.families import FAMILIES
+    from scale_or_reason.data.teachers import synthetic_pairs
+    from scale_or_reason.data.tokenizer import build_tokenizer, tokenizer_corpus
 
     rows = [row for family in FAMILIES for row in synthetic_pairs(family, "train", 200, 0)]
     return build_tokenizer(tokenizer_corpus(rows), 400)
@@ -46,7 +47,7 @@ def run_sor(*args, runs_dir, timeout=600, **popen):
     env = dict(os.environ, SOR_RUNS_DIR=str(runs_dir), HF_HUB_OFFLINE="1")
     return subprocess.run(
         [sys.executable, "-m", "scale_or_reason.cli", *args],
-        cwd=paths.REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, **popen,
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, **popen,
     )  # fmt: skip
 
 

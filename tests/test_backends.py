@@ -17,28 +17,27 @@ import torch
 from huggingface_hub.errors import LocalEntryNotFoundError
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from scale_or_reason.backends import (
+from scale_or_reason.core.hub import HubUnreachableError, is_unreachable, load_tokenizer
+from scale_or_reason.core.thinking import EMPTY_THINK_BLOCK, split_reasoning
+from scale_or_reason.data.backends import (
     Decoding,
     Generation,
-    HubUnreachableError,
     TransformersBackend,
-    is_unreachable,
     load_backend,
     transformers_sampling,
     trim_at_eos,
     vllm_sampling_kwargs,
 )
-from scale_or_reason.llm_teacher import (
+from scale_or_reason.data.llm_teacher import (
     NON_THINKING_DECODING,
     THINKING_DECODING,
     NoThinkingSwitch,
     check_thinking_switch,
     render_prompts,
-    split_reasoning,
     teach,
 )
-from scale_or_reason.teachers import PAIR_COLUMNS, prompt_key
-from scale_or_reason.tokenizer import EMPTY_THINK_BLOCK, build_tokenizer
+from scale_or_reason.data.teachers import PAIR_COLUMNS, prompt_key
+from scale_or_reason.data.tokenizer import build_tokenizer
 
 # TRL ships the real Qwen3 templates; found without importing TRL (slow to import).
 TEMPLATES = Path(importlib.util.find_spec("trl").origin).parent / "chat_templates"
@@ -171,15 +170,15 @@ def test_decoding_defaults_follow_the_qwen3_model_card():
 
 
 def test_vllm_sampling_params_keywords():
-    assert vllm_sampling_kwargs(Decoding(0.6, 0.95, 20, 512), seed=7) == {
+    assert vllm_sampling_kwargs(Decoding(temperature=0.6, top_p=0.95, top_k=20, max_new_tokens=512), seed=7) == {
         "temperature": 0.6, "top_p": 0.95, "top_k": 20, "max_tokens": 512, "seed": 7,
     }  # fmt: skip
-    assert vllm_sampling_kwargs(Decoding(0.0, 1.0, 0, 64), seed=0)["top_k"] == -1, "vLLM's 'no top-k' is -1"
+    assert vllm_sampling_kwargs(Decoding(temperature=0.0, top_p=1.0, top_k=0, max_new_tokens=64), seed=0)["top_k"] == -1, "vLLM's 'no top-k' is -1"
 
 
 def test_transformers_sampling_is_greedy_at_temperature_zero():
-    assert transformers_sampling(Decoding(0.0, 0.9, 20, 32)) == {"do_sample": False, "max_new_tokens": 32}
-    sampled = transformers_sampling(Decoding(0.7, 0.8, 20, 32))
+    assert transformers_sampling(Decoding(temperature=0.0, top_p=0.9, top_k=20, max_new_tokens=32)) == {"do_sample": False, "max_new_tokens": 32}
+    sampled = transformers_sampling(Decoding(temperature=0.7, top_p=0.8, top_k=20, max_new_tokens=32))
     assert sampled == {"do_sample": True, "temperature": 0.7, "top_p": 0.8, "top_k": 20, "max_new_tokens": 32}
 
 
@@ -276,8 +275,8 @@ def test_teach_counts_and_rejects_the_noise_of_a_random_model(tiny_backend):
         tiny_backend,
         PROMPTS,
         corpus="general",
-        thinking_decoding=Decoding(0.6, 0.95, 20, limit),
-        non_thinking_decoding=Decoding(0.7, 0.8, 20, limit),
+        thinking_decoding=Decoding(temperature=0.6, top_p=0.95, top_k=20, max_new_tokens=limit),
+        non_thinking_decoding=Decoding(temperature=0.7, top_p=0.8, top_k=20, max_new_tokens=limit),
         seed=0,
     )
     rejected = report["rejected_rows"]
@@ -320,11 +319,9 @@ def scripted(kind: str, thinking: bool) -> Generation:
 
 
 def test_teach_builds_well_formed_pairs_and_rejects_the_rest(tiny_qwen3):
-    from scale_or_reason.backends import load_tokenizer
-
     script = {(prompt, thinking): scripted(kind, thinking) for kind, prompt in SCRIPT_PROMPTS.items() for thinking in (True, False)}
     backend = ScriptedBackend(load_tokenizer(str(tiny_qwen3)), script)
-    thinking, direct = Decoding(0.6, 0.95, 20, 100), Decoding(0.7, 0.8, 20, 100)
+    thinking, direct = Decoding(temperature=0.6, top_p=0.95, top_k=20, max_new_tokens=100), Decoding(temperature=0.7, top_p=0.8, top_k=20, max_new_tokens=100)
     prompts = list(SCRIPT_PROMPTS.values())
     pairs, report = teach(backend, prompts, corpus="math", thinking_decoding=thinking, non_thinking_decoding=direct, seed=11)
 

@@ -17,12 +17,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scale_or_reason import generate, paths, store
-from scale_or_reason.benchmarks import KNOWN_BENCHMARKS
-from scale_or_reason.params import parse_study
+from conftest import PARAMETERS, REPO
+
+from scale_or_reason import units
+from scale_or_reason.config.params import parse_study
+from scale_or_reason.core import files
+from scale_or_reason.data import generation
+from scale_or_reason.evaluation.benchmarks import KNOWN_BENCHMARKS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bad_inputs"
-SMOKE_TEXT = (paths.PARAMETERS_DIR / "smoke.yaml").read_text()
+SMOKE_TEXT = (PARAMETERS / "smoke.yaml").read_text()
 
 
 def smoke() -> dict:
@@ -125,7 +129,7 @@ CASES = [
     ("missing-teacher-source", missing_teacher_source, None, 2,
      ["teacher.source: no such file or folder {folder}/absent.jsonl"]),
     ("unknown-accelerate-config", unknown_accelerate_config, None, 2,
-     [f"training.accelerate_config: no file {paths.REPO_ROOT}/fdsp (use fsdp, zero3, or a path to an accelerate config)"]),
+     [f"training.accelerate_config: no file {REPO}/fdsp (use fsdp, zero3, or a path to an accelerate config)"]),
     ("every-released-row-unclosed", every_released_row_unclosed, None, 1,
      ["generate:data failed: ValueError: the teacher left no training pairs", '"left_out": {"reasoning_unclosed": 5}']),
 ]  # fmt: skip
@@ -152,7 +156,7 @@ def test_a_bad_input_stops_the_study_with_one_line_and_nothing_done(
     env = {**os.environ, "SOR_RUNS_DIR": str(runs), "HF_HUB_OFFLINE": "1"}
     finished = subprocess.run(
         [sys.executable, "-m", "scale_or_reason.cli", "study", str(file)],
-        capture_output=True, text=True, env=env, cwd=paths.REPO_ROOT, timeout=300,
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=300,
     )  # fmt: skip
     assert finished.returncode == status, finished.stderr
     error_lines = [line for line in finished.stderr.splitlines() if line.startswith("error:")]
@@ -161,19 +165,19 @@ def test_a_bad_input_stops_the_study_with_one_line_and_nothing_done(
         assert fill(text, file=file, runs=runs, folder=tmp_path) in error_lines[0]
     if status == 2:  # a bad parameter: that one line and nothing else
         assert finished.stderr.strip() == error_lines[0]
-    assert not list(runs.rglob(store.COMPLETE)), "no unit may be marked complete"
+    assert not list(runs.rglob(units.COMPLETE)), "no unit may be marked complete"
     assert not (runs / "smoke" / "train").exists(), "no training unit may start"
 
 
 def test_some_bad_released_rows_are_counted_reported_and_left_out(isolated_runs, caplog):
     study = parse_study(released(FIXTURES / "some_bad_pairs.jsonl"))
-    with caplog.at_level(logging.WARNING, logger="scale_or_reason.teachers"):
-        generate.generate_data(study)
-    folder = store.data_dir(study)
-    assert store.is_complete(folder)
-    report = store.read_json(folder / "teacher_report.json")
+    with caplog.at_level(logging.WARNING, logger="scale_or_reason.data.released"):
+        generation.generate_data(study)
+    folder = units.data_dir(study)
+    assert units.is_complete(folder)
+    report = files.read_json(folder / "teacher_report.json")
     assert report["pairs"] == 12 and report["left_out"] == {"reasoning_unclosed": 2, "empty_ift": 1}
-    warnings = [record.getMessage() for record in caplog.records if record.name == "scale_or_reason.teachers"]
+    warnings = [record.getMessage() for record in caplog.records if record.name == "scale_or_reason.data.released"]
     assert len(warnings) == 1 and "left out 3 of 15" in warnings[0]
     assert "empty_ift 1" in warnings[0] and "reasoning_unclosed 2" in warnings[0]
     lines = (folder / "pairs" / "train.jsonl").read_text().splitlines()

@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scale_or_reason import scoring
-from scale_or_reason.benchmarks import (
+from scale_or_reason.config.families import PAPER_BENCHMARK_GROUPS, UnknownBenchmark
+from scale_or_reason.config.families import PAPER_GROUPS as GROUPS
+from scale_or_reason.config.families import check_paper_benchmarks as check_benchmarks
+from scale_or_reason.evaluation import scoring
+from scale_or_reason.evaluation.benchmarks import (
     ALL_GROUP,
-    GROUPS,
     KNOWN_BENCHMARKS,
-    UnknownBenchmark,
-    check_benchmarks,
     group_name,
     task_name,
     write_paper_task_yamls,
@@ -258,7 +258,7 @@ def test_rules_of_the_open_ended_benchmarks():
 
 
 def test_scibench_states_the_unit_without_its_power_of_ten_and_scales_the_reference():
-    from scale_or_reason.benchmarks import reference_answers, scibench_prompt
+    from scale_or_reason.evaluation.benchmarks import reference_answers, scibench_prompt
 
     doc = {"problem_text": "How much energy?", "answer_number": "2.57", "unit": "$10^{11} \\mathrm{~J}$ "}
     assert scibench_prompt(doc).startswith("How much energy? The unit of the answer is $\\mathrm{~J}$.")
@@ -266,3 +266,10 @@ def test_scibench_states_the_unit_without_its_power_of_ten_and_scales_the_refere
     plain = {"problem_text": "How far?", "answer_number": "210", "unit": "$\\mathrm{~m}$"}
     assert float(reference_answers("scibench", plain)[0]) == 210.0
     assert "unit" not in scibench_prompt({"problem_text": "Ratio?", "answer_number": "0.5", "unit": " "})
+
+
+def test_the_registry_defines_exactly_the_benchmarks_the_parameters_accept():
+    """Parameters validate names against `families.PAPER_BENCHMARK_GROUPS`; the registry here says how
+    to ask and score each one: the two must name the same 18 benchmarks."""
+    assert set(KNOWN_BENCHMARKS) == set(PAPER_BENCHMARK_GROUPS)
+    assert len(KNOWN_BENCHMARKS) == 18

@@ -12,9 +12,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from scale_or_reason import evaluate, generate, store, train
-from scale_or_reason.params import load_study
-from scale_or_reason.paths import PARAMETERS_DIR
+from conftest import PARAMETERS as PARAMETERS_DIR
+
+from scale_or_reason import units
+from scale_or_reason.config.params import load_study
+from scale_or_reason.data import generation
+from scale_or_reason.evaluation import evaluate
+from scale_or_reason.training import train
 
 SCALE, RECIPE = "tiny", "ift"
 # Measured on the clock, not computed from the data: they differ between any two runs.
@@ -27,13 +31,13 @@ def run_stages(study, runs) -> dict:
         patch.setenv("SOR_RUNS_DIR", str(runs))
         patch.setenv("HF_HUB_OFFLINE", "1")
         patch.setenv("HF_DATASETS_CACHE", str(runs / ".cache" / "datasets"))
-        generate.generate_data(study)
+        generation.generate_data(study)
         train_metrics = train.train_student(study, SCALE, RECIPE)
         eval_metrics = evaluate.evaluate_student(study, SCALE, RECIPE)
         return {
-            "data": store.data_dir(study),
-            "model": store.train_dir(study, SCALE, RECIPE) / "model",
-            "evaluation": store.eval_dir(study, SCALE, RECIPE),
+            "data": units.data_dir(study),
+            "model": units.train_dir(study, SCALE, RECIPE) / "model",
+            "evaluation": units.eval_dir(study, SCALE, RECIPE),
             "train_metrics": train_metrics,
             "eval_metrics": eval_metrics,
         }
@@ -90,8 +94,8 @@ def test_another_seed_draws_other_data(smoke, two_runs, tmp_path):
     reseeded = smoke.model_copy(update={"seed": 1})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOR_RUNS_DIR", str(tmp_path))
-        generate.generate_data(reseeded)
-        folder = store.data_dir(reseeded)
+        generation.generate_data(reseeded)
+        folder = units.data_dir(reseeded)
     same_seed = data_files(two_runs[0]["data"])
     other_seed = data_files(folder)
     assert other_seed["pairs/train.jsonl"] != same_seed["pairs/train.jsonl"]

@@ -8,14 +8,19 @@ import math
 import pandas as pd
 import pytest
 
-from scale_or_reason import efficiency, paths, store
-from scale_or_reason.params import ParametersError, TeacherCandidate, load_study, parse_study
-from scale_or_reason.recipes import parse_recipe
-from scale_or_reason.runner import plan
-from scale_or_reason.scoring import final_answer, is_correct
-from scale_or_reason.teachers import THINK_CLOSE, THINK_OPEN, synthetic_pairs
+from conftest import REPO
 
-FIXTURE = paths.REPO_ROOT / "tests" / "fixtures" / "configs" / "data_efficiency_smoke.yaml"
+from scale_or_reason import units
+from scale_or_reason.analysis import efficiency
+from scale_or_reason.config.params import ParametersError, TeacherCandidate, load_study, parse_study
+from scale_or_reason.config.recipes import parse_recipe
+from scale_or_reason.core.answers import final_answer, is_correct
+from scale_or_reason.core.thinking import THINK_CLOSE, THINK_OPEN
+from scale_or_reason.data import pool as pool_data
+from scale_or_reason.data.teachers import synthetic_pairs
+from scale_or_reason.orchestration import estimates
+
+FIXTURE = REPO / "tests" / "fixtures" / "configs" / "data_efficiency_smoke.yaml"
 
 
 @pytest.fixture
@@ -33,7 +38,7 @@ def study():
 )  # fmt: skip
 def test_pool_recipes_parse_and_come_from_the_pool(name, order, share, granularity):
     recipe = parse_recipe(name)
-    assert (recipe.order, recipe.reasoning_share, recipe.granularity, recipe.from_pool) == (
+    assert (recipe.kind, recipe.reasoning_share, recipe.granularity, recipe.from_pool) == (
         order,
         share,
         granularity,
@@ -49,7 +54,7 @@ def test_malformed_pool_recipes_are_refused(name):
 
 
 def test_the_study_trains_each_pool_student_once(study):
-    students = study.students_to_train()
+    students = units.students(study)
     assert len(students) == len(set(students))
     assert ("tiny", "probe") in students and ("tiny", "base") in students
     assert ("tiny", "select-unsolved-16") in students and ("tiny", "teacher-answer-50") in students
@@ -76,25 +81,25 @@ def test_bad_selection_parameters_name_their_key(study, change, message):
 
 
 def test_unsolved_waits_for_the_probe_and_the_study_has_its_own_analysis(study):
-    units = {unit.key: unit for unit in plan(study, FIXTURE)}
-    assert "evaluate:tiny-probe" in units["train:tiny-select-unsolved-8"].needs
-    assert "evaluate:tiny-probe" not in units["train:tiny-select-correct_only-8"].needs
-    assert "analyze:study" not in units  # no recipes ladder for the paper's analysis
-    assert set(units["efficiency:study"].needs) == {key for key in units if key.startswith("evaluate:")}
+    planned = {unit.key: unit for unit in units.plan(study, FIXTURE)}
+    assert "evaluate:tiny-probe" in planned["train:tiny-select-unsolved-8"].needs
+    assert "evaluate:tiny-probe" not in planned["train:tiny-select-correct_only-8"].needs
+    assert "analyze:study" not in planned  # no recipes ladder for the paper's analysis
+    assert set(planned["efficiency:study"].needs) == {key for key in planned if key.startswith("evaluate:")}
 
 
 def test_selection_settings_reach_only_the_folders_they_shape(study):
     data = study.model_dump(mode="json")
     data["selection"]["length_percentile"] = 40.0
     changed = parse_study(data)
-    assert store.train_dir(changed, "tiny", "select-correct_only-8") != store.train_dir(
+    assert units.train_dir(changed, "tiny", "select-correct_only-8") != units.train_dir(
         study, "tiny", "select-correct_only-8"
     )
-    assert store.train_dir(changed, "tiny", "teacher-full-0") == store.train_dir(
+    assert units.train_dir(changed, "tiny", "teacher-full-0") == units.train_dir(
         study, "tiny", "teacher-full-0"
     )
     data["selection"]["error_rate"] = 0.5  # a different pool: new data, so every folder moves
-    assert store.data_dir(parse_study(data)) != store.data_dir(study)
+    assert units.data_dir(parse_study(data)) != units.data_dir(study)
 
 
 # --- the rows each recipe trains on --------------------------------------------------------------
@@ -102,25 +107,25 @@ def test_selection_settings_reach_only_the_folders_they_shape(study):
 
 @pytest.fixture
 def pool(study):
-    return efficiency.study_pool(study)
+    return pool_data.study_pool(study)
 
 
 def test_selection_picks_the_budget_per_family_and_repeats_itself(study, pool):
-    chosen = efficiency.select(study, pool, "correct_only", 8)
+    chosen = pool_data.select(study, pool, "correct_only", 8)
     assert pd.Series([row["family"] for row in chosen]).value_counts().to_dict() == {
         "general_oe": 8,
         "general_mc": 8,
     }
     assert all(is_correct(row["reasoning"], row["answer"]) for row in chosen)
     assert [row["id"] for row in chosen] == [
-        row["id"] for row in efficiency.select(study, pool, "correct_only", 8)
+        row["id"] for row in pool_data.select(study, pool, "correct_only", 8)
     ]
 
 
 def test_unsolved_drops_what_the_probe_solved(study, pool, monkeypatch):
     solved = {row["question_key"] for row in pool[::5]}
-    monkeypatch.setattr(efficiency, "solved_questions", lambda study: solved)
-    chosen = efficiency.select(study, pool, "unsolved", 1000)
+    monkeypatch.setattr(pool_data, "solved_questions", lambda study: solved)
+    chosen = pool_data.select(study, pool, "unsolved", 1000)
     assert chosen and not {row["question_key"] for row in chosen} & solved
     assert len(chosen) == sum(row["question_key"] not in solved for row in pool)
 
@@ -129,7 +134,7 @@ def test_the_probe_trains_on_questions_outside_the_pool(study, pool):
     pairs = [
         row for family in study.teacher.families for row in synthetic_pairs(family, "train", 30, study.seed)
     ]
-    probe = efficiency.probe_pairs(study, pairs)
+    probe = pool_data.probe_pairs(study, pairs)
     assert len(probe) == 2 * study.selection.probe.examples_per_family
     assert not {row["key"] for row in probe} & {row["question_key"] for row in pool}
 
@@ -142,7 +147,7 @@ def test_a_teacher_writes_exactly_its_error_share_at_its_granularity(granularity
         for row in synthetic_pairs(family, "train", 40, 3)
     ]
     candidate = TeacherCandidate(granularity=granularity, error_rate=0.3)
-    sample = efficiency.teacher_sample(candidate, pairs, 20, seed=3)
+    sample = pool_data.teacher_sample(candidate, pairs, 20, seed=3)
     wrong = [row for row in sample if not is_correct(row["reasoning"], row["answer"])]
     assert len(sample) == 60 and len(wrong) == round(0.3 * 60)
     assert all(not row["trace_correct"] for row in wrong)
@@ -150,7 +155,7 @@ def test_a_teacher_writes_exactly_its_error_share_at_its_granularity(granularity
         assert all(row["reasoning"].startswith(f"{THINK_OPEN}\n\n{THINK_CLOSE}") for row in sample)
     right = [row for row in sample if row["trace_correct"]]
     assert all(final_answer(row["reasoning"]) == row["answer"] for row in right)
-    assert sample == efficiency.teacher_sample(candidate, pairs, 20, seed=3)
+    assert sample == pool_data.teacher_sample(candidate, pairs, 20, seed=3)
 
 
 def test_selection_stats_count_traces_questions_and_right_answers():
@@ -160,7 +165,7 @@ def test_selection_stats_count_traces_questions_and_right_answers():
         {"question_key": "b", "key": "b", "reasoning": "<think>\nz\n</think>\n\n\\boxed{3}", "answer": "3"},
     ]
     rows = [{**row, "family": family} for row, family in zip(rows, ["f", "f", "g"])]
-    stats = efficiency.selection_stats(rows)
+    stats = pool_data.selection_stats(rows)
     assert (stats["examples"], stats["questions"], stats["correct_share"]) == (3, 2, 2 / 3)
     assert stats["per_family"]["f"]["correct_share"] == 0.5 and stats["per_family"]["g"]["examples"] == 1
 
@@ -217,11 +222,9 @@ def test_ranking_agreement_between_teacher_accuracy_and_gain():
 
 
 def test_the_plan_charges_each_recipe_for_the_rows_it_trains_on(study):
-    from scale_or_reason import planning
-
     lengths = {"prompt": 20.0, "ift": 5.0, "reasoning": 40.0}
-    every_pair, _ = planning.unit_flops(study, "tiny", "reasoning", lengths)
-    selection, _ = planning.unit_flops(study, "tiny", "select-correct_only-8", lengths)
-    teacher, _ = planning.unit_flops(study, "tiny", "teacher-full-0", lengths)
+    every_pair, _ = estimates.unit_flops(study, "tiny", "reasoning", lengths)
+    selection, _ = estimates.unit_flops(study, "tiny", "select-correct_only-8", lengths)
+    teacher, _ = estimates.unit_flops(study, "tiny", "teacher-full-0", lengths)
     assert selection == pytest.approx(every_pair * 8 / 30) and teacher == pytest.approx(every_pair * 10 / 30)
-    assert planning.unit_flops(study, "tiny", "base", lengths)[0] == 0
+    assert estimates.unit_flops(study, "tiny", "base", lengths)[0] == 0

@@ -8,8 +8,10 @@ import json
 import pandas as pd
 import pytest
 
-from scale_or_reason import efficiency, store
-from scale_or_reason.params import load_study
+from scale_or_reason import units
+from scale_or_reason.config.params import load_study
+from scale_or_reason.core import files
+from scale_or_reason.data import pool as pool_data
 
 from conftest import run_sor
 from test_efficiency import FIXTURE
@@ -31,26 +33,26 @@ def study(finished_study, monkeypatch):
 
 def test_every_unit_ran_and_a_second_run_finds_them_done(finished_study, study):
     runs, _ = finished_study
-    timings = pd.read_csv(store.study_dir(study) / "timings.csv")
+    timings = pd.read_csv(units.study_dir(study) / "timings.csv")
     assert set(timings["status"]) == {"ran"}
     assert set(timings["stage"]) == {"generate", "train", "evaluate", "efficiency"}
     again = run_sor("study", str(FIXTURE), runs_dir=runs)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert set(pd.read_csv(store.study_dir(study) / "timings.csv")["status"]) == {"skipped"}
+    assert set(pd.read_csv(units.study_dir(study) / "timings.csv")["status"]) == {"skipped"}
 
 
 def test_the_pool_and_the_probes_verdict_on_each_of_its_questions(study):
-    data = store.data_dir(study)
-    pool = efficiency.load_jsonl(data / efficiency.POOL_FILE)
-    questions = efficiency.load_jsonl(data / efficiency.QUESTIONS_FILE)
+    data = units.data_dir(study)
+    pool = pool_data.load_pool(data)
+    questions = files.read_jsonl(data / pool_data.QUESTIONS_FILE)
     assert len(pool) == 2 * 20 * 3 and len(questions) == 2 * 20
-    solved = store.read_json(store.eval_dir(study, "tiny", "probe") / efficiency.SOLVED_FILE)
+    solved = files.read_json(units.eval_dir(study, "tiny", "probe") / pool_data.SOLVED_FILE)
     assert solved["questions"] == len(questions) and set(solved["pass_rate"]) == {"general_oe", "general_mc"}
     assert set(solved["solved"]) <= {q["id"] for q in questions}
 
 
 def test_each_selection_records_what_it_trained_on(study):
-    metrics = store.read_json(store.train_dir(study, "tiny", "select-correct_only-8") / "train_metrics.json")
+    metrics = files.read_json(units.train_dir(study, "tiny", "select-correct_only-8") / "train_metrics.json")
     per_family = metrics["selection"]["per_family"]
     assert {family: stats["examples"] for family, stats in per_family.items()} == {
         "general_oe": 8,
@@ -60,10 +62,10 @@ def test_each_selection_records_what_it_trained_on(study):
 
 
 def test_the_untrained_baseline_costs_nothing_and_the_analysis_ranks_the_teachers(study):
-    results = pd.read_csv(store.results_csv(study))
+    results = pd.read_csv(units.results_csv(study))
     base = results[results["recipe"] == "base"]
     assert len(base) == 2 and (base["train_flops"] == 0).all()
-    folder = store.efficiency_dir(study)
+    folder = units.efficiency_dir(study)
     teachers = pd.read_csv(folder / "teachers.csv")
     assert set(teachers["teacher"]) == {"full-0", "answer-50"}
     assert (
@@ -74,12 +76,12 @@ def test_the_untrained_baseline_costs_nothing_and_the_analysis_ranks_the_teacher
     selection = pd.read_csv(folder / "selection.csv")
     assert set(selection["recipe"]) == {*study.selection.recipes(), "reasoning"}
     assert set(selection["family"]) == {"general_oe", "general_mc", "mean"}
-    summary = (store.study_dir(study) / "summary.md").read_text()
+    summary = (units.study_dir(study) / "summary.md").read_text()
     assert "Teachers ranked by the smoke student's gain" in summary and "Accuracy against training examples" in summary
 
 
 def test_the_executed_notebook_is_kept_without_errors(study):
-    notebook = json.loads((store.efficiency_dir(study) / "07_data_efficiency.ipynb").read_text())
+    notebook = json.loads((units.efficiency_dir(study) / "07_data_efficiency.ipynb").read_text())
     errors = [
         out
         for cell in notebook["cells"]

@@ -4,11 +4,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from scale_or_reason import paths, store
-from scale_or_reason.params import load_study
-from scale_or_reason.runner import plan
+from conftest import PARAMETERS, run_sor
 
-from conftest import run_sor
+from scale_or_reason import units
+from scale_or_reason.config.params import load_study
+from scale_or_reason.units import plan
 
 REQUIRED_COLUMNS = {
     "scale", "params", "recipe", "family", "benchmark", "accuracy", "n", "train_tokens", "train_flops",
@@ -24,11 +24,11 @@ def test_smoke_study_runs_end_to_end_and_resumes(smoke_reference, monkeypatch):
     isolated_runs = smoke_reference
     monkeypatch.setenv("SOR_RUNS_DIR", str(isolated_runs))
     study = load_study("parameters/smoke.yaml")
-    first_run = pd.read_csv(store.study_dir(study) / "timings.csv")
+    first_run = pd.read_csv(units.study_dir(study) / "timings.csv")
     assert set(first_run["status"]) == {"ran"} and len(first_run) == len(plan(study, "parameters/smoke.yaml"))
-    results = pd.read_csv(store.results_csv(study))
+    results = pd.read_csv(units.results_csv(study))
     assert REQUIRED_COLUMNS <= set(results.columns)
-    assert len(results) == len(study.students_to_train()) * len(study.benchmarks)
+    assert len(results) == len(units.students(study)) * len(study.benchmarks)
     assert {"sequential-50", "mixed-50"} <= set(results["recipe"])
     assert results["accuracy"].between(0, 1).all()
     assert (results["train_flops"] > 0).all() and (results["inference_flops"] > 0).all()
@@ -37,36 +37,36 @@ def test_smoke_study_runs_end_to_end_and_resumes(smoke_reference, monkeypatch):
     assert (reasoning > ift).all(), "reasoning targets are longer, so they cost more tokens"
 
     for unit in plan(study, "parameters/smoke.yaml"):
-        assert store.is_complete(unit.folder), unit.key
+        assert units.is_complete(unit.folder), unit.key
         assert (unit.folder / unit.notebook.name).is_file(), f"executed notebook kept for {unit.key}"
     drawn = {
-        store.analysis_dir(study): (
+        units.analysis_dir(study): (
             "accuracy_vs_train_flops", "accuracy_vs_inference_flops", "accuracy_vs_params", "flops_exact_vs_paper",
             "gain_vs_token_factor", "answer_length_by_outcome", "inference_flops_vs_size", "early_stopping",
         ),
-        store.curriculum_dir(study): ("curriculum_gain", "curriculum_orders", "curriculum_vs_train_flops"),
-        store.transfer_dir(study): ("transfer_gap",),
+        units.curriculum_dir(study): ("curriculum_gain", "curriculum_orders", "curriculum_vs_train_flops"),
+        units.transfer_dir(study): ("transfer_gap",),
     }  # fmt: skip
     for folder, names in drawn.items():
         for name in names:
             for suffix in ("png", "pdf"):
                 assert (folder / "figures" / f"{name}.{suffix}").stat().st_size > 0, name
-    summary = (store.study_dir(study) / "summary.md").read_text()
+    summary = (units.study_dir(study) / "summary.md").read_text()
     assert "At equal size, reasoning beats IFT in " in summary and "## Verdicts" in summary
     for table in ("fits", "verdicts", "lengths", "truncation", "curricula"):
-        assert (store.analysis_dir(study) / "tables" / f"{table}.csv").is_file()
+        assert (units.analysis_dir(study) / "tables" / f"{table}.csv").is_file()
 
-    model = store.train_dir(study, "tiny", "ift") / "model" / "model.safetensors"
+    model = units.train_dir(study, "tiny", "ift") / "model" / "model.safetensors"
     stamp = model.stat().st_mtime_ns
     again = sor("study", "parameters/smoke.yaml", runs_dir=isolated_runs)
     assert again.returncode == 0, again.stderr[-3000:]
-    timings = pd.read_csv(store.study_dir(study) / "timings.csv")
+    timings = pd.read_csv(units.study_dir(study) / "timings.csv")
     assert set(timings["status"]) == {"skipped"}
     assert model.stat().st_mtime_ns == stamp
 
 
 def test_a_typo_in_the_parameters_stops_before_any_work(isolated_runs, tmp_path):
-    data = yaml.safe_load((paths.PARAMETERS_DIR / "smoke.yaml").read_text())
+    data = yaml.safe_load((PARAMETERS / "smoke.yaml").read_text())
     data["training"]["epoch"] = 2
     bad = tmp_path / "typo.yaml"
     bad.write_text(yaml.safe_dump(data))

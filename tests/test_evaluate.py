@@ -2,16 +2,20 @@
 
 import yaml
 
-from scale_or_reason import evaluate, flops, generate, store
-from scale_or_reason.evaluate import TASK_PREFIX, max_gen_toks, sample_records, summarise, write_task_yamls
-from scale_or_reason.tokenizer import TURN_END
+from scale_or_reason import units
+from scale_or_reason.core import flops
+from scale_or_reason.data import generation
+from scale_or_reason.data.tokenizer import TURN_END
+from scale_or_reason.evaluation import evaluate
+from scale_or_reason.evaluation.evaluate import max_gen_toks, sample_records, summarise, write_task_yamls
+from scale_or_reason.evaluation.lm_eval_tasks import TASK_PREFIX
 
 
 def test_task_yamls_load_in_lm_eval_with_explicit_stops_and_cap(smoke_study, tmp_path):
     from lm_eval.tasks import TaskManager
 
-    generate.generate_data(smoke_study)
-    names = write_task_yamls(smoke_study, store.data_dir(smoke_study), tmp_path, 200)
+    generation.generate_data(smoke_study)
+    names = write_task_yamls(smoke_study, units.data_dir(smoke_study), tmp_path, 200)
     assert list(names.values()) == [TASK_PREFIX + b.name for b in smoke_study.benchmarks]
     config = yaml.safe_load((tmp_path / "math_mc.yaml").read_text().replace("!function", ""))
     assert config["generation_kwargs"] == {"until": [TURN_END], "max_gen_toks": 200, "do_sample": False}
@@ -24,8 +28,8 @@ def test_task_yamls_load_in_lm_eval_with_explicit_stops_and_cap(smoke_study, tmp
 def test_the_generation_cap_covers_the_longest_teacher_trace(smoke_study):
     import pandas as pd
 
-    generate.generate_data(smoke_study)
-    folder = store.data_dir(smoke_study)
+    generation.generate_data(smoke_study)
+    folder = units.data_dir(smoke_study)
     stats = pd.read_csv(folder / "token_stats.csv")
     longest = stats.loc[stats["table"] != "train", "reasoning_tokens_max"].max()
     derived = smoke_study.model_copy(update={"evaluation": smoke_study.evaluation.model_copy(update={"max_gen_toks": None})})

@@ -4,8 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from scale_or_reason import flops
-from scale_or_reason.flops import Architecture
+from scale_or_reason.core import flops
+from scale_or_reason.core.flops import Architecture
 
 
 def shape(width, ff_width, heads, layers, vocab, kv_heads=None, head_width=None, tied=True) -> Architecture:

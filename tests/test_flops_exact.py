@@ -12,8 +12,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
-from scale_or_reason import flops, paths
-from scale_or_reason.planning import MODEL_CONFIGS_DIR
+from conftest import REPO
+
+from scale_or_reason.config.paths import MODEL_CONFIGS_DIR
+from scale_or_reason.core import flops
 
 CONFIGS = MODEL_CONFIGS_DIR  # the packaged configs of the paper's models
 TINY = [
@@ -128,7 +130,7 @@ def test_moe_flops_count_only_the_active_experts():
 def sor_flops(*args):
     return subprocess.run(
         [sys.executable, "-m", "scale_or_reason.cli", "flops", *args],
-        capture_output=True, text=True, cwd=paths.REPO_ROOT, timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": ""},
+        capture_output=True, text=True, cwd=REPO, timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": ""},
     )  # fmt: skip
 
 

@@ -2,11 +2,11 @@ import re
 
 import pytest
 
-from scale_or_reason.scoring import final_answer
-from scale_or_reason.tasks import FAMILIES, VARIANTS, Problem, draw_problems
-from scale_or_reason.teachers import (
-    GRANULARITIES,
-    THINK_CLOSE,
+from scale_or_reason.config.recipes import GRANULARITIES
+from scale_or_reason.core.answers import final_answer
+from scale_or_reason.core.thinking import THINK_CLOSE
+from scale_or_reason.data.tasks import FAMILIES, VARIANTS, Problem, draw_problems
+from scale_or_reason.data.teachers import (
     granularity_teacher,
     reasoning_answer,
     synthetic_pairs,

@@ -7,18 +7,21 @@ import pytest
 import yaml
 from datasets import Dataset
 
-from scale_or_reason import paths
-from scale_or_reason.granularity import granularity_table, smallest_sufficient
-from scale_or_reason.params import ParametersError, parse_study
-from scale_or_reason.recipes import parse_recipe, recipe_rows
-from scale_or_reason.tasks import FAMILIES
-from scale_or_reason.teachers import synthetic_pairs
+from conftest import PARAMETERS
+
+from scale_or_reason import units
+from scale_or_reason.analysis.granularity import granularity_table, smallest_sufficient
+from scale_or_reason.config.params import ParametersError, parse_study
+from scale_or_reason.config.recipes import parse_recipe
+from scale_or_reason.data.sft_rows import recipe_rows
+from scale_or_reason.data.tasks import FAMILIES
+from scale_or_reason.data.teachers import synthetic_pairs
 
 
 @pytest.mark.parametrize("level", ["key", "answer"])
 def test_a_coarser_recipe_trains_every_prompt_on_the_teachers_coarser_trace(level):
     recipe = parse_recipe(f"reasoning-{level}")
-    assert (recipe.order, recipe.reasoning_share, recipe.granularity) == (level, 1.0, level)
+    assert (recipe.kind, recipe.reasoning_share, recipe.granularity) == (level, 1.0, level)
     full = [row for family in FAMILIES for row in synthetic_pairs(family, "train", 12, 3)]
     coarse = {row["id"]: row["reasoning"] for family in FAMILIES for row in synthetic_pairs(family, "train", 12, 3, granularity=level)}
     rows = recipe_rows(Dataset.from_list(full), f"reasoning-{level}", seed=0)
@@ -30,10 +33,10 @@ def test_a_coarser_recipe_trains_every_prompt_on_the_teachers_coarser_trace(leve
 
 
 def test_the_granularity_axis_trains_at_its_scales_only():
-    data = yaml.safe_load((paths.PARAMETERS_DIR / "smoke.yaml").read_text())
+    data = yaml.safe_load((PARAMETERS / "smoke.yaml").read_text())
     data["granularity"] = {"levels": ["key", "answer"], "scales": ["small"]}
     study = parse_study(data)
-    students = study.students_to_train()
+    students = units.students(study)
     assert ("small", "reasoning-key") in students and ("small", "reasoning-answer") in students
     assert ("tiny", "reasoning-key") not in students
     data["granularity"]["scales"] = ["huge"]

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pandas as pd
 import pytest
 
-from scale_or_reason.jury import (
+from scale_or_reason.evaluation.jury import (
     BackendJudge,
     ChatCompletionsJudge,
     JudgeUnreachable,
@@ -26,7 +26,7 @@ from scale_or_reason.jury import (
     response_tail,
     run_jury,
 )
-from scale_or_reason.scoring import is_correct
+from scale_or_reason.core.answers import is_correct
 
 
 class ListJudge:
@@ -219,7 +219,7 @@ class ScriptedBackend:
         self.tokenizer, self.calls = tokenizer, []
 
     def generate(self, prompts, decoding, seed=0):
-        from scale_or_reason.backends import Generation
+        from scale_or_reason.data.backends import Generation
 
         self.calls.append((list(prompts), decoding, seed))
         return [Generation(text=self.reply(prompt), tokens=3, finished=True) for prompt in prompts]
@@ -232,7 +232,8 @@ class ScriptedBackend:
 
 
 def test_backend_judge_renders_prompts_with_thinking_off_and_decodes_greedily():
-    from scale_or_reason.tokenizer import EMPTY_THINK_BLOCK, build_tokenizer
+    from scale_or_reason.core.thinking import EMPTY_THINK_BLOCK
+    from scale_or_reason.data.tokenizer import build_tokenizer
 
     backend = ScriptedBackend(build_tokenizer(["What is 6 x 7? boxed yes no"], 300))
     judge = BackendJudge(backend, "local", max_new_tokens=64)
@@ -420,14 +421,12 @@ def test_sor_jury_rescores_every_evaluated_student_of_a_study(chat_server, smoke
     import shutil
 
     import yaml
-    from conftest import run_sor
-
-    from scale_or_reason import paths
+    from conftest import PARAMETERS, run_sor
 
     url, received = chat_server
     runs = tmp_path / "runs"
     shutil.copytree(smoke_reference, runs)  # the shared reference stays as it was
-    data = yaml.safe_load((paths.PARAMETERS_DIR / "smoke.yaml").read_text())
+    data = yaml.safe_load((PARAMETERS / "smoke.yaml").read_text())
     data["jury"] = {"judges": [{"kind": "openai", "model": "judge-model", "base_url": url, "name": "scripted"}]}
     params = tmp_path / "smoke-jury.yaml"
     params.write_text(yaml.safe_dump(data))

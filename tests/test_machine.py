@@ -1,4 +1,4 @@
-from scale_or_reason import machine
+from scale_or_reason.core import machine
 
 
 def test_the_peak_is_measured_once_and_cached(monkeypatch):

@@ -3,8 +3,10 @@
 import nbformat
 import pytest
 
-from scale_or_reason import paths
-from scale_or_reason.runner import NOTEBOOKS, Unit, UnknownNotebookParameter, check_notebook_parameters
+from scale_or_reason.config import paths
+from scale_or_reason.orchestration.execution import UnknownNotebookParameter, check_notebook_parameters
+from scale_or_reason.units import STAGE_NOTEBOOKS as NOTEBOOKS
+from scale_or_reason.units import Unit
 
 NOTEBOOK_FILES = sorted(paths.NOTEBOOKS_DIR.glob("*.ipynb"))
 

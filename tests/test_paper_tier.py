@@ -13,15 +13,22 @@ import torch
 import yaml
 from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
-from scale_or_reason import evaluate, generate, paths, store, train
-from scale_or_reason.params import ParametersError, load_study, parse_study
-from scale_or_reason.runner import dry_run
-from scale_or_reason.backends import HubUnreachableError
-from scale_or_reason.students import load_pretrained
-from scale_or_reason.tokenizer import EMPTY_THINK_BLOCK, TURN_END
+from conftest import PARAMETERS
 
-PAPER = paths.PARAMETERS_DIR / "paper.yaml"
-PAPER_MATH = paths.PARAMETERS_DIR / "paper-math.yaml"
+from scale_or_reason import units
+from scale_or_reason.config import paths
+from scale_or_reason.config.params import ParametersError, TrainingParams, load_study, parse_study
+from scale_or_reason.core.hub import HubUnreachableError
+from scale_or_reason.core.thinking import EMPTY_THINK_BLOCK
+from scale_or_reason.data import generation
+from scale_or_reason.data.tokenizer import TURN_END
+from scale_or_reason.evaluation import evaluate
+from scale_or_reason.orchestration.runner import dry_run
+from scale_or_reason.training import train
+from scale_or_reason.training.students import load_pretrained
+
+PAPER = PARAMETERS / "paper.yaml"
+PAPER_MATH = PARAMETERS / "paper-math.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +56,8 @@ def _save_tokenizer(tokenizer, folder):
 
 
 def released_file(folder, rows=48):
-    from scale_or_reason.tasks import FAMILIES
-    from scale_or_reason.teachers import synthetic_pairs
+    from scale_or_reason.data.tasks import FAMILIES
+    from scale_or_reason.data.teachers import synthetic_pairs
 
     pairs = [row for family in FAMILIES for row in synthetic_pairs(family, "train", rows // len(FAMILIES), 1)]
     path = folder / "pairs.jsonl"
@@ -106,7 +113,7 @@ def test_the_schedule_is_the_papers_and_shrinks_with_short_runs(tmp_path, base_m
     study = load_study(PAPER)
     assert train.schedule_steps(study.training, 5000) == (150, 300)
     assert train.schedule_steps(study.training, 90) == (30, 60)  # proportions kept
-    ratio_study = load_study(paths.PARAMETERS_DIR / "smoke.yaml")
+    ratio_study = load_study(PARAMETERS / "smoke.yaml")
     assert train.schedule_steps(ratio_study.training, 100) == (5, 20)
 
 
@@ -142,13 +149,13 @@ def test_an_unreachable_hub_model_names_the_offline_alternative(monkeypatch):
 
 def test_released_pairs_train_a_pretrained_student_with_the_papers_schedule(tmp_path, base_model_folder):
     study = paper_like_study(tmp_path, base_model_folder)
-    generate.generate_data(study)
-    assert not (store.data_dir(study) / "tokenizer").exists(), "a pretrained student brings its tokenizer"
+    generation.generate_data(study)
+    assert not (units.data_dir(study) / "tokenizer").exists(), "a pretrained student brings its tokenizer"
     metrics = train.train_student(study, "tiny", "reasoning")
     assert metrics["samples"] == 40 and metrics["steps"] == 5  # 40 samples / 8 per optimizer step
-    log = store.train_dir(study, "tiny", "reasoning") / "train_log.csv"
+    log = units.train_dir(study, "tiny", "reasoning") / "train_log.csv"
     assert log.is_file()
-    model_dir = store.train_dir(study, "tiny", "reasoning") / "model"
+    model_dir = units.train_dir(study, "tiny", "reasoning") / "model"
     saved = AutoTokenizer.from_pretrained(model_dir)
     assert saved.eos_token == TURN_END and (model_dir / "model.safetensors").is_file()
     assert not list(model_dir.glob("*.bin"))
@@ -166,7 +173,7 @@ def test_bf16_on_a_machine_without_gpu_is_refused(tmp_path, base_model_folder):
 def test_accelerate_configs_load_and_the_launch_command_uses_them(tmp_path, base_model_folder, name):
     from accelerate.commands.config.config_args import ClusterConfig
 
-    file = train.accelerate_config_file(name)
+    file = TrainingParams(accelerate_config=name).accelerate_config_file()
     config = ClusterConfig.from_yaml_file(file)
     assert config.distributed_type.value == {"fsdp": "FSDP", "zero3": "DEEPSPEED"}[name]
     study = paper_like_study(tmp_path, base_model_folder, processes=2, accelerate_config=name, global_batch_size=8)
@@ -174,12 +181,12 @@ def test_accelerate_configs_load_and_the_launch_command_uses_them(tmp_path, base
     assert command[1:3] == ["-m", "accelerate.commands.launch"]
     assert command[command.index("--config_file") + 1] == str(file)
     assert command[command.index("--num_processes") + 1] == "2"
-    assert command[-5:] == ["-m", "scale_or_reason.train", str(paths.resolve("p.yaml")), "tiny", "ift"]
+    assert command[-5:] == ["-m", "scale_or_reason.training.train", str(paths.resolve("p.yaml")), "tiny", "ift"]
 
 
 def test_an_unknown_accelerate_config_is_named():
     with pytest.raises(ParametersError, match="no file .*nope.yaml .*fsdp, zero3"):
-        train.accelerate_config_file("nope.yaml")
+        TrainingParams(accelerate_config="nope.yaml").accelerate_config_file()
 
 
 def test_the_vllm_evaluation_backend_says_what_it_needs(tmp_path, base_model_folder):
@@ -227,9 +234,9 @@ def test_launch_trains_in_a_subprocess_and_streams_its_log(tmp_path, base_model_
     study = paper_like_study(tmp_path, base_model_folder)
     params_file = tmp_path / "paper-like.yaml"
     params_file.write_text(yaml.safe_dump(study.model_dump(mode="json")))
-    generate.generate_data(study)
+    generation.generate_data(study)
     metrics = train.launch(study, str(params_file), "tiny", "ift")
     shown = capsys.readouterr().out
     assert shown.startswith("$ ") and "accelerate.commands.launch" in shown.splitlines()[0]
     assert "train_runtime" in shown, "the subprocess's training log was not streamed"
-    assert metrics["recipe"] == "ift" and store.is_complete(store.train_dir(study, "tiny", "ift"))
+    assert metrics["recipe"] == "ift" and units.is_complete(units.train_dir(study, "tiny", "ift"))

@@ -1,10 +1,12 @@
 import pytest
 import yaml
 
-from scale_or_reason import paths
-from scale_or_reason.params import ParametersError, fingerprint, load_study, parse_study
+from conftest import PARAMETERS
 
-SMOKE = paths.PARAMETERS_DIR / "smoke.yaml"
+from scale_or_reason import units
+from scale_or_reason.config.params import ParametersError, fingerprint, load_study, parse_study
+
+SMOKE = PARAMETERS / "smoke.yaml"
 
 
 def smoke_data() -> dict:
@@ -13,12 +15,20 @@ def smoke_data() -> dict:
 
 @pytest.mark.parametrize("name", ["smoke.yaml", "embedded.yaml"])
 def test_shipped_parameter_files_are_valid(name):
-    study = load_study(paths.PARAMETERS_DIR / name)
+    study = load_study(PARAMETERS / name)
     assert study.study == name.removesuffix(".yaml")
 
 
-def test_relative_paths_resolve_against_the_repository(monkeypatch, tmp_path):
+def test_relative_paths_resolve_against_the_project(monkeypatch, tmp_path):
+    """The project is the nearest folder upward holding `parameters/` (JupyterLab's kernels start
+    in `notebooks/`), `SOR_PROJECT_DIR` when set, else the working directory."""
+    monkeypatch.delenv("SOR_PROJECT_DIR", raising=False)
+    monkeypatch.chdir(PARAMETERS.parent / "notebooks")
+    assert load_study("parameters/smoke.yaml").study == "smoke"
     monkeypatch.chdir(tmp_path)
+    with pytest.raises(ParametersError, match=f"parameters file not found: {tmp_path}/parameters/smoke.yaml"):
+        load_study("parameters/smoke.yaml")
+    monkeypatch.setenv("SOR_PROJECT_DIR", str(PARAMETERS.parent))
     assert load_study("parameters/smoke.yaml").study == "smoke"
 
 
@@ -78,9 +88,9 @@ def test_a_scale_can_override_the_learning_rate(smoke_study):
 
 def test_an_unknown_student_is_named(smoke_study):
     with pytest.raises(ParametersError, match="unknown scale 'huge'; smoke has tiny, small"):
-        smoke_study.check_student("huge", "ift")
+        units.check_student(smoke_study, "huge", "ift")
     with pytest.raises(ParametersError, match="trains no recipe 'mixed-25' at scale 'tiny'"):
-        smoke_study.check_student("tiny", "mixed-25")
+        units.check_student(smoke_study, "tiny", "mixed-25")
 
 
 def test_curricula_name_known_scales_and_valid_recipes():
@@ -95,8 +105,8 @@ def test_curricula_name_known_scales_and_valid_recipes():
 
 
 def test_students_to_train_adds_curricula_at_their_scales_only(smoke_study):
-    students = smoke_study.students_to_train()
+    students = units.students(smoke_study)
     assert ("tiny", "sequential-50") in students and ("small", "sequential-50") not in students
     assert len(students) == len(set(students)) == 6
     with pytest.raises(ParametersError, match="trains no recipe 'mixed-50' at scale 'small'"):
-        smoke_study.check_student("small", "mixed-50")
+        units.check_student(smoke_study, "small", "mixed-50")

@@ -6,9 +6,10 @@ from collections import Counter
 import pytest
 from datasets import Dataset
 
-from scale_or_reason.recipes import assign_formats, parse_recipe, recipe_examples
-from scale_or_reason.tasks import FAMILIES
-from scale_or_reason.teachers import synthetic_pairs
+from scale_or_reason.config.recipes import parse_recipe
+from scale_or_reason.data.sft_rows import assign_formats, recipe_examples
+from scale_or_reason.data.tasks import FAMILIES
+from scale_or_reason.data.teachers import synthetic_pairs
 
 
 @pytest.fixture(scope="module")
@@ -79,5 +80,5 @@ def test_unknown_recipe_names_are_refused(bad):
 
 def test_recipe_names_parse():
     assert parse_recipe("sequential-25").reasoning_share == 0.25
-    assert parse_recipe("mixed-75").order == "mixed" and parse_recipe("mixed-75").is_curriculum
+    assert parse_recipe("mixed-75").kind == "mixed" and parse_recipe("mixed-75").is_curriculum
     assert parse_recipe("reasoning").reasoning_share == 1.0 and not parse_recipe("ift").is_curriculum

@@ -9,8 +9,9 @@ import huggingface_hub.constants
 import pandas as pd
 import pytest
 
-from scale_or_reason.backends import HubUnreachableError
-from scale_or_reason.teachers import PAIR_COLUMNS, load_released_pairs, prompt_key
+from scale_or_reason.core.hub import HubUnreachableError
+from scale_or_reason.data.teachers import PAIR_COLUMNS, prompt_key
+from scale_or_reason.teachers import load_released_pairs  # the README's public name
 
 GOOD = [
     {
@@ -66,10 +67,10 @@ def test_released_rows_come_out_in_the_pair_schema(tmp_path, suffix):
 
 def test_bad_rows_are_counted_by_reason_and_left_out(tmp_path, caplog):
     path = write([*GOOD[:3], *BAD], tmp_path / "pairs.parquet")
-    with caplog.at_level(logging.WARNING, logger="scale_or_reason.teachers"):
+    with caplog.at_level(logging.WARNING, logger="scale_or_reason.data.released"):
         pairs = load_released_pairs(str(path))
     assert sorted(pairs["prompt"]) == sorted(row["prompt"] for row in GOOD[:3])
-    (warning,) = [record.getMessage() for record in caplog.records if record.name == "scale_or_reason.teachers"]
+    (warning,) = [record.getMessage() for record in caplog.records if record.name == "scale_or_reason.data.released"]
     assert "left out 5 of 8" in warning
     for reason in ("empty_prompt 2", "empty_ift 1", "reasoning_unclosed 1", "reasoning_no_answer 1"):
         assert reason in warning

@@ -3,26 +3,27 @@
 import pandas as pd
 import pytest
 
-from scale_or_reason import store
-from scale_or_reason.results import collect_results
+from scale_or_reason import units
+from scale_or_reason.analysis.results import collect_results
+from scale_or_reason.core import files
 
 
 def fake_student(study, scale, recipe, train_flops, inference_flops):
-    train_dir = store.train_dir(study, scale, recipe)
+    train_dir = units.train_dir(study, scale, recipe)
     train_dir.mkdir(parents=True)
-    store.write_json(train_dir / "train_metrics.json", {
+    files.write_json(train_dir / "train_metrics.json", {
         "params": 100, "train_tokens": 1000, "samples": 10, "rows": 20, "epochs": 2, "steps": 4, "train_seconds": 1.5,
         "train_flops_paper": train_flops[0], "train_flops_exact": train_flops[1], "mfu": 0.1,
     })  # fmt: skip
-    store.mark_complete(train_dir)
-    eval_dir = store.eval_dir(study, scale, recipe)
+    units.mark_complete(train_dir)
+    eval_dir = units.eval_dir(study, scale, recipe)
     eval_dir.mkdir(parents=True)
     pd.DataFrame([{
         "benchmark": b.name, "family": b.family, "accuracy": 0.5, "n": 6, "gen_tokens_mean": 7.0,
         "prompt_tokens_mean": 30.0, "inference_flops_paper": inference_flops[0],
         "inference_flops_exact": inference_flops[1], "hit_cap": 0, "no_answer": 0,
     } for b in study.benchmarks]).to_csv(eval_dir / "metrics.csv", index=False)  # fmt: skip
-    store.mark_complete(eval_dir)
+    units.mark_complete(eval_dir)
 
 
 @pytest.mark.parametrize("count,column", [("paper", 0), ("exact", 1)])

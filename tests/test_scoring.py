@@ -1,6 +1,8 @@
 import pytest
 
-from scale_or_reason.scoring import after_thinking, final_answer, is_correct, last_boxed, process_results
+from scale_or_reason.core.answers import final_answer, is_correct, last_boxed
+from scale_or_reason.core.thinking import after_thinking
+from scale_or_reason.evaluation.scoring import process_results
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,9 @@ import re
 
 import pytest
 
-from scale_or_reason.scoring import final_answer
-from scale_or_reason.selection import (
+from scale_or_reason.core.answers import final_answer
+from scale_or_reason.core.thinking import THINK_CLOSE
+from scale_or_reason.data.selection import (
     STRATEGIES,
     candidate_pool,
     equivalent_styles,
@@ -16,10 +17,10 @@ from scale_or_reason.selection import (
     select_length_cap,
     select_random,
     select_unsolved,
-    trace_distance,
+    trace_dissimilarity,
 )
-from scale_or_reason.tasks import FAMILIES, draw_problems
-from scale_or_reason.teachers import PAIR_COLUMNS, THINK_CLOSE, reasoning_answer, synthetic_pairs
+from scale_or_reason.data.tasks import FAMILIES, draw_problems
+from scale_or_reason.data.teachers import PAIR_COLUMNS, reasoning_answer, synthetic_pairs
 
 POOL_OPTIONS = {"unsolved": {"solved": frozenset()}}
 
@@ -167,13 +168,13 @@ def test_an_error_rate_outside_zero_to_one_is_refused():
 def test_pool_rows_are_pairs_with_trace_columns(family, pools):
     pool = pools[family]
     assert len(pool) == 120 and len({row["id"] for row in pool}) == 120
-    extra = {"question_key", "trace_id", "trace_style", "trace_correct", "trace_tokens"}
+    extra = {"question_key", "trace_id", "trace_style", "trace_correct", "trace_chars"}
     assert all(set(row) == set(PAIR_COLUMNS) | extra for row in pool)
     assert sum(not row["trace_correct"] for row in pool) == 30
     questions = {}
     for row in pool:
         questions.setdefault(row["question_key"], []).append(row)
-        assert row["trace_tokens"] == len(row["reasoning"])
+        assert row["trace_chars"] == len(row["reasoning"])
         assert row["ift"] == f"\\boxed{{{row['answer']}}}"
     assert len(questions) == 40
     assert all([row["trace_id"] for row in rows] == [0, 1, 2] for rows in questions.values())
@@ -225,10 +226,10 @@ def test_unsolved_removes_exactly_the_solved_questions(pools):
 
 def test_length_cap_keeps_exactly_the_traces_up_to_the_percentile(pools):
     pool = pools["general_mc"]
-    lengths = sorted(row["trace_tokens"] for row in pool)
+    lengths = sorted(row["trace_chars"] for row in pool)
     cap = lengths[59]  # nearest rank of the 50th percentile of 120
     kept = select_length_cap(pool, len(pool), 0, percentile=50)
-    assert kept == [row for row in pool if row["trace_tokens"] <= cap]
+    assert kept == [row for row in pool if row["trace_chars"] <= cap]
     assert len(select_length_cap(pool, 10, 0, percentile=50)) == 10
     assert nearest_rank([5, 1, 4, 2, 3], 40) == 2 and nearest_rank([5, 1, 4, 2, 3], 100) == 5
 
@@ -237,7 +238,7 @@ def test_diverse_keeps_the_most_distant_pair_on_a_hand_made_question():
     # Built so that distances are plain: "aaaaaaaa" and "bbbbbbbb" share nothing (distance 1),
     # "aaaabbbb" sits halfway between them, "aaaaaaab" is a near-copy of the first.
     texts = ["aaaaaaab", "aaaaaaaa", "aaaabbbb", "bbbbbbbb"]
-    assert trace_distance(texts[1], texts[3]) == 1.0 and trace_distance(texts[2], texts[1]) == 0.5
+    assert trace_dissimilarity(texts[1], texts[3]) == 1.0 and trace_dissimilarity(texts[2], texts[1]) == 0.5
     pool = [{"id": text, "question_key": "q", "reasoning": text} for text in texts]
     pool += [{"id": "alone", "question_key": "r", "reasoning": "x"}]
     chosen = select_diverse(pool, 10, 0, per_question=2)

@@ -21,10 +21,13 @@ import pytest
 
 import slurm_cluster
 from conftest import run_sor
-from scale_or_reason import paths, slurm, store
-from scale_or_reason.params import load_study
-from scale_or_reason.runner import plan
-from scale_or_reason.slurm import SlurmParams, SlurmUnavailable
+from scale_or_reason import units
+from scale_or_reason.config import paths
+from scale_or_reason.config.params import SlurmParams, load_study
+from scale_or_reason.core import files
+from scale_or_reason.orchestration import slurm
+from scale_or_reason.orchestration.slurm import SlurmUnavailable
+from scale_or_reason.units import plan
 
 SMOKE = "parameters/smoke.yaml"
 # Columns that depend on how fast and how crowded the machine was, not on what was computed.
@@ -33,12 +36,12 @@ FAST = SlurmParams(poll_seconds=0.01)
 
 
 @pytest.fixture
-def units(smoke_study):
+def planned(smoke_study):
     return plan(smoke_study, SMOKE)
 
 
-def by_key(units):
-    return {u.key: u for u in units}
+def by_key(planned):
+    return {u.key: u for u in planned}
 
 
 # --- parameters and dependencies -------------------------------------------------------------
@@ -55,21 +58,21 @@ def test_slurm_params_defaults_and_validation():
             SlurmParams(**bad)
 
 
-def test_dependencies_are_the_jobs_of_the_needs(units):
-    units = by_key(units)
+def test_dependencies_are_the_jobs_of_the_needs(planned):
+    planned = by_key(planned)
     jobs = {"generate:data": "10", "train:tiny-ift": "11", "evaluate:tiny-ift": "21", "evaluate:small-ift": "22"}
-    assert slurm.dependency(units["generate:data"], jobs) is None
-    assert slurm.dependency(units["train:tiny-ift"], jobs) == "afterok:10"
-    assert slurm.dependency(units["evaluate:tiny-ift"], jobs) == "afterok:11"
+    assert slurm.dependency(planned["generate:data"], jobs) is None
+    assert slurm.dependency(planned["train:tiny-ift"], jobs) == "afterok:10"
+    assert slurm.dependency(planned["evaluate:tiny-ift"], jobs) == "afterok:11"
     # a need that is already complete has no job: nothing to wait for
-    assert slurm.dependency(units["evaluate:small-ift"], jobs) is None
-    assert slurm.dependency(units["analyze:study"], jobs) == "afterok:21:22"
+    assert slurm.dependency(planned["evaluate:small-ift"], jobs) is None
+    assert slurm.dependency(planned["analyze:study"], jobs) == "afterok:21:22"
 
 
-def test_dependants_are_transitive_and_ordered(units):
-    after_training = slurm.dependants("train:tiny-ift", units)
+def test_dependants_are_transitive_and_ordered(planned):
+    after_training = slurm.dependants("train:tiny-ift", planned)
     assert after_training == ["evaluate:tiny-ift", "analyze:study", "curriculum:study", "transfer:study"]
-    assert len(slurm.dependants("generate:data", units)) == len(units) - 1
+    assert len(slurm.dependants("generate:data", planned)) == len(planned) - 1
 
 
 def test_squeue_lines_are_parsed_by_job_id():
@@ -89,7 +92,7 @@ def test_executor_asks_for_what_the_parameters_say(smoke_study, tmp_path, monkey
     asked = SlurmParams(partition="gpu", gpus_per_node=2, mem_gb=1.5, time_minutes=90)
     executor = slurm._executor(smoke_study, asked)
     assert executor.parameters == {"partition": "gpu", "gpus_per_node": 2, "mem": "1536M", "time": 90}
-    assert str(executor.folder) == str(store.study_dir(smoke_study) / "slurm" / "%j")
+    assert str(executor.folder) == str(units.study_dir(smoke_study) / "slurm" / "%j")
     assert "gpus_per_node" not in slurm._executor(smoke_study, SlurmParams()).parameters
 
 
@@ -177,9 +180,9 @@ class ScriptedSlurm:
         if unit.key in self.fail:
             job.stderr.write_text("Traceback (most recent call last):\nUnitFailed: boom in the notebook\n")
             (unit.folder / "papermill.log").write_text("Executing cell 7\nValueError: the loss is nan\n")
-            result = ("error", "Traceback (most recent call last):\nscale_or_reason.runner.UnitFailed: boom\n")
+            result = ("error", "Traceback (most recent call last):\nscale_or_reason.orchestration.execution.UnitFailed: boom\n")
         else:
-            store.mark_complete(unit.folder)
+            units.mark_complete(unit.folder)
             result = ("success", 3.0)
             self.succeeded.add(job_id)
         job.result_pickle.write_bytes(pickle.dumps(result))
@@ -199,14 +202,14 @@ def scripted(smoke_study, monkeypatch):
     return install
 
 
-def test_a_pending_job_is_reused_and_a_vanished_one_resubmitted(smoke_study, units, scripted):
-    keys = by_key(units)
+def test_a_pending_job_is_reused_and_a_vanished_one_resubmitted(smoke_study, planned, scripted):
+    keys = by_key(planned)
     for key in ("generate:data", "train:tiny-ift"):
         keys[key].folder.mkdir(parents=True)
-        store.mark_complete(keys[key].folder)
+        units.mark_complete(keys[key].folder)
     recorded = {"train:small-ift": "41", "evaluate:small-ift": "42", "train:tiny-reasoning": "43",
                 "evaluate:tiny-reasoning": "44", "train:small-reasoning": "45"}  # fmt: skip
-    store.write_json(slurm.slurm_dir(smoke_study) / "jobs.json", recorded)
+    files.write_json(slurm.slurm_dir(smoke_study) / "jobs.json", recorded)
     name = lambda key: slurm.job_name(smoke_study, keys[key])  # noqa: E731
     fake = scripted(
         f"41|RUNNING|None|{name('train:small-ift')}\n"
@@ -216,8 +219,8 @@ def test_a_pending_job_is_reused_and_a_vanished_one_resubmitted(smoke_study, uni
         # 45 is someone else's job now: ids restart when a cluster's state is wiped
         "45|PENDING|Priority|another-job\n"
     )
-    to_run = {u.key for u in units if not store.is_complete(u.folder)}
-    job_ids = slurm.submit_units(units, smoke_study, to_run, SlurmParams())
+    to_run = {u.key for u in planned if not units.is_complete(u.folder)}
+    job_ids = slurm.submit_units(planned, smoke_study, to_run, SlurmParams())
 
     assert job_ids["train:small-ift"] == "41" and job_ids["evaluate:small-ift"] == "42"
     assert fake.cancelled == ["44"]
@@ -230,35 +233,35 @@ def test_a_pending_job_is_reused_and_a_vanished_one_resubmitted(smoke_study, uni
     analysis_needs = resubmitted["analyze:study"][1].removeprefix("afterok:").split(":")
     assert len(analysis_needs) == 6  # no evaluation is complete
     assert "42" in analysis_needs and resubmitted["evaluate:tiny-reasoning"][0] in analysis_needs
-    assert store.read_json(slurm.slurm_dir(smoke_study) / "jobs.json") == {**recorded, **job_ids}
+    assert files.read_json(slurm.slurm_dir(smoke_study) / "jobs.json") == {**recorded, **job_ids}
 
 
-def test_complete_units_are_skipped_and_the_rest_run(smoke_study, units, scripted):
+def test_complete_units_are_skipped_and_the_rest_run(smoke_study, planned, scripted):
     fake = scripted()
-    keys = by_key(units)
+    keys = by_key(planned)
     keys["generate:data"].folder.mkdir(parents=True)
-    store.mark_complete(keys["generate:data"].folder)
-    outcomes = {o.unit.key: o for o in slurm.run_units_slurm(units, smoke_study, set(), FAST)}
-    assert [o.unit.key for o in outcomes.values()] == [u.key for u in units]
+    units.mark_complete(keys["generate:data"].folder)
+    outcomes = {o.unit.key: o for o in slurm.run_units_slurm(planned, smoke_study, set(), FAST)}
+    assert [o.unit.key for o in outcomes.values()] == [u.key for u in planned]
     assert outcomes["generate:data"].status == "skipped"
     assert {o.status for k, o in outcomes.items() if k != "generate:data"} == {"ran"}
     assert outcomes["train:tiny-ift"].seconds == 3.0  # what the job measured, not the polling
-    assert len(fake.submitted) == len(units) - 1
+    assert len(fake.submitted) == len(planned) - 1
 
     fake.submitted.clear()
-    again = slurm.run_units_slurm(units, smoke_study, {"analyze"}, FAST)
+    again = slurm.run_units_slurm(planned, smoke_study, {"analyze"}, FAST)
     assert [u.key for u, _ in fake.submitted.values()] == ["analyze:study"]
     assert {o.unit.key for o in again if o.status == "ran"} == {"analyze:study"}
 
     # A rerun job that fails before its notebook starts leaves the old folder complete: still a failure.
     fake.fail = {"analyze:study"}
-    third = {o.unit.key: o for o in slurm.run_units_slurm(units, smoke_study, {"analyze"}, FAST)}
-    assert store.is_complete(keys["analyze:study"].folder) and third["analyze:study"].status == "failed"
+    third = {o.unit.key: o for o in slurm.run_units_slurm(planned, smoke_study, {"analyze"}, FAST)}
+    assert units.is_complete(keys["analyze:study"].folder) and third["analyze:study"].status == "failed"
 
 
-def test_a_failed_job_shows_its_logs_and_its_dependants_are_cancelled(smoke_study, units, scripted, capsys):
+def test_a_failed_job_shows_its_logs_and_its_dependants_are_cancelled(smoke_study, planned, scripted, capsys):
     fake = scripted(fail={"train:tiny-ift"})
-    outcomes = {o.unit.key: o for o in slurm.run_units_slurm(units, smoke_study, set(), FAST)}
+    outcomes = {o.unit.key: o for o in slurm.run_units_slurm(planned, smoke_study, set(), FAST)}
     failed = outcomes["train:tiny-ift"]
     assert failed.status == "failed"
     assert "failed in Slurm job" in failed.error and "UnitFailed: boom" in failed.error
@@ -274,13 +277,13 @@ def test_a_failed_job_shows_its_logs_and_its_dependants_are_cancelled(smoke_stud
     assert "failed  train:tiny-ift" in shown.out + shown.err
 
 
-def test_a_dependency_never_satisfied_is_cancelled_and_reported(smoke_study, units, scripted):
-    keys = by_key(units)
+def test_a_dependency_never_satisfied_is_cancelled_and_reported(smoke_study, planned, scripted):
+    keys = by_key(planned)
     fake = scripted()
     # A job from an earlier submission that waits on a job that failed then: nothing here fails.
     fake.queue["7"] = slurm.QueuedJob("7", "PENDING", slurm.NEVER_SATISFIED, "x")
     tracked = {"train:tiny-ift": slurm.Tracked(keys["train:tiny-ift"], "7", time.monotonic())}
-    outcome = slurm.wait_for(tracked, units, smoke_study, FAST)["train:tiny-ift"]
+    outcome = slurm.wait_for(tracked, planned, smoke_study, FAST)["train:tiny-ift"]
     assert outcome.status == "failed" and slurm.NEVER_SATISFIED in outcome.error
     assert fake.cancelled == ["7"]
 
@@ -315,7 +318,7 @@ def test_smoke_study_on_slurm_matches_the_local_run(local_slurm, smoke_reference
     """`sor study --executor slurm`, end to end, against the same study run by the local executor."""
     slurm_runs, local_runs = paths.runs_dir(), smoke_reference
     study = load_study(SMOKE)
-    units = plan(study, SMOKE)
+    planned = plan(study, SMOKE)
     start = time.perf_counter()
     on_slurm = run_sor("study", SMOKE, "--executor", "slurm", runs_dir=slurm_runs, timeout=900)
     print(f"smoke study on Slurm: {time.perf_counter() - start:.0f} s")
@@ -323,22 +326,22 @@ def test_smoke_study_on_slurm_matches_the_local_run(local_slurm, smoke_reference
         print(local_slurm.log_tails())
     assert on_slurm.returncode == 0, on_slurm.stdout[-3000:] + on_slurm.stderr[-3000:]
     assert "as Slurm jobs" in on_slurm.stdout
-    jobs = store.read_json(slurm.slurm_dir(study) / "jobs.json")
-    assert set(jobs) == {u.key for u in units}
-    for unit in units:
-        assert store.is_complete(unit.folder), unit.key
+    jobs = files.read_json(slurm.slurm_dir(study) / "jobs.json")
+    assert set(jobs) == {u.key for u in planned}
+    for unit in planned:
+        assert units.is_complete(unit.folder), unit.key
         job_folder = slurm.slurm_dir(study) / jobs[unit.key]
         assert (job_folder / f"{jobs[unit.key]}_0_log.out").is_file(), unit.key
         assert (job_folder / f"{jobs[unit.key]}_0_result.pkl").is_file(), unit.key
-    assert len(set(jobs.values())) == len(units)
-    assert all(o.status == "skipped" for o in slurm.run_units_slurm(units, study, set(), SlurmParams()))
+    assert len(set(jobs.values())) == len(planned)
+    assert all(o.status == "skipped" for o in slurm.run_units_slurm(planned, study, set(), SlurmParams()))
 
-    on_slurm_results = pd.read_csv(store.results_csv(study))
+    on_slurm_results = pd.read_csv(units.results_csv(study))
     monkeypatch.setenv("SOR_RUNS_DIR", str(local_runs))
-    locally = pd.read_csv(store.results_csv(study))
-    assert len(on_slurm_results) == len(study.students_to_train()) * len(study.benchmarks)
+    locally = pd.read_csv(units.results_csv(study))
+    assert len(on_slurm_results) == len(units.students(study)) * len(study.benchmarks)
     pd.testing.assert_frame_equal(_without_timings(on_slurm_results), _without_timings(locally))
     # Same seed, same threads, same CPU: the trained weights are the same bytes.
-    for unit in (u for u in units if u.stage == "train"):
+    for unit in (u for u in planned if u.stage == "train"):
         checkpoint = unit.folder.relative_to(slurm_runs) / "model" / "model.safetensors"
         assert (slurm_runs / checkpoint).read_bytes() == (local_runs / checkpoint).read_bytes(), unit.key

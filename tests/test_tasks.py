@@ -4,9 +4,10 @@ import statistics
 
 import pytest
 
-from scale_or_reason import tasks
-from scale_or_reason.tasks import FAMILIES, draw_problems, is_held_out
-from scale_or_reason.teachers import THINK_CLOSE, THINK_OPEN, synthetic_pairs
+from scale_or_reason.core.thinking import THINK_CLOSE, THINK_OPEN
+from scale_or_reason.data import tasks
+from scale_or_reason.data.tasks import FAMILIES, draw_problems, is_held_out
+from scale_or_reason.data.teachers import synthetic_pairs
 
 
 @pytest.mark.parametrize("family", FAMILIES)

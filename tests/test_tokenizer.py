@@ -1,8 +1,8 @@
 import pytest
 
-from scale_or_reason.recipes import chat_example
-from scale_or_reason.teachers import synthetic_pairs
-from scale_or_reason.tokenizer import EMPTY_THINK_BLOCK
+from scale_or_reason.core.thinking import EMPTY_THINK_BLOCK
+from scale_or_reason.data.sft_rows import chat_example
+from scale_or_reason.data.teachers import synthetic_pairs
 
 
 def render(tokenizer, messages, thinking, generation_prompt=False):
@@ -52,8 +52,8 @@ def test_end_of_turn_is_eos_and_padding_is_separate(small_tokenizer):
 def test_a_saved_student_loads_back_the_same_tokenizer(small_tokenizer, tmp_path, smoke_study):
     """transformers 5 picks a checkpoint's tokenizer class from its model type: the reloaded
     tokenizer must cut text exactly as the one the student was trained with."""
-    from scale_or_reason.students import build_student, student_config
-    from scale_or_reason.tokenizer import load_tokenizer
+    from scale_or_reason.core.hub import load_tokenizer
+    from scale_or_reason.training.students import build_student, student_config
 
     build_student(student_config(smoke_study.students.scales["tiny"], small_tokenizer, 64), 0).save_pretrained(tmp_path)
     small_tokenizer.save_pretrained(tmp_path)

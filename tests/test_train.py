@@ -6,18 +6,21 @@ import pytest
 from datasets import Dataset
 from safetensors import safe_open
 
-from scale_or_reason import flops, generate, store, train
-from scale_or_reason.train import IGNORED_LABEL, TruncationError, check_lengths
+from scale_or_reason import units
+from scale_or_reason.core import flops
+from scale_or_reason.data import generation
+from scale_or_reason.training import train
+from scale_or_reason.training.train import IGNORED_LABEL, TruncationError, check_lengths
 
 
 @pytest.fixture
 def trained(smoke_study):
-    generate.generate_data(smoke_study)
+    generation.generate_data(smoke_study)
     return train.train_student(smoke_study, "tiny", "ift")
 
 
 def test_a_trained_student_is_saved_with_its_tokenizer_in_safetensors(smoke_study, trained):
-    model_dir = store.train_dir(smoke_study, "tiny", "ift") / "model"
+    model_dir = units.train_dir(smoke_study, "tiny", "ift") / "model"
     assert (model_dir / "model.safetensors").is_file()
     assert not list(model_dir.glob("*.bin"))
     assert (model_dir / "tokenizer.json").is_file()
@@ -25,16 +28,16 @@ def test_a_trained_student_is_saved_with_its_tokenizer_in_safetensors(smoke_stud
     assert config["architectures"] == ["Qwen2ForCausalLM"] and config["hidden_size"] == 16
     with safe_open(model_dir / "model.safetensors", "pt") as weights:
         assert sum(weights.get_slice(k).get_shape()[0] > 0 for k in weights.keys()) > 0
-    assert store.is_complete(store.train_dir(smoke_study, "tiny", "ift"))
+    assert units.is_complete(units.train_dir(smoke_study, "tiny", "ift"))
 
 
 def test_metrics_count_real_tokens_and_both_flops(smoke_study, trained):
     """Recount every training sequence from the chat template: the totals must agree exactly."""
-    from scale_or_reason.tokenizer import load_tokenizer
+    from scale_or_reason.core.hub import load_tokenizer
 
-    folder = store.train_dir(smoke_study, "tiny", "ift")
+    folder = units.train_dir(smoke_study, "tiny", "ift")
     tokenizer = load_tokenizer(folder / "model")
-    pairs = generate.load_pairs(store.data_dir(smoke_study))
+    pairs = generation.load_pairs(units.data_dir(smoke_study))
     lengths = [
         len(tokenizer.apply_chat_template(
             [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["ift"]}],
@@ -57,17 +60,17 @@ def test_metrics_count_real_tokens_and_both_flops(smoke_study, trained):
 
 
 def test_a_second_call_finds_the_finished_unit(smoke_study, trained):
-    before = (store.train_dir(smoke_study, "tiny", "ift") / "model" / "model.safetensors").stat().st_mtime_ns
+    before = (units.train_dir(smoke_study, "tiny", "ift") / "model" / "model.safetensors").stat().st_mtime_ns
     assert train.train_student(smoke_study, "tiny", "ift") == trained
-    after = (store.train_dir(smoke_study, "tiny", "ift") / "model" / "model.safetensors").stat().st_mtime_ns
+    after = (units.train_dir(smoke_study, "tiny", "ift") / "model" / "model.safetensors").stat().st_mtime_ns
     assert before == after
 
 
 def test_loss_falls_on_completion_tokens_only(smoke_study, small_tokenizer):
     from trl import SFTTrainer
 
-    from scale_or_reason.recipes import recipe_examples
-    from scale_or_reason.students import build_student, student_config
+    from scale_or_reason.data.sft_rows import recipe_examples
+    from scale_or_reason.training.students import build_student, student_config
 
     pairs = Dataset.from_list([{"id": "general_oe-train-00000", "family": "general_oe", "prompt": "Sort from smallest to largest: 3, 1. Put the final answer in \\boxed{}.", "ift": "\\boxed{1, 3}", "reasoning": "<think>\nx\n</think>\n\n\\boxed{1, 3}"}])
     model = build_student(student_config(smoke_study.students.scales["tiny"], small_tokenizer, 256), 0)
@@ -79,7 +82,7 @@ def test_loss_falls_on_completion_tokens_only(smoke_study, small_tokenizer):
 
 
 def smoke_study_tmp(study):
-    return store.study_dir(study) / "trainer-test"
+    return units.study_dir(study) / "trainer-test"
 
 
 def test_a_sequence_longer_than_max_length_refuses_to_train():
@@ -93,9 +96,9 @@ def test_a_sequence_longer_than_max_length_refuses_to_train():
 
 
 def test_a_curriculum_student_trains_on_its_split_in_its_order(smoke_study):
-    generate.generate_data(smoke_study)
+    generation.generate_data(smoke_study)
     metrics = train.train_student(smoke_study, "tiny", "sequential-50")
     assert metrics["rows"] == metrics["samples"] == 160
     assert metrics["reasoning_rows"] == 80
-    log = (store.train_dir(smoke_study, "tiny", "sequential-50") / "train_log.csv").read_text()
+    log = (units.train_dir(smoke_study, "tiny", "sequential-50") / "train_log.csv").read_text()
     assert "loss" in log.splitlines()[0]

@@ -8,11 +8,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from scale_or_reason import plots, tasks, transfer
-from scale_or_reason.params import load_study
-from scale_or_reason.paths import PARAMETERS_DIR
-from scale_or_reason.tasks import FAMILIES, MULTIPLY_TEMPLATES, NAMES, draw_problems, is_held_out
-from scale_or_reason.teachers import THINK_CLOSE, synthetic_pairs
+from conftest import PARAMETERS as PARAMETERS_DIR
+
+from scale_or_reason.analysis import plots, transfer
+from scale_or_reason.config.families import in_distribution_benchmarks
+from scale_or_reason.config.params import load_study
+from scale_or_reason.core.thinking import THINK_CLOSE
+from scale_or_reason.data import tasks
+from scale_or_reason.data.tasks import FAMILIES, MULTIPLY_TEMPLATES, NAMES, draw_problems, is_held_out
+from scale_or_reason.data.teachers import synthetic_pairs
 
 # --- the related variant --------------------------------------------------------------------
 
@@ -255,10 +259,10 @@ def test_no_transfer_sets_no_markdown(results):
 
 def test_variants_of_a_study():
     study = load_study(PARAMETERS_DIR / "embedded.yaml")
-    variants = transfer.benchmark_variants(study)
+    variants = study.benchmark_variants()
     assert variants["math_oe_rephrased"] == ("math_oe", "rephrased")
     assert variants["general_oe_longer"] == ("general_oe", "harder")
-    assert transfer.in_distribution_benchmarks(variants) == study.family_panels()
+    assert in_distribution_benchmarks(variants) == study.family_panels()
 
 
 # --- the figure -----------------------------------------------------------------------------

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scale_or_reason import verdicts
-from scale_or_reason.generations import truncate
+from scale_or_reason.analysis import verdicts
+from scale_or_reason.analysis.answer_lengths import truncate
 
 PANELS = {"math_oe": "math_oe"}
 

@@ -16,13 +16,18 @@ import argparse
 import json
 import sys
 
-from . import flops, store
-from .planning import load_config
-from .store import StudyLocked
-from .flops import ConfigError
-from .params import ParametersError, load_study
-from .runner import EXECUTORS, STAGES, UnitFailed, UnknownNotebookParameter, dry_run, plan, run_study
-from .slurm import SlurmUnavailable
+from . import units
+from .config import paths
+from .config.params import ParametersError, load_study
+from .core import flops
+from .core.flops import ConfigError
+from .core.model_configs import load_config
+from .evaluation.jury import rescore_study
+from .orchestration.execution import UnitFailed, UnknownNotebookParameter
+from .orchestration.lock import StudyLocked
+from .orchestration.runner import EXECUTORS, dry_run, run_study
+from .orchestration.slurm import SlurmUnavailable
+from .units import STAGES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,13 +78,15 @@ def _flops(args) -> None:
 
 def _check(parameters_file: str) -> None:
     study = load_study(parameters_file)
-    for unit in plan(study, parameters_file):
-        state = "complete" if store.is_complete(unit.folder) else "to do"
+    for unit in units.plan(study, parameters_file):
+        state = "complete" if units.is_complete(unit.folder) else "to do"
         print(f"{unit.key:<28} {state:<9} {unit.folder}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "parameters", None):
+        paths.use_project_of(args.parameters)
     try:
         if args.command == "study":
             if args.jobs is not None and args.jobs < 1:
@@ -91,8 +98,6 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "flops":
             _flops(args)
         elif args.command == "jury":
-            from .jury import rescore_study
-
             print(rescore_study(load_study(args.parameters)).to_string(index=False))
         else:
             _check(args.parameters)

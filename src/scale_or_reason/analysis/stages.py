@@ -1,0 +1,213 @@
+"""Stages 4 to 7: the study's tables, fits, verdicts, figures and summary.
+
+    papermill notebooks/04_pareto.ipynb out.ipynb -p parameters_file parameters/embedded.yaml
+    papermill notebooks/05_curriculum.ipynb out.ipynb -p parameters_file parameters/embedded.yaml
+    papermill notebooks/06_transfer.ipynb out.ipynb -p parameters_file parameters/transfer.yaml
+    papermill notebooks/07_data_efficiency.ipynb out.ipynb -p parameters_file parameters/data_efficiency.yaml
+    # or, without Jupyter:
+    python -c "from scale_or_reason.analysis import stages; stages.run('parameters/embedded.yaml')"
+
+`analyse` (04) writes `runs/<study>/results.csv` (one row per student and benchmark), small tables
+(`tables/*.csv`: fits, verdicts, answer lengths, truncated generations, curricula), the figures
+(PNG and PDF, in the unit's `figures/` and in `analysis.figures_dir` when set) and
+`runs/<study>/summary.md`. `analyse_curricula` (05) draws the curriculum figures,
+`analyse_transfer` (06) the transfer gaps and trace granularity, `analyse_efficiency` (07) the
+data-efficiency tables. Every number in a summary is computed here; none is typed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from .. import units
+from ..config import paths
+from ..config.params import StudyParams, load_study
+from ..config.recipes import FORMATS
+from ..core import files
+from . import answer_lengths, efficiency, granularity, plots, transfer, verdicts
+from .results import collect_results, in_distribution, pure
+from .summary import write_summary
+
+
+def figure_folders(study: StudyParams, folder: Path) -> list[Path]:
+    folders = [folder / "figures"]
+    if study.analysis.figures_dir:
+        folders.append(paths.resolve(study.analysis.figures_dir))
+    return folders
+
+
+@dataclass
+class Analysis:
+    """Everything the analysis computed, as the notebooks display it."""
+
+    results: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+    figures: dict[str, plt.Figure] = field(default_factory=dict)
+    summary: str = ""
+
+
+def compute_tables(study: StudyParams, results: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    panels = study.family_panels()
+    ceiling = study.analysis.teacher_accuracy
+    fits = pd.concat([verdicts.format_fits(results, panels, f, ceiling) for f in ("train_flops", "inference_flops")])
+    tables = {
+        "fits": fits,
+        "verdicts": verdicts.verdict_table(results, panels, fits),
+        "lengths": answer_lengths.lengths_by_outcome(study),
+        "truncation": answer_lengths.truncation_table(study),
+    }
+    if study.curricula.recipes:
+        tables["curricula"] = verdicts.curriculum_table(results, panels)
+    tables["transfer"] = transfer.transfer_gaps(results, study.benchmark_variants())
+    by_granularity = granularity.study_granularity(study, results)
+    if by_granularity:
+        table, sufficient = by_granularity
+        tables["granularity"] = sufficient.merge(
+            table.pivot_table(index=["family", "scale"], columns="granularity", values="accuracy").add_prefix("accuracy_").reset_index(),
+            on=["family", "scale"],
+        )
+    return tables
+
+
+def _gain_pairs(results: pd.DataFrame) -> pd.DataFrame:
+    wide = pure(results).pivot_table(index=["benchmark", "family", "scale"], columns="recipe", values=["accuracy", "gen_tokens_mean"])
+    return pd.DataFrame({
+        "gain": wide[("accuracy", "reasoning")] - wide[("accuracy", "ift")],
+        "token_factor": wide[("gen_tokens_mean", "reasoning")] / wide[("gen_tokens_mean", "ift")],
+    }).dropna().reset_index()  # fmt: skip
+
+
+def draw_figures(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> dict[str, plt.Figure]:
+    plots.set_style()
+    scales, panels, count = list(study.students.scales), study.family_panels(), study.analysis.flops
+    fits = tables["fits"]
+    figures = {}
+    for flops in ("train_flops", "inference_flops"):
+        curves = {(f, r): verdicts.fit_of(fits, f, r, flops) for f in panels for r in FORMATS}
+        curves = {key: fit for key, fit in curves.items() if fit is not None}
+        figures[f"accuracy_vs_{flops}"] = plots.accuracy_vs_flops(results, panels, flops, scales, count, curves)
+    figures["accuracy_vs_params"] = plots.accuracy_vs_params(results, [b.name for b in study.benchmarks], scales)
+    figures["flops_exact_vs_paper"] = plots.flops_divergence(results, scales)
+    figures["gain_vs_token_factor"] = plots.gain_vs_token_factor(_gain_pairs(results), scales)
+    params = results.groupby("scale")["params"].first().to_dict()
+    figures["answer_length_by_outcome"] = plots.answer_lengths(tables["lengths"], panels, params)
+    students = pure(in_distribution(results, panels)).groupby(["scale", "order"], as_index=False).agg(
+        params=("params", "first"), inference_flops=("inference_flops", "mean")
+    )
+    figures["inference_flops_vs_size"] = plots.inference_flops_vs_size(students, count)
+    figures["early_stopping"] = plots.early_stopping(tables["truncation"], results, panels, scales, count)
+    return figures
+
+
+def save_figures(study: StudyParams, figures: dict[str, plt.Figure], folder: Path) -> None:
+    for name, figure in figures.items():
+        plots.save(figure, figure_folders(study, folder), name)
+        plt.close(figure)  # shown where the notebook asks for it, not all at once when drawn
+
+
+def analyse(study: StudyParams) -> Analysis:
+    """Collect the results, compute every table, draw the figures and write the summary."""
+    folder = units.analysis_dir(study)
+    folder.mkdir(parents=True, exist_ok=True)
+    results = collect_results(study)
+    files.write_csv(folder / "results.csv", results)
+    files.write_csv(units.results_csv(study), results)
+    tables = compute_tables(study, results)
+    for name, table in tables.items():
+        files.write_csv(folder / "tables" / f"{name}.csv", table)
+    figures = draw_figures(study, results, tables)
+    save_figures(study, figures, folder)
+    summary = write_summary(study, results, tables)
+    units.mark_complete(folder, rows=len(results), figures=sorted(figures))
+    return Analysis(results, tables, figures, summary)
+
+
+def analyse_curricula(study: StudyParams) -> Analysis:
+    """The curriculum figures and table, from the same results."""
+    folder = units.curriculum_dir(study)
+    folder.mkdir(parents=True, exist_ok=True)
+    results = collect_results(study)
+    panels, scales = study.family_panels(), list(study.students.scales)
+    table = verdicts.curriculum_table(results, panels)
+    curricula = table[table["scale"].isin(study.curricula.scales)]
+    files.write_csv(folder / "curricula.csv", curricula)
+    plots.set_style()
+    figures = {
+        "curriculum_gain": plots.curriculum_gain(curricula, scales),
+        "curriculum_orders": plots.curriculum_orders(curricula),
+        "curriculum_vs_train_flops": plots.curriculum_vs_flops(results, panels, scales, study.analysis.flops),
+    }
+    save_figures(study, figures, folder)
+    units.mark_complete(folder, figures=sorted(figures))
+    return Analysis(results, {"curricula": curricula}, figures)
+
+
+def run(parameters_file: str) -> pd.DataFrame:
+    return analyse(load_study(parameters_file)).results
+
+
+def analyse_transfer(study: StudyParams) -> Analysis:
+    """Transfer off the training distribution (06_transfer): per student and transfer set, the
+    accuracy drop from in-distribution, whether reasoning's drop is smaller than IFT's, the figure."""
+    folder = units.transfer_dir(study)
+    folder.mkdir(parents=True, exist_ok=True)
+    results = collect_results(study)
+    gaps = transfer.transfer_gaps(results, study.benchmark_variants())
+    comparison = transfer.compare_gaps(gaps)
+    tables = {"transfer": gaps, "comparison": comparison}
+    plots.set_style()
+    figures = {"transfer_gap": plots.transfer_gap(gaps, list(study.students.scales))}
+    by_granularity = granularity.study_granularity(study, results)
+    if by_granularity:
+        table, sufficient = by_granularity
+        tables.update(granularity=table, smallest_sufficient=sufficient)
+        figures["granularity_vs_train_flops"] = plots.granularity_vs_flops(table, list(study.students.scales))
+    for name, table in tables.items():
+        files.write_csv(folder / f"{name}.csv", table)
+    save_figures(study, figures, folder)
+    units.mark_complete(folder, figures=sorted(figures))
+    return Analysis(results, tables, figures)
+
+
+def efficiency_tables(study: StudyParams, results: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict]:
+    tables, agreement = {}, {}
+    if study.selection:
+        table = efficiency.with_frontiers(efficiency.selection_table(study, results))
+        tables.update(selection=table, fewest_examples=efficiency.fewest_examples(table),
+                      strategy_gains=efficiency.strategy_gains(table))  # fmt: skip
+    if study.teacher_choice:
+        tables["teachers"] = efficiency.teacher_table(study, results)
+        agreement = efficiency.ranking_agreement(tables["teachers"])
+    return tables, agreement
+
+
+def analyse_efficiency(study: StudyParams) -> Analysis:
+    """Data efficiency (07_data_efficiency): accuracy against training examples and FLOPs per
+    selection strategy with the frontiers, and the teachers ranked by a smoke student's gain.
+    A study without the paper's recipes has no other analysis: its results and summary come from here."""
+    folder = units.efficiency_dir(study)
+    folder.mkdir(parents=True, exist_ok=True)
+    results = collect_results(study)
+    files.write_csv(folder / "results.csv", results)
+    tables, agreement = efficiency_tables(study, results)
+    for name, table in tables.items():
+        files.write_csv(folder / f"{name}.csv", table)
+    plots.set_style()
+    figures = {}
+    if "selection" in tables:
+        figures["accuracy_vs_examples"] = plots.selection_vs_examples(tables["selection"])
+        figures["selection_vs_train_flops"] = plots.selection_vs_flops(tables["selection"])
+    if "teachers" in tables and not tables["teachers"].empty:
+        figures["teacher_choice"] = plots.teacher_choice(tables["teachers"])
+    save_figures(study, figures, folder)
+    summary = efficiency.efficiency_markdown(study, tables, agreement)
+    files.write_text(folder / "summary.md", summary)
+    if not study.recipes:
+        files.write_csv(units.results_csv(study), results)
+        files.write_text(units.study_dir(study) / "summary.md", summary)
+    units.mark_complete(folder, figures=sorted(figures))
+    return Analysis(results, tables, figures, summary)

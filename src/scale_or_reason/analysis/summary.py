@@ -1,0 +1,120 @@
+"""`runs/<study>/summary.md`: the study's answer in the paper's terms, every number computed."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import units
+from ..config.params import StudyParams
+from ..config.recipes import CURRICULUM_KINDS
+from ..core import files
+from . import granularity, transfer, verdicts
+from .markdown import markdown_table
+
+
+def _share(count: tuple[int, int]) -> str:
+    return f"{count[0]} of {count[1]}"
+
+
+def headlines(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> list[str]:
+    panels = study.family_panels()
+    lines = [
+        f"At equal size, reasoning beats IFT in {_share(verdicts.cells_won_by_reasoning(results, panels))} "
+        "family × scale cells.",
+    ]
+    for frontier, words in (("on_train_frontier", "training"), ("on_inference_frontier", "inference")):
+        ift = verdicts.cells_on_frontier(results, panels, "ift", frontier)
+        reasoning = verdicts.cells_on_frontier(results, panels, "reasoning", frontier)
+        lines.append(
+            f"At matched {words} FLOPs, IFT is on the frontier in {_share(ift)} family × scale cells, "
+            f"reasoning in {_share(reasoning)}."
+        )
+    ratios = verdicts.length_ratios(results)
+    if len(ratios):
+        lines.append(
+            f"Reasoning answers are {ratios.min():.1f}–{ratios.max():.1f}× as long as IFT answers "
+            f"(median {ratios.median():.1f}×) across {len(ratios)} benchmark × scale cells."
+        )
+    lengths = tables["lengths"]
+    wide = lengths[lengths["recipe"] == "reasoning"].pivot_table(
+        index=["scale", "benchmark"], columns="correct", values="gen_tokens_mean"
+    )
+    if {True, False} <= set(wide.columns):
+        ratio = (wide[False] / wide[True]).dropna()
+        if len(ratio):
+            lines.append(
+                f"Failed reasoning answers are {ratio.median():.2f}× as long as successful ones "
+                f"(median over {len(ratio)} student × benchmark cells with both)."
+            )
+    if "transfer" in tables:
+        lines += transfer.transfer_headlines(tables["transfer"])
+    if "granularity" in tables:
+        lines += granularity.granularity_headline(tables["granularity"])
+    lines += curriculum_headlines(tables.get("curricula"), study)
+    return lines
+
+
+def curriculum_headlines(table: pd.DataFrame | None, study: StudyParams) -> list[str]:
+    if table is None or table.empty:
+        return []
+    curricula = table[table["order"].isin(CURRICULUM_KINDS) & table["share_of_reasoning_gain"].notna()]
+    if curricula.empty:
+        return [
+            f"No family gains at least {verdicts.MIN_REASONING_GAIN:.0%} from pure reasoning at the curriculum "
+            "scales, so no curriculum captures a share of it."
+        ]
+    lines = []
+    for order, group in curricula.groupby("order", sort=False):
+        means = group.groupby("reasoning_share")[["share_of_reasoning_gain", "share_of_reasoning_train_flops"]].mean()
+        parts = [
+            f"ρ = {share:.0%} captures {row['share_of_reasoning_gain']:.0%} of the gain at {row['share_of_reasoning_train_flops']:.0%} of the training FLOPs"
+            for share, row in means.iterrows()
+        ]
+        cells = group[["family", "scale"]].drop_duplicates()
+        lines.append(
+            f"{order.capitalize()} curricula (mean over the {len(cells)} family × scale cells where pure reasoning "
+            f"gains at least {verdicts.MIN_REASONING_GAIN:.0%} over IFT, at {', '.join(study.curricula.scales)}): "
+            + "; ".join(parts) + "."
+        )
+    return lines
+
+
+def render(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> str:
+    students = results.groupby("scale")["params"].first().reindex(list(study.students.scales)).dropna()
+    sizes = ", ".join(f"{scale} {int(params):,}" for scale, params in students.items())
+    sections = [
+        f"# {study.study}: scale or reason?",
+        study.description,
+        f"Students (parameters): {sizes}. Benchmarks: {', '.join(b.name for b in study.benchmarks)}. "
+        f"FLOPs on the axes: {'the paper formula' if study.analysis.flops == 'paper' else 'the exact count'}. "
+        f"Family verdicts use each family's in-distribution benchmark.",
+        "## Headlines",
+        "\n".join(f"- {line}" for line in headlines(study, results, tables)),
+        "## Verdicts: each reasoning student against the IFT students",
+        "Multiples are the matching IFT student's FLOPs over the reasoning student's (below 1: IFT "
+        "is cheaper); the fit column asks the IFT curve instead (inf: beyond its ceiling).",
+        markdown_table(tables["verdicts"]),
+        "## Fitted curves f(x) = α + β(1 − exp(−γ·x^δ))",
+        markdown_table(tables["fits"]),
+    ]
+    if "curricula" in tables:
+        curricula = tables["curricula"]
+        sections += [
+            "## Curricula: share of the pure-reasoning gain captured, at what share of its training FLOPs",
+            markdown_table(curricula[curricula["scale"].isin(study.curricula.scales)].drop(columns=["train_flops"])),
+        ]
+    if "granularity" in tables:
+        sections += ["## Trace granularity: the coarsest trace within 2 points of the best", markdown_table(tables["granularity"])]
+    transfer_section = transfer.transfer_markdown(tables["transfer"]) if "transfer" in tables else ""
+    if transfer_section:
+        sections += ["## Transfer: accuracy off the training distribution (drop from in-distribution)", transfer_section]
+    accuracy = results.pivot_table(index=["recipe", "scale"], columns="benchmark", values="accuracy")
+    sections += ["## Accuracy", markdown_table(accuracy.reset_index(), ".2f")]
+    return "\n\n".join(section for section in sections if section) + "\n"
+
+
+def write_summary(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> str:
+    text = render(study, results, tables)
+    files.write_text(units.study_dir(study) / "summary.md", text)
+    return text
+

@@ -1,0 +1,544 @@
+"""Study parameters: one YAML file in `parameters/`, validated before any work starts.
+
+Every section forbids unknown keys, so a typo stops the study with the key's dotted path and the
+closest known name. Values are plain data (safe YAML loading); paths inside are resolved by
+`paths.resolve`. Which units a study runs, and where they write, is `units`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic_core import to_jsonable_python
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import paths
+from .families import (
+    FAMILIES,
+    PAPER_BENCHMARK_GROUPS,
+    Family,
+    Variant,
+    check_paper_benchmarks,
+    in_distribution_benchmarks,
+)
+from .recipes import FORMATS, GRANULARITIES, RECIPE_PATTERN, selection_recipe, teacher_recipe
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Format = Literal[FORMATS]
+Granularity = Literal[GRANULARITIES]
+# Multi-GPU launch configs shipped with the package, by the name `training.accelerate_config` gives.
+ACCELERATE_CONFIGS = {"fsdp": "fsdp.yaml", "zero3": "zero3.yaml"}
+
+
+class ParametersError(ValueError):
+    """A parameters file that cannot be used; the message names the file and the key."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DecodingParams(Section):
+    temperature: Annotated[float, Field(ge=0)]  # 0: greedy
+    top_p: Annotated[float, Field(gt=0, le=1)]
+    top_k: Annotated[int, Field(ge=0)]  # 0: no top-k cut
+    max_new_tokens: PositiveInt
+
+
+class TeacherDecoding(Section):
+    """Sampling per thinking mode, in this one place. Defaults: the Qwen3 model card's."""
+
+    thinking: DecodingParams = DecodingParams(temperature=0.6, top_p=0.95, top_k=20, max_new_tokens=32768)
+    non_thinking: DecodingParams = DecodingParams(temperature=0.7, top_p=0.8, top_k=20, max_new_tokens=32768)
+
+
+class TeacherParams(Section):
+    """`synthetic`: the programmatic teacher (embedded tier). `released`: the paper's released pairs
+    (hub id or local parquet/jsonl in `source`). `transformers` / `vllm`: an LLM with a thinking switch
+    (`model`) answers the prompts of `source` (a hub dataset or local file with a `prompt` column)."""
+
+    kind: Literal["synthetic", "released", "transformers", "vllm"] = "synthetic"
+    families: list[Family] = list(FAMILIES)
+    train_per_family: PositiveInt = 2000
+    test_per_family: PositiveInt = 100
+    source: str | None = None
+    model: str | None = None
+    corpus: Literal["general", "math"] = "general"
+    limit: PositiveInt | None = None
+    tensor_parallel_size: PositiveInt = 1
+    split: str | None = None  # the hub split of `source` (released pairs: reasoning_ift_pairs)
+    decoding: TeacherDecoding = TeacherDecoding()
+
+    @model_validator(mode="after")
+    def _kind_has_its_inputs(self):
+        if self.kind != "synthetic" and not self.source:
+            raise ValueError(f"teacher kind {self.kind!r} needs `source` (a hub id or a local parquet/jsonl file)")
+        if self.kind in ("transformers", "vllm") and not self.model:
+            raise ValueError(f"teacher kind {self.kind!r} needs `model` (a hub id or a local model folder)")
+        return self
+
+
+class TokenizerParams(Section):
+    vocab_size: Annotated[int, Field(ge=300)] = 512
+
+
+class BenchmarkParams(Section):
+    """A synthetic benchmark (`family` set: drawn from the programmatic teacher's family) or, without
+    a family, one of the paper's benchmarks by name (`families.PAPER_BENCHMARK_GROUPS`)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    family: Family | None = None
+    variant: Variant = "test"
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.family is not None
+
+    @property
+    def family_or_group(self) -> str:
+        """A synthetic benchmark's family, or a paper benchmark's group (math_oe, extra_mc, …)."""
+        return self.family if self.is_synthetic else PAPER_BENCHMARK_GROUPS[self.name]
+
+
+class PerFormat(Section):
+    ift: PositiveFloat
+    reasoning: PositiveFloat
+
+
+ARCHITECTURE_FIELDS = ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size")
+
+
+class StudentScale(Section):
+    """A student built from config (the five architecture fields, embedded tier) or a pretrained
+    base model (`model`: a hub id such as Qwen/Qwen2.5-0.5B, or a local folder)."""
+
+    model: str | None = None
+    hidden_size: PositiveInt | None = None
+    num_layers: PositiveInt | None = None
+    num_heads: PositiveInt | None = None
+    num_kv_heads: PositiveInt | None = None
+    intermediate_size: PositiveInt | None = None
+    # Peak learning rate of this size, overriding training.learning_rate (the paper tunes it per
+    # size and format).
+    learning_rate: PerFormat | None = None
+
+    @property
+    def from_config(self) -> bool:
+        return self.model is None
+
+    @model_validator(mode="after")
+    def _model_or_architecture(self):
+        given = [name for name in ARCHITECTURE_FIELDS if getattr(self, name) is not None]
+        if self.model is not None and given:
+            raise ValueError(f"give either `model` or the architecture, not both ({', '.join(given)} set)")
+        if self.model is None and len(given) < len(ARCHITECTURE_FIELDS):
+            missing = [name for name in ARCHITECTURE_FIELDS if name not in given]
+            raise ValueError(f"a student built from config needs {', '.join(missing)} (or `model`)")
+        return self
+
+    @model_validator(mode="after")
+    def _heads_divide(self):
+        if self.model is not None:
+            return self
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"num_heads ({self.num_heads}) must divide hidden_size ({self.hidden_size})")
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError(f"num_kv_heads ({self.num_kv_heads}) must divide num_heads ({self.num_heads})")
+        return self
+
+
+class StudentParams(Section):
+    scales: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.]*$")], StudentScale]
+
+
+class TrainingParams(Section):
+    epochs: PositiveInt = 1
+    batch_size: PositiveInt = 32
+    learning_rate: PerFormat = PerFormat(ift=1e-3, reasoning=1e-3)
+    warmup_ratio: Fraction = 0.05
+    decay_ratio: Fraction = 0.2
+    min_lr_ratio: Fraction = 0.1
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    adam_beta2: Annotated[float, Field(gt=0, lt=1)] = 0.999
+    max_length: PositiveInt | None = None
+    # Absolute schedule lengths override the ratios (the paper: 150 warmup, 300 decay steps).
+    warmup_steps: Annotated[int, Field(ge=0)] | None = None
+    decay_steps: Annotated[int, Field(ge=0)] | None = None
+    # With a global batch, `batch_size` is per device and gradient accumulation is derived from
+    # the number of processes (the paper: 32 samples).
+    global_batch_size: PositiveInt | None = None
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    # More than one process: `02_train` runs `accelerate launch` with this config (fsdp, zero3, or
+    # a path to an accelerate config file) in a subprocess.
+    processes: PositiveInt = 1
+    accelerate_config: str | None = None
+    # Save a resumable checkpoint every this many optimizer steps (None: never; short runs restart).
+    checkpoint_steps: PositiveInt | None = None
+    threads: PositiveInt = 1
+
+    def gradient_accumulation(self, processes: int | None = None) -> int:
+        """Steps accumulated per optimizer step so that each step sees `global_batch_size` samples."""
+        if self.global_batch_size is None:
+            return 1
+        per_step = self.batch_size * (processes or self.processes)
+        if self.global_batch_size % per_step:
+            raise ParametersError(
+                f"training.global_batch_size ({self.global_batch_size}) is not a multiple of "
+                f"batch_size × processes ({self.batch_size} × {processes or self.processes})"
+            )
+        return self.global_batch_size // per_step
+
+    @property
+    def samples_per_step(self) -> int:
+        return self.global_batch_size or self.batch_size * self.processes
+
+    def accelerate_config_file(self) -> Path:
+        """The launch config `accelerate_config` names: a packaged one (fsdp, zero3) or a file."""
+        name = self.accelerate_config
+        packaged = ACCELERATE_CONFIGS.get(name)
+        file = paths.ACCELERATE_CONFIGS_DIR / packaged if packaged else paths.resolve(name)
+        if not file.is_file():
+            known = ", ".join(ACCELERATE_CONFIGS)
+            raise ParametersError(
+                f"training.accelerate_config: no file {file} (use {known}, or a path to an accelerate config)"
+            )
+        return file
+
+    @model_validator(mode="after")
+    def _global_batch_divides(self):
+        self.gradient_accumulation()
+        return self
+
+
+class EvaluationParams(Section):
+    backend: Literal["hf", "vllm"] = "hf"  # lm-eval's model class: transformers or vLLM
+    tensor_parallel_size: PositiveInt = 1  # vLLM only
+    batch_size: PositiveInt = 64
+    max_gen_toks: PositiveInt | None = None
+    limit: PositiveInt | None = None
+    threads: PositiveInt = 1
+
+
+RecipeName = Annotated[str, Field(pattern=RECIPE_PATTERN)]
+
+
+class CurriculaParams(Section):
+    """Recipes mixing both formats, trained only at some scales (they multiply the cost)."""
+
+    recipes: list[RecipeName] = []
+    scales: list[str] = []
+
+
+class GranularityParams(Section):
+    """Reasoning students on coarser traces (`reasoning-key`, `reasoning-answer`), at some scales."""
+
+    levels: list[Literal[GRANULARITIES[1:]]] = []
+    scales: list[str] = []
+
+
+Strategy = Literal["random", "correct_only", "length_cap", "unsolved", "diverse"]
+
+
+class ProbeParams(Section):
+    """The cheap student whose solved pool questions the `unsolved` strategy drops: trained on
+    `examples_per_family` teacher pairs that are not pool questions, then run on every pool question."""
+
+    scale: str
+    examples_per_family: PositiveInt = 500
+
+
+class SelectionParams(Section):
+    """Data-efficient selection (issue 7; arXiv 2508.09883): a candidate pool of the first
+    `questions_per_family` training questions with `traces_per_question` equivalent traces each, a
+    share `error_rate` of them made wrong; every strategy picks each of `budgets` traces per family
+    from it, and a student of `scale` is trained on each pick. `reference` recipes train the same
+    scale on every training pair, the paper's way, for the frontiers side by side."""
+
+    questions_per_family: PositiveInt
+    traces_per_question: PositiveInt = 4
+    error_rate: Fraction = 0.25
+    strategies: Annotated[list[Strategy], Field(min_length=1)] = list(Strategy.__args__)
+    budgets: Annotated[list[PositiveInt], Field(min_length=1)]
+    scale: str
+    reference: list[Format] = list(FORMATS)
+    length_percentile: Annotated[float, Field(gt=0, le=100)] = 50.0  # length_cap keeps traces up to it
+    diverse_per_question: PositiveInt = 2  # diverse keeps this many traces per question, furthest apart
+    probe: ProbeParams | None = None
+
+    @model_validator(mode="after")
+    def _unsolved_needs_probe(self):
+        if "unsolved" in self.strategies and self.probe is None:
+            raise ValueError("strategy 'unsolved' needs `probe` (the cheap student whose solved questions it drops)")  # fmt: skip
+        return self
+
+    def recipes(self) -> list[str]:
+        return [selection_recipe(strategy, budget) for strategy in self.strategies for budget in self.budgets]
+
+
+class TeacherCandidate(Section):
+    """One teacher of the smoke test: the programmatic teacher at a trace granularity, a share
+    `error_rate` of its traces wrong."""
+
+    granularity: Granularity = "full"
+    error_rate: Fraction = 0.0
+
+    @property
+    def recipe(self) -> str:
+        return teacher_recipe(self.granularity, self.error_rate)
+
+
+class TeacherChoiceParams(Section):
+    """Teacher choice by smoke test (issue 7): each candidate teacher writes the traces of the same
+    `examples_per_family` questions, a student of `scale` is distilled from each, and the teachers
+    are ranked by the student's gain over the same student untrained (`base`)."""
+
+    teachers: Annotated[list[TeacherCandidate], Field(min_length=2)]
+    examples_per_family: PositiveInt = 500
+    scale: str
+
+    @model_validator(mode="after")
+    def _teachers_differ(self):
+        recipes = [teacher.recipe for teacher in self.teachers]
+        if len(set(recipes)) != len(recipes):
+            raise ValueError(f"teachers repeat: {', '.join(recipes)}")
+        return self
+
+    def recipes(self) -> list[str]:
+        return ["base"] + [teacher.recipe for teacher in self.teachers]
+
+
+class AnalysisParams(Section):
+    flops: Literal["paper", "exact"] = "paper"  # the FLOPs count on the figures' x-axes
+    # The fits' ceiling (α + β ≤ it): the programmatic teacher is always right.
+    teacher_accuracy: Annotated[float, Field(gt=0, le=1)] = 1.0
+    figures_dir: str | None = None
+
+
+class JudgeParams(Section):
+    """One judge: a local model through the teacher backends, or an OpenAI-compatible endpoint."""
+
+    kind: Literal["transformers", "vllm", "openai"]
+    model: str
+    base_url: str | None = None  # openai: e.g. http://localhost:8000/v1 (`vllm serve MODEL`)
+    name: str | None = None
+    tensor_parallel_size: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _endpoint_for_openai(self):
+        if self.kind == "openai" and not self.base_url:
+            raise ValueError("a judge of kind 'openai' needs base_url")
+        return self
+
+
+class JuryParams(Section):
+    """The optional LLM jury (`sor jury PARAMS`): one to three judges, majority vote."""
+
+    judges: Annotated[list[JudgeParams], Field(min_length=1, max_length=3)]
+
+
+class EstimateParams(Section):
+    """Assumed sizes for the plan of a study whose data does not exist yet (`sor study --dry-run`);
+    lengths measured on the generated data replace them once it exists."""
+
+    samples: PositiveInt | None = None
+    prompt_tokens: PositiveFloat | None = None
+    ift_tokens: PositiveFloat | None = None
+    reasoning_tokens: PositiveFloat | None = None
+    eval_items_per_benchmark: PositiveInt | None = None
+    # For GPU-hours in the plan: one GPU's dense peak (an H100's bf16: 989e12) and the share of it
+    # the run achieves.
+    gpu_flops_per_second: PositiveFloat | None = None
+    mfu: Annotated[float, Field(gt=0, le=1)] | None = None
+
+
+class SlurmParams(Section):
+    """`runner.slurm`: what each job of `sor study --executor slurm` asks of the cluster."""
+
+    partition: str | None = None
+    gpus_per_node: Annotated[int, Field(ge=0)] = 0
+    cpus_per_task: PositiveInt = 1
+    mem_gb: PositiveFloat | None = None
+    time_minutes: PositiveInt = 60
+    account: str | None = None
+    poll_seconds: PositiveFloat = 5.0
+
+
+class RunnerParams(Section):
+    jobs: PositiveInt = 1  # local executor: units side by side
+    slurm: SlurmParams | None = None  # `sor study --executor slurm`: partition, GPUs, time, account
+    # Embedded studies never touch the hub (and keep its caches in the run folder); paper studies
+    # set this false to download models and datasets into the user's own cache.
+    offline: bool = True
+
+
+class StudyParams(Section):
+    study: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: str = ""
+    seed: int = 0
+    # Model and tokenizer code from the hub is never run unless this says so.
+    trust_remote_code: bool = False
+    teacher: TeacherParams = TeacherParams()
+    tokenizer: TokenizerParams = TokenizerParams()
+    benchmarks: list[BenchmarkParams]
+    students: StudentParams
+    recipes: list[RecipeName] = ["ift", "reasoning"]
+    curricula: CurriculaParams = CurriculaParams()
+    granularity: GranularityParams = GranularityParams()
+    selection: SelectionParams | None = None
+    teacher_choice: TeacherChoiceParams | None = None
+    training: TrainingParams = TrainingParams()
+    evaluation: EvaluationParams = EvaluationParams()
+    analysis: AnalysisParams = AnalysisParams()
+    jury: JuryParams | None = None
+    estimates: EstimateParams = EstimateParams()
+    runner: RunnerParams = RunnerParams()
+
+    def benchmark_variants(self) -> dict[str, tuple[str, str]]:
+        """benchmark name → (family, variant), in the study's order."""
+        return {b.name: (b.family_or_group, b.variant) for b in self.benchmarks}
+
+    def family_panels(self) -> dict[str, str]:
+        """Each family's in-distribution benchmark (the first with variant `test`): the one its
+        verdicts, fits and figure panels use."""
+        return in_distribution_benchmarks(self.benchmark_variants())
+
+    @property
+    def builds_tokenizer(self) -> bool:
+        """Students built from config share a tokenizer trained on the study's own data."""
+        return any(scale.from_config for scale in self.students.scales.values())
+
+    def learning_rate(self, scale: str, recipe: str) -> float:
+        """The peak learning rate of a student; a curriculum takes the reasoning rate, since its
+        schedule ends on (sequential) or mixes in (mixed) reasoning targets."""
+        rates = self.students.scales[scale].learning_rate or self.training.learning_rate
+        return rates.ift if recipe == "ift" else rates.reasoning
+
+    @model_validator(mode="after")
+    def _curricula_scales_exist(self):
+        for section in ("curricula", "granularity"):
+            unknown = [s for s in getattr(self, section).scales if s not in self.students.scales]
+            if unknown:
+                raise ValueError(f"{section}.scales names {', '.join(map(repr, unknown))}, not in students.scales")
+        selection, choice = self.selection, self.teacher_choice
+        named = {
+            "selection.scale": selection and selection.scale,
+            "selection.probe.scale": selection and selection.probe and selection.probe.scale,
+            "teacher_choice.scale": choice and choice.scale,
+        }
+        for key, scale in named.items():
+            if scale and scale not in self.students.scales:
+                known = ", ".join(self.students.scales)
+                raise ValueError(f"{key} names {scale!r}, not in students.scales ({known})")
+        return self
+
+    @model_validator(mode="after")
+    def _pool_fits_the_teacher(self):
+        """The pool, the probe's and the teachers' questions are training questions (so benchmarks
+        never draw them), from the programmatic teacher, which can rewrite and corrupt its traces."""
+        if not (self.selection or self.teacher_choice):
+            return self
+        if self.teacher.kind != "synthetic":
+            raise ValueError("selection and teacher_choice need the synthetic teacher (it writes equivalent and wrong traces)")  # fmt: skip
+        choice, selection = self.teacher_choice, self.selection
+        needed = {"teacher_choice.examples_per_family": choice and choice.examples_per_family}
+        if selection:
+            probe = selection.probe.examples_per_family if selection.probe else 0
+            needed["selection.questions_per_family + probe.examples_per_family"] = selection.questions_per_family + probe
+        available = self.teacher.train_per_family
+        for key, count in needed.items():
+            if count and count > available:
+                raise ValueError(f"{key} ({count}) exceeds teacher.train_per_family ({available})")
+        return self
+
+    @model_validator(mode="after")
+    def _benchmarks_are_taught(self):
+        names = [b.name for b in self.benchmarks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"benchmark names repeat: {names}")
+        synthetic = [b for b in self.benchmarks if b.is_synthetic]
+        if synthetic and self.teacher.kind != "synthetic":
+            raise ValueError(
+                f"benchmark {synthetic[0].name!r} names a family, which only the synthetic teacher "
+                f"draws; paper benchmarks are named without one"
+            )
+        for benchmark in synthetic:
+            if benchmark.family not in self.teacher.families:
+                raise ValueError(
+                    f"benchmark {benchmark.name!r} tests family {benchmark.family!r}, "
+                    f"which teacher.families does not teach"
+                )
+        return self
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _paper_benchmarks_are_known(cls, benchmarks: list[BenchmarkParams]) -> list[BenchmarkParams]:
+        check_paper_benchmarks([b.name for b in benchmarks if not b.is_synthetic])
+        return benchmarks
+
+
+def _known_keys(model: type[BaseModel], location: tuple) -> list[str]:
+    """Field names at `location` inside `model`, to suggest a close one for a typo."""
+    for part in location[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return list(model.model_fields)
+
+
+def describe_validation_error(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        location = tuple(item["loc"])
+        key = ".".join(str(part) for part in location) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(location[-1]), _known_keys(StudyParams, location), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            lines.append(f"{source}: unknown key {key!r}{hint}")
+        else:
+            message = item["msg"].removeprefix("Value error, ")  # pydantic's prefix for our own checks
+            lines.append(f"{source}: {key}: {message}")
+    return "\n".join(lines)
+
+
+def parse_study(data: object, source: str = "<parameters>") -> StudyParams:
+    if not isinstance(data, dict):
+        raise ParametersError(f"{source}: expected a mapping of keys at the top level")
+    try:
+        return StudyParams.model_validate(data)
+    except ValidationError as error:
+        raise ParametersError(describe_validation_error(error, source)) from None
+
+
+def load_study(path: str | Path) -> StudyParams:
+    """Read and validate a parameters file; every failure names the file (and the key)."""
+    file = paths.resolve(path)
+    if not file.is_file():
+        raise ParametersError(f"parameters file not found: {file}")
+    try:
+        data = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ParametersError(f"{file}: not valid YAML{where}: {problem}") from None
+    return parse_study(data, str(path))
+
+
+def fingerprint(*parts: object) -> str:
+    """A short stable hash of plain data (pydantic models are dumped first)."""
+    plain = to_jsonable_python(parts)
+    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:10]

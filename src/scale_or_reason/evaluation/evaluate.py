@@ -1,0 +1,245 @@
+"""Stage 3: evaluate one trained student with lm-eval on the study's benchmarks.
+
+    papermill notebooks/03_evaluate.ipynb out.ipynb -p parameters_file parameters/embedded.yaml \\
+        -p scale xs -p recipe reasoning
+    # or, without Jupyter:
+    python -c "from scale_or_reason.evaluation import evaluate; evaluate.run('parameters/embedded.yaml', 'xs', 'ift')"
+
+Every benchmark becomes an lm-eval task YAML written for the local files (`tasks/`): zero-shot,
+generative for multiple-choice too, greedy, stopped at the end-of-turn token with a generation cap
+that covers the longest teacher trace. Raw responses are kept (`samples/<benchmark>.jsonl`) and
+scored by the final answer (`core.answers`: the last `\\boxed{}` after a closed think block) and the
+benchmark's rule (`scoring.py`). Per benchmark,
+`metrics.csv` holds accuracy, generated-token counts and inference FLOPs per item (paper formula
+and exact count).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import torch
+from lm_eval import simple_evaluate
+from lm_eval.models.huggingface import HFLM
+from lm_eval.tasks import TaskManager
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from .. import units
+from ..config.params import StudyParams, load_study
+from ..core import files, flops
+from ..core.answers import final_answer, is_correct
+from ..core.hub import load_tokenizer
+from ..data.pool import POOL_TASK, QUESTIONS_FILE, SOLVED_FILE
+from ..data.tokenizer import TURN_END
+from . import benchmarks
+from .lm_eval_tasks import TASK_PREFIX, generation_task, local_dataset, write_task_yaml
+from .scoring import SYNTHETIC_METRIC
+
+HOOKS_MODULE = "sor_hooks"
+GENERATION_MARGIN = 1.25  # room beyond the longest teacher trace, for students that ramble
+PAPER_MAX_GEN_TOKS = 16384
+
+
+def max_gen_toks(study: StudyParams, data_folder: Path) -> int:
+    """The generation cap: the parameter; else the longest teacher answer in the synthetic
+    benchmarks + 25%; else (the paper's benchmarks only) the paper's 16,384 tokens."""
+    if study.evaluation.max_gen_toks is not None:
+        return study.evaluation.max_gen_toks
+    if not any(b.is_synthetic for b in study.benchmarks):
+        return PAPER_MAX_GEN_TOKS
+    stats = pd.read_csv(data_folder / "token_stats.csv")
+    longest = stats.loc[stats["table"] != "train", "reasoning_tokens_max"].max()
+    return int(longest * GENERATION_MARGIN) + 8
+
+
+def task_config(name: str, data_file: Path, max_tokens: int) -> dict:
+    templates = {"doc_to_text": "{{prompt}}", "doc_to_target": "{{answer}}"}
+    dataset = local_dataset("test", data_file)
+    return generation_task(TASK_PREFIX + name, dataset, "test", SYNTHETIC_METRIC, [TURN_END], max_tokens, templates)
+
+
+def write_task_yamls(study: StudyParams, data_folder: Path, tasks_folder: Path, max_tokens: int) -> dict[str, str]:
+    """One task YAML per benchmark (and the module their `!function` hooks point to); returns the
+    lm-eval task name of each benchmark."""
+    tasks_folder.mkdir(parents=True, exist_ok=True)
+    (tasks_folder / f"{HOOKS_MODULE}.py").write_text(
+        "from scale_or_reason.evaluation.scoring import process_results  # noqa: F401\n"
+    )
+    names = {}
+    for benchmark in [b for b in study.benchmarks if b.is_synthetic]:
+        data_file = data_folder / "benchmarks" / f"{benchmark.name}.jsonl"
+        names[benchmark.name] = write_synthetic_task(benchmark.name, data_file, tasks_folder, max_tokens)
+    paper = [b.name for b in study.benchmarks if not b.is_synthetic]
+    if paper:
+        written = benchmarks.write_paper_task_yamls(paper, tasks_folder, until=[TURN_END], max_gen_toks=max_tokens)
+        names.update(zip(paper, written))
+    return names
+
+
+def write_synthetic_task(name: str, data_file: Path, tasks_folder: Path, max_tokens: int) -> str:
+    """One task YAML scored by `scoring.process_results`; returns its lm-eval task name."""
+    config = task_config(name, data_file, max_tokens)
+    write_task_yaml(tasks_folder / f"{name}.yaml", config, {"process_results": f"{HOOKS_MODULE}.process_results"})
+    return config["task"]
+
+
+def lm_eval_model(study: StudyParams, model_folder: Path, recipe: str):
+    """lm-eval's model: transformers in this process, or vLLM (tensor parallel) for large students."""
+    # IFT students were trained after an empty think block: evaluate them with thinking off.
+    chat_template_args = {"enable_thinking": False} if recipe == "ift" else None
+    evaluation = study.evaluation
+    if evaluation.backend == "vllm":
+        try:
+            from lm_eval.models.vllm_causallms import VLLM
+
+            return VLLM(
+                pretrained=str(model_folder), tensor_parallel_size=evaluation.tensor_parallel_size,
+                batch_size="auto", seed=study.seed, trust_remote_code=study.trust_remote_code,
+                chat_template_args=chat_template_args,
+            )  # fmt: skip
+        except ModuleNotFoundError as error:
+            raise ModuleNotFoundError(f"evaluation.backend: vllm needs vLLM installed (`pip install vllm`): {error}") from None
+    tokenizer = load_tokenizer(model_folder)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(model_folder), use_safetensors=True, trust_remote_code=study.trust_remote_code,
+        dtype=torch.bfloat16 if study.training.bf16 and torch.cuda.is_available() else torch.float32,
+    ).eval()  # fmt: skip
+    return HFLM(
+        pretrained=model,
+        tokenizer=tokenizer,
+        device="cuda" if torch.cuda.is_available() else "cpu",
+        batch_size=evaluation.batch_size,
+        chat_template_args=chat_template_args,
+    )
+
+
+def paper_scoring(name: str) -> dict:
+    """A paper benchmark's scorer and reference, read from its raw hub document."""
+    return {
+        "score": lambda doc, response: benchmarks.score(name, doc, response),
+        "reference": lambda doc: benchmarks.reference_text(name, doc),
+    }
+
+
+def run_lm_eval(study: StudyParams, lm, tasks_folder: Path, task_names: list[str]) -> dict:
+    return simple_evaluate(
+        model=lm,
+        tasks=task_names,
+        task_manager=TaskManager(include_path=str(tasks_folder), include_defaults=False),
+        apply_chat_template=True,
+        log_samples=True,
+        limit=study.evaluation.limit,
+        random_seed=study.seed,
+        numpy_random_seed=study.seed,
+        torch_random_seed=study.seed,
+        fewshot_random_seed=study.seed,
+    )
+
+
+def synthetic_score(doc: dict, response: str) -> bool:
+    return is_correct(response, doc["answer"])
+
+
+def synthetic_reference(doc: dict) -> str:
+    return doc["answer"]
+
+
+def sample_records(
+    samples: list[dict], tokenizer, arch: flops.Architecture, cap: int,
+    score=synthetic_score, reference=synthetic_reference,
+) -> list[dict]:  # fmt: skip
+    """One row per generation: raw response, extracted answer, score (`correct`: 0/1, or a
+    graded score such as ROUGE-L for summaries), token counts and FLOPs."""
+    records = []
+    for sample in sorted(samples, key=lambda s: s["doc_id"]):
+        doc, response = sample["doc"], sample["resps"][0][0]
+        context = sample["arguments"][0][0]  # the first request's (rendered prompt, generation kwargs)
+        prompt_tokens = len(tokenizer(context, add_special_tokens=False)["input_ids"])
+        response_tokens = len(tokenizer(response, add_special_tokens=False)["input_ids"])
+        # The end-of-turn token was generated too (and stripped) unless the cap stopped it.
+        gen_tokens = min(response_tokens + 1, cap)
+        records.append(
+            {
+                "id": doc.get("id", sample["doc_id"]),
+                "question": context,
+                "answer": reference(doc),
+                "response": response,
+                "extracted": final_answer(response),
+                "correct": score(doc, response),
+                "hit_cap": response_tokens >= cap,
+                "prompt_tokens": prompt_tokens,
+                "gen_tokens": gen_tokens,
+                "inference_flops_paper": flops.inference_flops(arch, prompt_tokens, gen_tokens),
+                "inference_flops_exact": flops.exact_inference_flops(arch, prompt_tokens, gen_tokens),
+            }
+        )
+    return records
+
+
+def summarise(benchmark: str, family: str, records: list[dict]) -> dict:
+    table = pd.DataFrame(records)
+    return {
+        "benchmark": benchmark,
+        "family": family,
+        "accuracy": table["correct"].mean(),
+        "n": len(table),
+        "gen_tokens_mean": table["gen_tokens"].mean(),
+        "prompt_tokens_mean": table["prompt_tokens"].mean(),
+        "inference_flops_paper": table["inference_flops_paper"].mean(),
+        "inference_flops_exact": table["inference_flops_exact"].mean(),
+        "hit_cap": int(table["hit_cap"].sum()),
+        "no_answer": int(table["extracted"].isna().sum()),
+    }
+
+
+def evaluate_student(study: StudyParams, scale: str, recipe: str) -> pd.DataFrame:
+    """Evaluate (or find the evaluation of) one trained student; returns per-benchmark metrics."""
+    units.check_student(study, scale, recipe)
+    folder = units.eval_dir(study, scale, recipe)
+    if units.is_complete(folder):
+        return pd.read_csv(folder / "metrics.csv")
+    data_folder = units.require_complete(units.data_dir(study), "generation")
+    train_folder = units.require_complete(units.train_dir(study, scale, recipe), f"training of {scale}-{recipe}")
+    torch.set_num_threads(study.evaluation.threads)
+    logging.getLogger("lm_eval").setLevel(logging.WARNING)
+    folder.mkdir(parents=True, exist_ok=True)
+    cap = max_gen_toks(study, data_folder)
+    task_names = write_task_yamls(study, data_folder, folder / "tasks", cap)
+    if recipe == "probe":  # the probe also answers every pool question once: `unsolved` drops what it solves
+        pool_file = data_folder / QUESTIONS_FILE
+        task_names[POOL_TASK] = write_synthetic_task(POOL_TASK, pool_file, folder / "tasks", cap)
+    lm = lm_eval_model(study, train_folder / "model", recipe)
+    results = run_lm_eval(study, lm, folder / "tasks", list(task_names.values()))
+    tokenizer = load_tokenizer(train_folder / "model")
+    arch = flops.architecture(AutoConfig.from_pretrained(str(train_folder / "model")))
+    rows = []
+    for benchmark in study.benchmarks:
+        scoring = {} if benchmark.is_synthetic else paper_scoring(benchmark.name)
+        records = sample_records(results["samples"][task_names[benchmark.name]], tokenizer, arch, cap, **scoring)
+        path = folder / "samples" / f"{benchmark.name}.jsonl"
+        files.write_jsonl(path, records)
+        rows.append(summarise(benchmark.name, benchmark.family_or_group, records))
+    if recipe == "probe":
+        records = sample_records(results["samples"][task_names[POOL_TASK]], tokenizer, arch, cap)
+        questions = files.read_jsonl(data_folder / QUESTIONS_FILE)
+        write_solved(folder, records, {question["id"]: question["family"] for question in questions})
+    metrics = pd.DataFrame(rows).assign(scale=scale, recipe=recipe, max_gen_toks=cap)
+    files.write_csv(folder / "metrics.csv", metrics)
+    units.mark_complete(folder, benchmarks=[b.name for b in study.benchmarks])
+    return metrics
+
+
+def write_solved(folder: Path, records: list[dict], family_of: dict[str, str]) -> None:
+    """From the probe's generations on the pool questions: the keys it answered right, with its
+    pass rate per family (`solved.json`, which the `unsolved` selection reads)."""
+    table = pd.DataFrame(records)
+    correct = table["correct"].astype(bool)
+    pass_rate = correct.groupby(table["id"].map(family_of)).mean()
+    solved = sorted(table.loc[correct, "id"])
+    files.write_json(folder / SOLVED_FILE, {"solved": solved, "questions": len(table), "pass_rate": pass_rate.to_dict()})
+
+
+def run(parameters_file: str, scale: str, recipe: str) -> pd.DataFrame:
+    return evaluate_student(load_study(parameters_file), scale, recipe)

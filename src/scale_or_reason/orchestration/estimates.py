@@ -1,0 +1,131 @@
+"""The plan of a study before it runs: its units, the model each trains or evaluates, the
+benchmarks, and the FLOPs each unit will cost, without loading any weights.
+
+    sor study parameters/paper.yaml --dry-run
+
+Model shapes come from configs only (`core.model_configs`): the paper's models ship with the
+package, any other hub id is asked for its config alone, and students built from config are
+counted from their parameters. Token lengths come from the study's generated data once it exists,
+and before that from the `estimates` section of the parameters (the assumptions are printed with
+the plan).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import units
+from ..config.params import StudyParams
+from ..config.recipes import FORMATS, parse_recipe
+from ..core import flops
+from ..core.model_configs import model_config, student_architecture
+
+
+def token_lengths(study: StudyParams) -> dict[str, float] | None:
+    """Mean prompt, IFT and reasoning lengths: measured if the data exists, else assumed."""
+    data = units.data_dir(study)
+    if units.is_complete(data):
+        stats = pd.read_csv(data / "token_stats.csv")
+        train = stats[stats["table"] == "train"]
+        weights = train["n"] / train["n"].sum()
+        return {k: float((train[f"{k}_tokens"] * weights).sum()) for k in ("prompt", "ift", "reasoning")}
+    estimates = study.estimates
+    if None in (estimates.prompt_tokens, estimates.ift_tokens, estimates.reasoning_tokens):
+        return None
+    return {"prompt": estimates.prompt_tokens, "ift": estimates.ift_tokens, "reasoning": estimates.reasoning_tokens}
+
+
+def training_samples(study: StudyParams) -> int | None:
+    teacher = study.teacher
+    if teacher.kind == "synthetic":
+        return teacher.train_per_family * len(teacher.families)
+    return teacher.limit or study.estimates.samples
+
+
+def unit_flops(study: StudyParams, scale: str, recipe: str, lengths: dict | None) -> tuple[float | None, float | None]:
+    """Paper-formula training and evaluation FLOPs of one student, from mean lengths."""
+    samples = training_samples(study)
+    if lengths is None or samples is None:
+        return None, None
+    if study.teacher.kind == "synthetic":  # a data-efficiency recipe trains on fewer rows than every pair
+        samples = units.samples_per_family(study, recipe) * len(study.teacher.families)
+    arch = student_architecture(study, scale)
+    share = parse_recipe(recipe).reasoning_share
+    target = share * lengths["reasoning"] + (1 - share) * lengths["ift"]
+    rows = samples * study.training.epochs
+    train = rows * 3 * flops.forward_flops(arch, round(lengths["prompt"] + target))
+    items = study.estimates.eval_items_per_benchmark
+    if items is None and all(b.is_synthetic for b in study.benchmarks):
+        items = study.teacher.test_per_family
+    generated = lengths["reasoning"] if share > 0 else lengths["ift"]
+    evaluate = (
+        None if items is None
+        else items * len(study.benchmarks) * flops.inference_flops(arch, round(lengths["prompt"]), round(generated))
+    )  # fmt: skip
+    return float(train), (None if evaluate is None else float(evaluate))
+
+
+def teacher_flops(study: StudyParams, lengths: dict | None) -> float | None:
+    """An LLM teacher answering every prompt twice (thinking off and on); exact count, so a
+    mixture-of-experts teacher is charged for its active experts only."""
+    samples = training_samples(study)
+    if study.teacher.model is None or lengths is None or samples is None:
+        return None
+    arch = flops.architecture(model_config(study.teacher.model))
+    prompt = round(lengths["prompt"])
+    both = sum(flops.exact_inference_flops(arch, prompt, round(lengths[k])) for k in FORMATS)
+    return float(samples * both)
+
+
+def gpu_hours(study: StudyParams, unit_flops: float | None) -> float | None:
+    estimates = study.estimates
+    if unit_flops is None or estimates.gpu_flops_per_second is None or estimates.mfu is None:
+        return None
+    return unit_flops / (estimates.gpu_flops_per_second * estimates.mfu) / 3600
+
+
+def plan_table(study: StudyParams, planned: list) -> pd.DataFrame:
+    """One row per unit: what it runs, whether it is done, and its estimated FLOPs."""
+    lengths = token_lengths(study)
+    rows = []
+    for unit in planned:
+        scale, recipe = unit.parameters.get("scale"), unit.parameters.get("recipe")
+        row = {"unit": unit.key, "state": "complete" if units.is_complete(unit.folder) else "to do"}
+        if scale is not None:
+            params = study.students.scales[scale]
+            train, evaluate = unit_flops(study, scale, recipe, lengths)
+            row["model"] = params.model or f"from config ({scale})"
+            row["params"] = flops.parameter_counts(student_architecture(study, scale))["total"]
+            row["est_flops"] = train if unit.stage == "train" else evaluate
+            row["gpu_hours"] = gpu_hours(study, row["est_flops"])
+        elif unit.stage == "generate":
+            row["model"] = study.teacher.model or study.teacher.source or "programmatic teacher"
+            row["est_flops"] = teacher_flops(study, lengths)
+            row["gpu_hours"] = gpu_hours(study, row["est_flops"])
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["unit", "state", "model", "params", "est_flops", "gpu_hours"])
+
+
+def describe(study: StudyParams, planned: list) -> str:
+    """The dry-run report: the plan table, the benchmarks and the assumptions behind the FLOPs."""
+    table = plan_table(study, planned)
+    lengths = token_lengths(study)
+    source = "measured on the generated data" if units.is_complete(units.data_dir(study)) else "assumed (estimates)"
+    lines = [
+        f"{study.study}: {len(planned)} units, {sum(table['state'] == 'to do')} to do",
+        f"teacher: {study.teacher.kind} {study.teacher.model or study.teacher.source or ''}".rstrip(),
+        f"benchmarks: {', '.join(b.name for b in study.benchmarks)}",
+        f"training samples: {training_samples(study) or 'unknown'}; token lengths {source}: "
+        + (", ".join(f"{k} {v:.0f}" for k, v in lengths.items()) if lengths else "unknown (set estimates.*)"),
+        "",
+        table.to_string(index=False, na_rep="—", float_format=lambda x: f"{x:.3g}"),
+    ]
+    if "est_flops" in table and table["est_flops"].notna().any():
+        lines.append(f"\ntotal estimated FLOPs: {table['est_flops'].sum():.3g} (paper formula)")
+    if "gpu_hours" in table and table["gpu_hours"].notna().any():
+        stages = table.assign(stage=table["unit"].str.split(":").str[0]).groupby("stage", sort=False)["gpu_hours"].sum()
+        per_stage = ", ".join(f"{stage} {hours:,.0f}" for stage, hours in stages.items())
+        lines.append(
+            f"GPU-hours at {study.estimates.gpu_flops_per_second:.3g} FLOP/s and MFU {study.estimates.mfu:.0%}: {per_stage}"
+        )
+    return "\n".join(lines)

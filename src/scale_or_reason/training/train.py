@@ -1,0 +1,334 @@
+"""Stage 2: fine-tune one student on one recipe with TRL's `SFTTrainer`.
+
+    papermill notebooks/02_train.ipynb out.ipynb -p parameters_file parameters/embedded.yaml \\
+        -p scale xs -p recipe reasoning
+    # or, without Jupyter (one process):
+    python -m scale_or_reason.training.train parameters/embedded.yaml xs ift
+    # several GPUs (what `02_train` runs when `training.processes` > 1):
+    accelerate launch --config_file parameters/accelerate/fsdp.yaml --num_processes 8 \\
+        -m scale_or_reason.training.train parameters/paper.yaml 7b reasoning
+
+Writes into the unit's folder: `model/` (safetensors weights, config and tokenizer), `train_log.csv`
+(the trainer's log history) and `train_metrics.json` (real token counts, training FLOPs by the
+paper's formula and exactly, and the run's model FLOPs utilisation against the machine's measured
+matmul peak).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+
+import pandas as pd
+import torch
+from datasets import Dataset
+from transformers import Trainer
+from transformers.trainer_utils import get_last_checkpoint
+from trl import SFTConfig, SFTTrainer
+
+from .. import units
+from ..config import paths
+from ..config.params import ParametersError, StudyParams, load_study
+from ..config.recipes import parse_recipe
+from ..core import files, flops, machine
+from ..core.hub import load_tokenizer
+from ..data import pool
+from ..data.generation import load_pairs
+from ..data.sft_rows import reasoning_rows, recipe_rows, training_order
+from .students import build_student, count_parameters, load_pretrained, student_config
+
+MAX_POSITIONS = 2048
+IGNORED_LABEL = -100  # TRL labels prompt tokens with it: they carry no loss
+LAUNCH_LOG_TAIL = 40
+LAUNCHED_MODULE = "scale_or_reason.training.train"  # what `accelerate launch` runs in each process
+
+
+class TruncationError(ValueError):
+    """A training sequence would not fit: its end (which holds the answer) would be cut."""
+
+
+class LaunchFailed(RuntimeError):
+    """`accelerate launch` of a training unit exited with an error."""
+
+
+class SmallVocabSFTTrainer(SFTTrainer):
+    """TRL's trainer with the model's own loss, for students whose whole vocabulary is small.
+
+    TRL 1.16 always projects through a chunked, fused LM head, built so that a 150k-token
+    vocabulary's logits are never materialised. With the embedded tokenizer's 512 tokens the full
+    logits are tiny and the tile loop is pure overhead: the model's own loss (the same token-summed
+    negative log-likelihood over the completion, divided by the batch's completion tokens) trained
+    the 9k-parameter student 2.6x and the 231k one 1.35x faster, to the same loss. Only TRL's
+    logged entropy and token accuracy are lost. Pretrained students keep TRL's fused head.
+    """
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+
+
+def schedule_steps(training, steps: int) -> tuple[int, int]:
+    """Warmup and decay steps: absolute when given (the paper's 150 and 300), else ratios of the run.
+
+    A run shorter than warmup + decay keeps their proportions, so the schedule still warms up,
+    holds and decays instead of being cut off mid-warmup.
+    """
+    warmup = training.warmup_steps if training.warmup_steps is not None else round(training.warmup_ratio * steps)
+    decay = training.decay_steps if training.decay_steps is not None else round(training.decay_ratio * steps)
+    if warmup + decay > steps:
+        warmup, decay = (round(part * steps / (warmup + decay)) for part in (warmup, decay))
+    return warmup, decay
+
+
+def world_size() -> int:
+    """Processes in this training run (set by `accelerate launch` / torchrun; 1 otherwise)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def sft_config(study: StudyParams, scale: str, recipe: str, output_dir: Path, steps: int) -> SFTConfig:
+    training = study.training
+    if training.bf16 and not torch.cuda.is_available():
+        raise ParametersError("training.bf16 needs a GPU; set it false to train on the CPU")
+    warmup, decay = schedule_steps(training, steps)
+    return SFTConfig(
+        output_dir=str(output_dir),
+        num_train_epochs=1,  # the recipe lays every epoch out in the rows, in training order
+        per_device_train_batch_size=training.batch_size,
+        gradient_accumulation_steps=training.gradient_accumulation(world_size()),
+        learning_rate=study.learning_rate(scale, recipe),
+        lr_scheduler_type="warmup_stable_decay",
+        warmup_steps=warmup,
+        lr_scheduler_kwargs={"num_decay_steps": decay, "min_lr_ratio": training.min_lr_ratio},
+        weight_decay=training.weight_decay,
+        adam_beta2=training.adam_beta2,
+        # Never let TRL's default (1024) cut a trace: lengths are checked against the parameter.
+        max_length=None,
+        # The rows come in the recipe's order (shuffled per epoch, or IFT-then-reasoning). Grouping
+        # by length would make batches of one family each, which slowed learning several-fold in
+        # our measurements; packing is correct but slower on CPU.
+        train_sampling_strategy="sequential",
+        use_cpu=not torch.cuda.is_available(),
+        bf16=training.bf16,
+        # On CPU checkpointing only costs time (2.3x in our measurements); large students need it.
+        activation_checkpointing=training.gradient_checkpointing,
+        seed=study.seed,
+        data_seed=study.seed,
+        logging_steps=max(1, steps // 50),
+        # Periodic checkpoints (optimizer and schedule included) let a killed unit resume.
+        save_strategy="steps" if training.checkpoint_steps else "no",
+        save_steps=training.checkpoint_steps or 500,
+        save_total_limit=1,
+        report_to="none",
+        dataloader_num_workers=0,
+    )
+
+
+def check_lengths(dataset, eos_id: int, max_length: int | None, max_positions: int | None = None) -> list[int]:
+    """Real lengths of the tokenized rows; refuses rows that are too long or lost their end."""
+    lengths = []
+    for row_id, input_ids, labels in zip(dataset["id"], dataset["input_ids"], dataset["labels"]):
+        completion = [label for label in labels if label != IGNORED_LABEL]
+        if eos_id not in completion:
+            raise TruncationError(f"training row {row_id}: the completion lost its end-of-turn token")
+        if max_length is not None and len(input_ids) > max_length:
+            raise TruncationError(
+                f"training row {row_id} has {len(input_ids)} tokens, more than "
+                f"training.max_length={max_length}: raise it or leave it unset"
+            )
+        if max_positions is not None and len(input_ids) > max_positions:
+            raise TruncationError(
+                f"training row {row_id} has {len(input_ids)} tokens, more than the student's "
+                f"{max_positions} positions: drop such rows from the data or choose a longer-context student"
+            )
+        lengths.append(len(input_ids))
+    return lengths
+
+
+def last_checkpoint(folder: Path) -> str | None:
+    """The latest complete periodic checkpoint of an interrupted run, if any."""
+    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+
+
+def student_and_tokenizer(study: StudyParams, scale: str, data_folder: Path):
+    """A fresh student from config (with the study's tokenizer), or a pretrained base student."""
+    scale_params = study.students.scales[scale]
+    if scale_params.from_config:
+        tokenizer = load_tokenizer(data_folder / "tokenizer")
+        return build_student(student_config(scale_params, tokenizer, MAX_POSITIONS), study.seed), tokenizer
+    torch.manual_seed(study.seed)
+    return load_pretrained(scale_params.model, bf16=study.training.bf16, trust_remote_code=study.trust_remote_code)
+
+
+def train_student(study: StudyParams, scale: str, recipe: str) -> dict:
+    """Train (or find already trained) the student `scale` on `recipe`; returns its metrics."""
+    units.check_student(study, scale, recipe)
+    folder = units.train_dir(study, scale, recipe)
+    if units.is_complete(folder):
+        return files.read_json(folder / "train_metrics.json")
+    data_folder = units.require_complete(units.data_dir(study), "generation")
+    torch.set_num_threads(study.training.threads)
+    folder.mkdir(parents=True, exist_ok=True)
+    model, tokenizer = student_and_tokenizer(study, scale, data_folder)
+    if recipe == "base":
+        return save_untrained(study, scale, folder, model, tokenizer)
+    rows, selection = training_rows(study, data_folder, recipe)
+    order = training_order(recipe, rows, study.training.epochs, study.seed)
+    steps = -(-len(order) // study.training.samples_per_step)
+    trainer_class = SmallVocabSFTTrainer if study.students.scales[scale].from_config else SFTTrainer
+    trainer = trainer_class(
+        model=model,
+        args=sft_config(study, scale, recipe, folder / units.CHECKPOINTS, steps),
+        train_dataset=rows,
+        processing_class=tokenizer,
+    )
+    # Each distinct row is tokenized once; the trainer then reads them in the recipe's order.
+    trainer.train_dataset = trainer.train_dataset.select(order)
+    examples = rows.select(order)
+    lengths = check_lengths(
+        trainer.train_dataset, tokenizer.eos_token_id, study.training.max_length, model.config.max_position_embeddings
+    )
+    resume_from = last_checkpoint(folder / units.CHECKPOINTS)
+    if resume_from:
+        print(f"resuming from {resume_from}", flush=True)
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    metrics = _metrics(study, scale, recipe, model, trainer, examples, lengths, result)
+    if selection:
+        metrics["selection"] = selection
+    _save(folder, trainer, metrics)
+    return metrics
+
+
+def training_rows(study: StudyParams, data_folder: Path, recipe: str) -> tuple[Dataset, dict]:
+    """A recipe's SFT rows, and for a data-efficiency recipe what its chosen traces hold."""
+    pairs = load_pairs(data_folder)
+    if not parse_recipe(recipe).from_pool:
+        return recipe_rows(pairs, recipe, study.seed), {}
+    chosen = pool.pool_recipe_pairs(study, data_folder, pairs.to_list(), recipe)
+    if not chosen:
+        raise ValueError(f"recipe {recipe!r} chose no training rows (is the pool or the budget empty?)")
+    return reasoning_rows(chosen), pool.selection_stats(chosen)
+
+
+def save_untrained(study: StudyParams, scale: str, folder: Path, model, tokenizer) -> dict:
+    """The `base` recipe: the student as it starts, evaluated as the baseline of a gain."""
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+
+    files.write_atomic(folder / "model", write)
+    counts = ("rows", "samples", "reasoning_rows", "steps", "train_tokens", "train_completion_tokens",
+              "train_flops_paper", "train_flops_exact", "train_seconds", "tokens_per_second", "mfu")  # fmt: skip
+    zero = dict.fromkeys(counts, 0)
+    metrics = {"scale": scale, "recipe": "base", "params": count_parameters(model), "epochs": 0, **zero}
+    files.write_text(folder / "train_log.csv", "step,loss\n")  # no step taken
+    files.write_json(folder / "train_metrics.json", metrics)
+    units.mark_complete(folder, params=metrics["params"], train_flops_exact=0)
+    return metrics
+
+
+def _metrics(study, scale, recipe, model, trainer, examples, lengths, result) -> dict:
+    """Counts over every row trained on; `lengths` already holds each epoch's rows."""
+    train_seconds = result.metrics["train_runtime"]
+    train_tokens = sum(lengths)
+    arch = flops.architecture(model.config)
+    train_flops_exact = flops.exact_training_flops(arch, lengths)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    peak = machine.peak_flops(device, torch.float32, torch.get_num_threads())
+    return {
+        "scale": scale,
+        "recipe": recipe,
+        "params": count_parameters(model),
+        "samples": len(set(examples["id"])),
+        "rows": len(lengths),
+        "reasoning_rows": list(examples["format"]).count("reasoning"),
+        "epochs": study.training.epochs,
+        "learning_rate": study.learning_rate(scale, recipe),
+        "steps": trainer.state.global_step,
+        "train_tokens": train_tokens,
+        "train_completion_tokens": sum(
+            sum(label != IGNORED_LABEL for label in labels) for labels in trainer.train_dataset["labels"]
+        ),
+        "train_flops_paper": flops.training_flops(arch, lengths),
+        "train_flops_exact": train_flops_exact,
+        "max_length": max(lengths),
+        "train_seconds": train_seconds,
+        "tokens_per_second": train_tokens / train_seconds,
+        "peak_flops_per_second": peak,
+        "mfu": machine.model_flops_utilisation(train_flops_exact, train_seconds, peak),
+        "final_loss": result.training_loss,
+    }
+
+
+def _save(folder: Path, trainer: SFTTrainer, metrics: dict) -> None:
+    """Every process takes part in saving (FSDP and ZeRO-3 gather the weights); the main process
+    alone moves the checkpoint into place and writes the unit's records."""
+    staging = folder / ".model.staging"
+    trainer.save_model(str(staging))  # safetensors weights, config and tokenizer
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.accelerator.is_main_process:
+        return
+    (staging / "training_args.bin").unlink(missing_ok=True)  # a pickle nobody needs to load
+    files.write_atomic(folder / "model", lambda tmp: os.replace(staging, tmp))
+    shutil.rmtree(folder / units.CHECKPOINTS, ignore_errors=True)  # the finished model supersedes them
+    log = pd.DataFrame(trainer.state.log_history)
+    files.write_csv(folder / "train_log.csv", log)
+    files.write_json(folder / "train_metrics.json", metrics)
+    units.mark_complete(folder, params=metrics["params"], train_flops_exact=metrics["train_flops_exact"])
+
+
+def launch_command(study: StudyParams, parameters_file: str, scale: str, recipe: str) -> list[str]:
+    """`accelerate launch` of this module for one student, across `training.processes` processes."""
+    training = study.training
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(training.processes)]
+    if training.accelerate_config:
+        command += ["--config_file", str(training.accelerate_config_file())]
+    elif torch.cuda.is_available():
+        command += ["--multi_gpu"]
+    return command + ["-m", LAUNCHED_MODULE, str(paths.resolve(parameters_file)), scale, recipe]
+
+
+def launch(study: StudyParams, parameters_file: str, scale: str, recipe: str) -> dict:
+    """Train in a fresh subprocess under `accelerate launch`, never forked from this (possibly
+    CUDA-initialised) kernel, streaming its output here as it comes."""
+    command = launch_command(study, parameters_file, scale, recipe)
+    print("$", " ".join(command), flush=True)
+    tail: deque[str] = deque(maxlen=LAUNCH_LOG_TAIL)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=paths.project_dir()) as process:
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            tail.append(line)
+    if process.returncode != 0:
+        raise LaunchFailed(f"accelerate launch exited with {process.returncode}; last lines:\n{''.join(tail)}")
+    folder = units.require_complete(units.train_dir(study, scale, recipe), f"training of {scale}-{recipe}")
+    return files.read_json(folder / "train_metrics.json")
+
+
+def train_unit(parameters_file: str, scale: str, recipe: str) -> dict:
+    """What `02_train` runs: in this process, or under `accelerate launch` for several processes."""
+    study = load_study(parameters_file)
+    units.check_student(study, scale, recipe)
+    if study.training.processes > 1 and not units.is_complete(units.train_dir(study, scale, recipe)):
+        return launch(study, parameters_file, scale, recipe)
+    return train_student(study, scale, recipe)
+
+
+def run(parameters_file: str, scale: str, recipe: str) -> dict:
+    return train_student(load_study(parameters_file), scale, recipe)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m {LAUNCHED_MODULE}", description="train one student")
+    parser.add_argument("parameters_file")
+    parser.add_argument("scale")
+    parser.add_argument("recipe")
+    args = parser.parse_args(argv)
+    run(args.parameters_file, args.scale, args.recipe)
+
+
+if __name__ == "__main__":
+    main()

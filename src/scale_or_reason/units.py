@@ -1,0 +1,292 @@
+"""The study's unit graph: which units of work a study has, where each writes, and what each
+waits for. The local runner, Slurm, the dry-run plan, preflight and the analysis all ask here;
+nothing else computes a unit folder or a dependency.
+
+| stage        | notebook                   | unit                        | waits for                      |
+|--------------|----------------------------|-----------------------------|--------------------------------|
+| `generate`   | `01_generate.ipynb`        | the study's data            | nothing                        |
+| `train`      | `02_train.ipynb`           | one student (scale, recipe) | the data (`unsolved`: + probe) |
+| `evaluate`   | `03_evaluate.ipynb`        | one trained student         | its training                   |
+| `analyze`    | `04_pareto.ipynb`          | the study (if it has recipes)            | every evaluation  |
+| `curriculum` | `05_curriculum.ipynb`      | the study (if it trains curricula)       | every evaluation  |
+| `transfer`   | `06_transfer.ipynb`        | the study (if it has transfer sets)      | every evaluation  |
+| `efficiency` | `07_data_efficiency.ipynb` | the study (if it selects data or teachers) | every evaluation |
+
+A study writes under `runs/<study>/`; each unit owns a folder whose name ends with a fingerprint
+of the parameters that shape its outputs, so changed parameters get a new folder and unchanged
+ones find their finished work. A unit writes `complete.json` last; a folder without it is treated
+as unfinished and started again from scratch (a training unit keeps its periodic checkpoints).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import paths
+from .config.families import IN_DISTRIBUTION
+from .config.params import ParametersError, StudyParams, fingerprint
+from .config.recipes import granularity_recipe, parse_recipe
+from .core import files, flops
+from .core.model_configs import PACKAGED_CONFIGS, student_architecture
+
+STAGE_NOTEBOOKS = {
+    "generate": "01_generate.ipynb",
+    "train": "02_train.ipynb",
+    "evaluate": "03_evaluate.ipynb",
+    "analyze": "04_pareto.ipynb",
+    "curriculum": "05_curriculum.ipynb",
+    "transfer": "06_transfer.ipynb",
+    "efficiency": "07_data_efficiency.ipynb",
+}
+STAGES = tuple(STAGE_NOTEBOOKS)
+COMPLETE = "complete.json"
+CHECKPOINTS = "checkpoints"  # a training unit's periodic checkpoints: kept when it restarts
+# Part of every fingerprint: bump it when what a unit writes changes shape, so that finished units
+# of the old shape are not reused (v2: FLOPs counted both ways and MFU; v3: epochs laid out in
+# the recipe's rows, curricula).
+ARTIFACT_VERSION = 3
+# The candidate pool is generated data, and the tokenizer learns its traces.
+POOL_FIELDS = {"questions_per_family", "traces_per_question", "error_rate"}
+
+
+# --- the students ---------------------------------------------------------------------------
+
+
+def students(study: StudyParams) -> list[tuple[str, str]]:
+    """Every (scale, recipe) of the study: the recipes at every scale, then the curricula, the
+    coarser traces and the data-efficiency students, each once."""
+    ladder = [(scale, recipe) for scale in study.students.scales for recipe in study.recipes]
+    curricula = [(scale, recipe) for scale in study.curricula.scales for recipe in study.curricula.recipes]
+    levels = study.granularity.levels
+    coarser = [(scale, granularity_recipe(level)) for scale in study.granularity.scales for level in levels]
+    extra = curricula + coarser + pool_students(study)
+    return ladder + [student for i, student in enumerate(extra) if student not in ladder + extra[:i]]
+
+
+def pool_students(study: StudyParams) -> list[tuple[str, str]]:
+    """The data-efficiency students: the probe, each selection and its references, the
+    teachers' smoke tests and their untrained baseline."""
+    found = []
+    if study.selection:
+        selection = study.selection
+        if selection.probe:
+            found.append((selection.probe.scale, "probe"))
+        found += [(selection.scale, recipe) for recipe in [*selection.reference, *selection.recipes()]]
+    if study.teacher_choice:
+        found += [(study.teacher_choice.scale, recipe) for recipe in study.teacher_choice.recipes()]
+    return found
+
+
+def samples_per_family(study: StudyParams, recipe: str) -> int:
+    """Training rows per family in one epoch: every pair, or what a data-efficiency recipe
+    takes (a selection: at most its budget; the untrained `base`: none)."""
+    pool_rows = {"base": 0}
+    if study.selection and study.selection.probe:
+        pool_rows["probe"] = study.selection.probe.examples_per_family
+    if study.teacher_choice:
+        choice = study.teacher_choice
+        pool_rows.update(dict.fromkeys(choice.recipes()[1:], choice.examples_per_family))
+    budget = parse_recipe(recipe).budget
+    return budget if budget is not None else pool_rows.get(recipe, study.teacher.train_per_family)
+
+
+def check_student(study: StudyParams, scale: str, recipe: str) -> None:
+    """Refuse a (scale, recipe) the study does not define, naming what it does define."""
+    if scale not in study.students.scales:
+        raise ParametersError(f"unknown scale {scale!r}; {study.study} has {', '.join(study.students.scales)}")
+    if (scale, recipe) not in students(study):
+        trained = sorted({r for s, r in students(study) if s == scale})
+        raise ParametersError(
+            f"{study.study} trains no recipe {recipe!r} at scale {scale!r} (it trains {', '.join(trained)})"
+        )
+
+
+# --- folders and fingerprints -----------------------------------------------------------------
+
+
+def study_dir(study: StudyParams) -> Path:
+    return paths.runs_dir() / study.study
+
+
+def results_csv(study: StudyParams) -> Path:
+    return study_dir(study) / "results.csv"
+
+
+def data_fingerprint(study: StudyParams) -> str:
+    parts = [ARTIFACT_VERSION, study.seed, study.teacher, study.tokenizer, study.benchmarks]
+    if study.selection:
+        parts.append(study.selection.model_dump(include=POOL_FIELDS))
+    return fingerprint(*parts)
+
+
+def data_dir(study: StudyParams) -> Path:
+    return study_dir(study) / f"generate-{data_fingerprint(study)}"
+
+
+def _pool_recipe_settings(study: StudyParams, recipe: str) -> dict:
+    """The settings beyond the data that shape a data-efficiency recipe's rows."""
+    parsed = parse_recipe(recipe)
+    if parsed.kind == "teacher":
+        return {"examples_per_family": study.teacher_choice.examples_per_family}
+    if parsed.kind == "probe":
+        return {"probe": study.selection.probe, "pool_questions": study.selection.questions_per_family}
+    if parsed.kind == "select":
+        settings = study.selection.model_dump(include={"length_percentile", "diverse_per_question"})
+        return {**settings, "probe": study.selection.probe} if parsed.strategy == "unsolved" else settings
+    return {}
+
+
+def train_fingerprint(study: StudyParams, scale: str, recipe: str) -> str:
+    training = study.training.model_dump(exclude={"threads"})
+    scale_config = study.students.scales[scale]
+    pool_settings = _pool_recipe_settings(study, recipe)
+    extra = (pool_settings,) if pool_settings else ()  # the pairs' recipes keep their folders' names
+    return fingerprint(data_fingerprint(study), scale_config, recipe, training, study.seed, *extra)
+
+
+def train_dir(study: StudyParams, scale: str, recipe: str) -> Path:
+    return study_dir(study) / "train" / f"{scale}-{recipe}-{train_fingerprint(study, scale, recipe)}"
+
+
+def eval_fingerprint(study: StudyParams, scale: str, recipe: str) -> str:
+    evaluation = study.evaluation.model_dump(exclude={"threads"})
+    return fingerprint(train_fingerprint(study, scale, recipe), evaluation, study.seed)
+
+
+def eval_dir(study: StudyParams, scale: str, recipe: str) -> Path:
+    return study_dir(study) / "evaluate" / f"{scale}-{recipe}-{eval_fingerprint(study, scale, recipe)}"
+
+
+def _evaluations(study: StudyParams) -> list[str]:
+    return [eval_fingerprint(study, scale, recipe) for scale, recipe in students(study)]
+
+
+def analysis_dir(study: StudyParams) -> Path:
+    return study_dir(study) / f"analysis-{fingerprint(ARTIFACT_VERSION, _evaluations(study), study.analysis)}"
+
+
+def curriculum_dir(study: StudyParams) -> Path:
+    key = fingerprint(ARTIFACT_VERSION, _evaluations(study), study.analysis, study.curricula)
+    return study_dir(study) / f"curriculum-{key}"
+
+
+def transfer_dir(study: StudyParams) -> Path:
+    variants = [b.variant for b in study.benchmarks]
+    key = fingerprint(ARTIFACT_VERSION, _evaluations(study), study.analysis, variants)
+    return study_dir(study) / f"transfer-{key}"
+
+
+def efficiency_dir(study: StudyParams) -> Path:
+    sections = (study.analysis, study.selection, study.teacher_choice)
+    key = fingerprint(ARTIFACT_VERSION, _evaluations(study), *sections)
+    return study_dir(study) / f"efficiency-{key}"
+
+
+# --- completion -------------------------------------------------------------------------------
+
+
+def is_complete(folder: Path) -> bool:
+    return (folder / COMPLETE).is_file()
+
+
+def mark_complete(folder: Path, **facts) -> None:
+    """The last write of a unit: from here on its outputs are trusted and reused."""
+    files.write_json(folder / COMPLETE, {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **facts})
+
+
+def reset(folder: Path, keep: tuple[str, ...] = ()) -> None:
+    """Start an unfinished unit again from nothing but the entries named in `keep` (a training
+    unit's periodic checkpoints, from which it resumes)."""
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            if entry.name not in keep:
+                files.remove(entry)
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def require_complete(folder: Path, what: str) -> Path:
+    if not is_complete(folder):
+        raise FileNotFoundError(f"{what} has not finished: no {COMPLETE} in {folder}")
+    return folder
+
+
+def evaluated_students(study: StudyParams) -> list[tuple[str, str]]:
+    """The students whose evaluation has finished, in the study's order."""
+    return [student for student in students(study) if is_complete(eval_dir(study, *student))]
+
+
+# --- the graph --------------------------------------------------------------------------------
+
+
+@dataclass
+class Unit:
+    stage: str
+    name: str
+    folder: Path
+    parameters: dict  # the notebook's parameters
+    needs: tuple[str, ...] = ()  # keys of the units it waits for
+    cost: float = 1.0  # relative, to start the longest units first
+    threads: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.stage}:{self.name}"
+
+    @property
+    def notebook(self) -> Path:
+        return paths.NOTEBOOKS_DIR / STAGE_NOTEBOOKS[self.stage]
+
+
+def relative_cost(study: StudyParams, scale: str, recipe: str) -> float:
+    """Parameters × a rough length factor: enough to start the longest units first."""
+    s = study.students.scales[scale]
+    if s.from_config:
+        size = s.num_layers * 12 * s.hidden_size**2
+    elif s.model in PACKAGED_CONFIGS:
+        size = flops.parameter_counts(student_architecture(study, scale))["total"]
+    else:
+        size = 1.0  # an unknown hub model: its config is not fetched just to order the queue
+    rows = samples_per_family(study, recipe) / study.teacher.train_per_family
+    return size * (1.0 + 2.0 * parse_recipe(recipe).reasoning_share) * rows
+
+
+def student_units(study: StudyParams, file: str, scale: str, recipe: str) -> list[Unit]:
+    """The training and the evaluation unit of one student."""
+    name, cost = f"{scale}-{recipe}", relative_cost(study, scale, recipe)
+    selector = {"parameters_file": file, "scale": scale, "recipe": recipe}
+    needs = ("generate:data",)
+    if parse_recipe(recipe).strategy == "unsolved":  # drops what the probe solves: after its evaluation
+        needs += (f"evaluate:{study.selection.probe.scale}-probe",)
+    train = Unit("train", name, train_dir(study, scale, recipe), selector, needs, cost, study.training.threads)
+    evaluate = Unit(
+        "evaluate", name, eval_dir(study, scale, recipe), selector, (train.key,), cost, study.evaluation.threads
+    )
+    return [train, evaluate]
+
+
+def analysis_units(study: StudyParams, file: str, evaluations: tuple[str, ...]) -> list[Unit]:
+    """The study-wide analyses the study's sections ask for, each after every evaluation."""
+    wanted = {
+        "analyze": (analysis_dir, bool(study.recipes)),  # the paper's analysis compares recipes across scales
+        "curriculum": (curriculum_dir, bool(study.curricula.recipes)),
+        "transfer": (transfer_dir, any(b.variant != IN_DISTRIBUTION for b in study.benchmarks)),
+        "efficiency": (efficiency_dir, bool(study.selection or study.teacher_choice)),
+    }
+    whole_study = {"parameters_file": file}
+    return [
+        Unit(stage, "study", folder(study), whole_study, needs=evaluations)
+        for stage, (folder, wanted_here) in wanted.items()
+        if wanted_here
+    ]
+
+
+def plan(study: StudyParams, parameters_file: str | Path) -> list[Unit]:
+    """Every unit of the study, in an order that respects dependencies."""
+    file = str(paths.resolve(parameters_file))
+    units = [Unit("generate", "data", data_dir(study), {"parameters_file": file}, cost=1e12)]
+    for scale, recipe in students(study):
+        units += student_units(study, file, scale, recipe)
+    evaluations = tuple(u.key for u in units if u.stage == "evaluate")
+    return units + analysis_units(study, file, evaluations)
