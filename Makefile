@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 study: setup
 	$(PYTHON) -m scale_or_reason.cli study $(PARAMETERS) $(if $(JOBS),--jobs $(JOBS))
 
-test: setup
+test: setup lint
 	$(PYTHON) -m pytest
 
 lint: setup

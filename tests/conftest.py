@@ -47,8 +47,13 @@ def run_sor(*args, runs_dir, timeout=600, **popen):
     env = dict(os.environ, SOR_RUNS_DIR=str(runs_dir), HF_HUB_OFFLINE="1")
     return subprocess.run(
         [sys.executable, "-m", "scale_or_reason.cli", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, **popen,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **popen,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -126,10 +126,14 @@ def _start_munge(folder: Path) -> None:
     key.write_bytes(os.urandom(1024))
     key.chmod(0o400)
     command = [
-        "munged", "--force", f"--key-file={key}", f"--socket={folder / 'munge.socket'}",
-        f"--pid-file={folder / 'munged.pid'}", f"--log-file={folder / 'munged.log'}",
+        "munged",
+        "--force",
+        f"--key-file={key}",
+        f"--socket={folder / 'munge.socket'}",
+        f"--pid-file={folder / 'munged.pid'}",
+        f"--log-file={folder / 'munged.log'}",
         f"--seed-file={folder / 'munged.seed'}",
-    ]  # fmt: skip
+    ]
     _daemon(command)
 
 

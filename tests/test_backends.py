@@ -45,7 +45,8 @@ QWEN3_TEMPLATE = (TEMPLATES / "qwen3.jinja").read_text()
 INSTRUCT_2507_TEMPLATE = (TEMPLATES / "qwen3_instruct_2507.jinja").read_text()
 # Thinking-2507's template is Instruct-2507's with the think block opened in the generation prompt.
 THINKING_2507_TEMPLATE = INSTRUCT_2507_TEMPLATE.replace(
-    "{{- '<|im_start|>assistant\\n' }}\n{%- endif %}", "{{- '<|im_start|>assistant\\n<think>\\n' }}\n{%- endif %}"
+    "{{- '<|im_start|>assistant\\n' }}\n{%- endif %}",
+    "{{- '<|im_start|>assistant\\n<think>\\n' }}\n{%- endif %}",
 )
 PROMPTS = [
     "What is 17 + 25? Put the final answer in \\boxed{}.",
@@ -58,7 +59,10 @@ PROMPTS = [
 
 
 def tiny_tokenizer(template: str):
-    corpus = [f"<|im_start|>user\n{p}<|im_end|>\n<|im_start|>assistant\n<think>\nstep\n</think>\n\n" for p in PROMPTS]
+    corpus = [
+        f"<|im_start|>user\n{p}<|im_end|>\n<|im_start|>assistant\n<think>\nstep\n</think>\n\n"
+        for p in PROMPTS
+    ]
     tokenizer = build_tokenizer(corpus * 4, 300)
     tokenizer.chat_template = template
     return tokenizer
@@ -73,10 +77,18 @@ def tiny_qwen3(tmp_path_factory) -> Path:
         assert tokenizer.convert_tokens_to_ids(token) != tokenizer.unk_token_id, token
     end_of_turn, end_of_text = tokenizer.convert_tokens_to_ids(["<|im_end|>", "<|endoftext|>"])
     config = Qwen3Config(
-        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=1, head_dim=8, max_position_embeddings=256,
-        tie_word_embeddings=True, eos_token_id=end_of_turn, pad_token_id=tokenizer.pad_token_id,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=8,
+        max_position_embeddings=256,
+        tie_word_embeddings=True,
+        eos_token_id=end_of_turn,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(0)
     model = Qwen3ForCausalLM(config)
     # As Qwen3's generation config: either end token stops a turn.
@@ -113,7 +125,9 @@ def test_rendered_prompts_carry_an_empty_think_block_only_with_thinking_off():
     tokenizer = tiny_tokenizer(QWEN3_TEMPLATE)
     off = render_prompts(tokenizer, PROMPTS[:2], thinking=False)
     on = render_prompts(tokenizer, PROMPTS[:2], thinking=True)
-    assert off[0] == f"<|im_start|>user\n{PROMPTS[0]}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    assert (
+        off[0] == f"<|im_start|>user\n{PROMPTS[0]}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    )
     assert on[0] == f"<|im_start|>user\n{PROMPTS[0]}<|im_end|>\n<|im_start|>assistant\n"
     assert all("<think>" not in text for text in on) and all(text.endswith(EMPTY_THINK_BLOCK) for text in off)
 
@@ -165,19 +179,41 @@ def test_split_reasoning(text, expected):
 
 
 def test_decoding_defaults_follow_the_qwen3_model_card():
-    assert (THINKING_DECODING.temperature, THINKING_DECODING.top_p, THINKING_DECODING.top_k) == (0.6, 0.95, 20)
-    assert (NON_THINKING_DECODING.temperature, NON_THINKING_DECODING.top_p, NON_THINKING_DECODING.top_k) == (0.7, 0.8, 20)
+    assert (THINKING_DECODING.temperature, THINKING_DECODING.top_p, THINKING_DECODING.top_k) == (
+        0.6,
+        0.95,
+        20,
+    )
+    assert (NON_THINKING_DECODING.temperature, NON_THINKING_DECODING.top_p, NON_THINKING_DECODING.top_k) == (
+        0.7,
+        0.8,
+        20,
+    )
 
 
 def test_vllm_sampling_params_keywords():
-    assert vllm_sampling_kwargs(Decoding(temperature=0.6, top_p=0.95, top_k=20, max_new_tokens=512), seed=7) == {
-        "temperature": 0.6, "top_p": 0.95, "top_k": 20, "max_tokens": 512, "seed": 7,
-    }  # fmt: skip
-    assert vllm_sampling_kwargs(Decoding(temperature=0.0, top_p=1.0, top_k=0, max_new_tokens=64), seed=0)["top_k"] == -1, "vLLM's 'no top-k' is -1"
+    assert vllm_sampling_kwargs(
+        Decoding(temperature=0.6, top_p=0.95, top_k=20, max_new_tokens=512), seed=7
+    ) == {
+        "temperature": 0.6,
+        "top_p": 0.95,
+        "top_k": 20,
+        "max_tokens": 512,
+        "seed": 7,
+    }
+    assert (
+        vllm_sampling_kwargs(Decoding(temperature=0.0, top_p=1.0, top_k=0, max_new_tokens=64), seed=0)[
+            "top_k"
+        ]
+        == -1
+    ), "vLLM's 'no top-k' is -1"
 
 
 def test_transformers_sampling_is_greedy_at_temperature_zero():
-    assert transformers_sampling(Decoding(temperature=0.0, top_p=0.9, top_k=20, max_new_tokens=32)) == {"do_sample": False, "max_new_tokens": 32}
+    assert transformers_sampling(Decoding(temperature=0.0, top_p=0.9, top_k=20, max_new_tokens=32)) == {
+        "do_sample": False,
+        "max_new_tokens": 32,
+    }
     sampled = transformers_sampling(Decoding(temperature=0.7, top_p=0.8, top_k=20, max_new_tokens=32))
     assert sampled == {"do_sample": True, "temperature": 0.7, "top_p": 0.8, "top_k": 20, "max_new_tokens": 32}
 
@@ -247,8 +283,9 @@ def test_a_model_that_ends_its_turn_at_once_is_finished(tiny_qwen3):
     pairs, report = teach(backend, PROMPTS, thinking_decoding=greedy, non_thinking_decoding=greedy)
     assert len(pairs) == 0 and report["rejected"] == len(PROMPTS)
     assert {reason: count for reason, count in report["reasons"].items() if count} == {
-        "reasoning_unclosed": len(PROMPTS), "ift_empty": len(PROMPTS),
-    }  # fmt: skip
+        "reasoning_unclosed": len(PROMPTS),
+        "ift_empty": len(PROMPTS),
+    }
 
 
 def test_sampling_is_seeded(tiny_backend):
@@ -285,7 +322,9 @@ def test_teach_counts_and_rejects_the_noise_of_a_random_model(tiny_backend):
     for row in rejected:
         assert ("reasoning_truncated" in row["reasons"]) == (not row["reasoning_finished"])
         assert ("ift_truncated" in row["reasons"]) == (not row["ift_finished"])
-        assert ("reasoning_unclosed" in row["reasons"]) == (split_reasoning(row["reasoning_output"])[2] is False)
+        assert ("reasoning_unclosed" in row["reasons"]) == (
+            split_reasoning(row["reasoning_output"])[2] is False
+        )
         assert row["reasoning_finished"] or row["reasoning_tokens"] == limit
     for reason, count in report["reasons"].items():
         assert count == sum(reason in row["reasons"] for row in rejected), reason
@@ -306,7 +345,10 @@ SCRIPT_PROMPTS = {
 def scripted(kind: str, thinking: bool) -> Generation:
     answers = {
         "good": ("<think>\nAdd 2 and 2.\n</think>\n\nThe answer is \\boxed{4}.", "\\boxed{4}"),
-        "opening-in-prompt": ("One over two.\n</think>\n\n\\boxed{\\frac{1}{2}}", "<think>\n\n</think>\n\nIt is \\boxed{\\frac{1}{2}}"),
+        "opening-in-prompt": (
+            "One over two.\n</think>\n\n\\boxed{\\frac{1}{2}}",
+            "<think>\n\n</think>\n\nIt is \\boxed{\\frac{1}{2}}",
+        ),
         "no-box": ("<think>\nFrance.\n</think>\n\nParis.", "Paris."),
         "unclosed-cut": ("<think>\n1, 2, 3", "\\boxed{1000000}"),
         "ift-cut": ("<think>\nPlan.\n</think>\n\nAn essay.", "Once upon"),
@@ -319,11 +361,20 @@ def scripted(kind: str, thinking: bool) -> Generation:
 
 
 def test_teach_builds_well_formed_pairs_and_rejects_the_rest(tiny_qwen3):
-    script = {(prompt, thinking): scripted(kind, thinking) for kind, prompt in SCRIPT_PROMPTS.items() for thinking in (True, False)}
+    script = {
+        (prompt, thinking): scripted(kind, thinking)
+        for kind, prompt in SCRIPT_PROMPTS.items()
+        for thinking in (True, False)
+    }
     backend = ScriptedBackend(load_tokenizer(str(tiny_qwen3)), script)
-    thinking, direct = Decoding(temperature=0.6, top_p=0.95, top_k=20, max_new_tokens=100), Decoding(temperature=0.7, top_p=0.8, top_k=20, max_new_tokens=100)
+    thinking, direct = (
+        Decoding(temperature=0.6, top_p=0.95, top_k=20, max_new_tokens=100),
+        Decoding(temperature=0.7, top_p=0.8, top_k=20, max_new_tokens=100),
+    )
     prompts = list(SCRIPT_PROMPTS.values())
-    pairs, report = teach(backend, prompts, corpus="math", thinking_decoding=thinking, non_thinking_decoding=direct, seed=11)
+    pairs, report = teach(
+        backend, prompts, corpus="math", thinking_decoding=thinking, non_thinking_decoding=direct, seed=11
+    )
 
     (on_prompts, on_decoding, on_seed), (off_prompts, off_decoding, off_seed) = backend.calls
     assert on_decoding == thinking and off_decoding == direct and on_seed == off_seed == 11
@@ -338,8 +389,12 @@ def test_teach_builds_well_formed_pairs_and_rejects_the_rest(tiny_qwen3):
     assert good["ift"] == "\\boxed{4}" and good["answer"] == "4"
     assert good["id"] == "math-train-00000" and good["key"] == prompt_key("What is 2 + 2?")
     assert (good["family"], good["domain"], good["task"], good["question_format"], good["variant"]) == (
-        "math", "math", "math", "mixed", "train",
-    )  # fmt: skip
+        "math",
+        "math",
+        "math",
+        "mixed",
+        "train",
+    )
     expected_tokens = scripted("good", True).tokens, scripted("good", False).tokens
     assert (good["reasoning_tokens"], good["ift_tokens"]) == expected_tokens
     half = rows["Half of one?"]
@@ -356,6 +411,10 @@ def test_teach_builds_well_formed_pairs_and_rejects_the_rest(tiny_qwen3):
     }
     assert (report["prompts"], report["kept"], report["rejected"]) == (7, 3, 4)
     assert report["reasons"] == {
-        "reasoning_unclosed": 1, "reasoning_truncated": 2, "reasoning_no_answer": 0,
-        "ift_truncated": 1, "ift_empty": 0, "ift_thinks": 1,
-    }  # fmt: skip
+        "reasoning_unclosed": 1,
+        "reasoning_truncated": 2,
+        "reasoning_no_answer": 0,
+        "ift_truncated": 1,
+        "ift_empty": 0,
+        "ift_thinks": 1,
+    }

@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 from conftest import PARAMETERS, REPO
-
 from scale_or_reason import units
 from scale_or_reason.config.params import parse_study
 from scale_or_reason.core import files
@@ -111,28 +110,83 @@ MODEL_FOLDER = FIXTURES / "model_without_weights"
 # (case, edit, runs folder, exit status, what the one `error:` line must contain). `{file}`,
 # `{runs}` and `{folder}` stand for the case's parameters file, runs folder and temporary folder.
 CASES = [
-    ("malformed-yaml", malformed_yaml, None, 2,
-     ["{file}: not valid YAML at line 6, column 8: expected ',' or ']', but got ':'"]),
-    ("wrong-type", wrong_type, None, 2,
-     ["{file}: training.epochs: Input should be a valid integer, unable to parse string as an integer"]),
-    ("misspelt-key", misspelt_key, None, 2,
-     ["{file}: unknown key 'trainig' (did you mean 'training'?)"]),
-    ("unknown-family", unknown_family, None, 2,
-     ["{file}: teacher.families.1: Input should be 'math_oe', 'math_mc', 'general_oe' or 'general_mc'"]),
-    ("unknown-benchmark", unknown_benchmark, None, 2,
-     [f"Unknown benchmark 'gsm8kk'. Did you mean 'gsm8k'? Known benchmarks: {KNOWN}."]),
-    ("student-without-weights", student_without_weights, None, 2,
-     [f"students.scales.local.model: the model folder {MODEL_FOLDER} lacks safetensors weights "
-      "(*.safetensors) and a tokenizer (tokenizer.json or tokenizer_config.json)"]),
-    ("unwritable-runs-folder", unchanged, UNWRITABLE, 2,
-     ["the run folder {runs}/smoke cannot be written (Not a directory): set SOR_RUNS_DIR to a writable folder"]),
-    ("missing-teacher-source", missing_teacher_source, None, 2,
-     ["teacher.source: no such file or folder {folder}/absent.jsonl"]),
-    ("unknown-accelerate-config", unknown_accelerate_config, None, 2,
-     [f"training.accelerate_config: no file {REPO}/fdsp (use fsdp, zero3, or a path to an accelerate config)"]),
-    ("every-released-row-unclosed", every_released_row_unclosed, None, 1,
-     ["generate:data failed: ValueError: the teacher left no training pairs", '"left_out": {"reasoning_unclosed": 5}']),
-]  # fmt: skip
+    (
+        "malformed-yaml",
+        malformed_yaml,
+        None,
+        2,
+        ["{file}: not valid YAML at line 6, column 8: expected ',' or ']', but got ':'"],
+    ),
+    (
+        "wrong-type",
+        wrong_type,
+        None,
+        2,
+        ["{file}: training.epochs: Input should be a valid integer, unable to parse string as an integer"],
+    ),
+    ("misspelt-key", misspelt_key, None, 2, ["{file}: unknown key 'trainig' (did you mean 'training'?)"]),
+    (
+        "unknown-family",
+        unknown_family,
+        None,
+        2,
+        ["{file}: teacher.families.1: Input should be 'math_oe', 'math_mc', 'general_oe' or 'general_mc'"],
+    ),
+    (
+        "unknown-benchmark",
+        unknown_benchmark,
+        None,
+        2,
+        [f"Unknown benchmark 'gsm8kk'. Did you mean 'gsm8k'? Known benchmarks: {KNOWN}."],
+    ),
+    (
+        "student-without-weights",
+        student_without_weights,
+        None,
+        2,
+        [
+            f"students.scales.local.model: the model folder {MODEL_FOLDER} lacks safetensors weights "
+            "(*.safetensors) and a tokenizer (tokenizer.json or tokenizer_config.json)"
+        ],
+    ),
+    (
+        "unwritable-runs-folder",
+        unchanged,
+        UNWRITABLE,
+        2,
+        [
+            "the run folder {runs}/smoke cannot be written (Not a directory): "
+            "set SOR_RUNS_DIR to a writable folder"
+        ],
+    ),
+    (
+        "missing-teacher-source",
+        missing_teacher_source,
+        None,
+        2,
+        ["teacher.source: no such file or folder {folder}/absent.jsonl"],
+    ),
+    (
+        "unknown-accelerate-config",
+        unknown_accelerate_config,
+        None,
+        2,
+        [
+            f"training.accelerate_config: no file {REPO}/fdsp "
+            "(use fsdp, zero3, or a path to an accelerate config)"
+        ],
+    ),
+    (
+        "every-released-row-unclosed",
+        every_released_row_unclosed,
+        None,
+        1,
+        [
+            "generate:data failed: ValueError: the teacher left no training pairs",
+            '"left_out": {"reasoning_unclosed": 5}',
+        ],
+    ),
+]
 
 
 def fill(text: str, **places) -> str:
@@ -143,7 +197,9 @@ def fill(text: str, **places) -> str:
 
 
 @pytest.mark.parametrize(
-    ("edit", "runs_choice", "status", "expected"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+    ("edit", "runs_choice", "status", "expected"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
 )
 def test_a_bad_input_stops_the_study_with_one_line_and_nothing_done(
     tmp_path, isolated_runs, edit, runs_choice, status, expected
@@ -156,8 +212,12 @@ def test_a_bad_input_stops_the_study_with_one_line_and_nothing_done(
     env = {**os.environ, "SOR_RUNS_DIR": str(runs), "HF_HUB_OFFLINE": "1"}
     finished = subprocess.run(
         [sys.executable, "-m", "scale_or_reason.cli", "study", str(file)],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+    )
     assert finished.returncode == status, finished.stderr
     error_lines = [line for line in finished.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1, finished.stderr
@@ -177,7 +237,9 @@ def test_some_bad_released_rows_are_counted_reported_and_left_out(isolated_runs,
     assert units.is_complete(folder)
     report = files.read_json(folder / "teacher_report.json")
     assert report["pairs"] == 12 and report["left_out"] == {"reasoning_unclosed": 2, "empty_ift": 1}
-    warnings = [record.getMessage() for record in caplog.records if record.name == "scale_or_reason.data.released"]
+    warnings = [
+        record.getMessage() for record in caplog.records if record.name == "scale_or_reason.data.released"
+    ]
     assert len(warnings) == 1 and "left out 3 of 15" in warnings[0]
     assert "empty_ift 1" in warnings[0] and "reasoning_unclosed 2" in warnings[0]
     lines = (folder / "pairs" / "train.jsonl").read_text().splitlines()

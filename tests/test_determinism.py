@@ -13,7 +13,6 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import PARAMETERS as PARAMETERS_DIR
-
 from scale_or_reason import units
 from scale_or_reason.config.params import load_study
 from scale_or_reason.data import generation
@@ -60,7 +59,11 @@ def two_runs(smoke, tmp_path_factory) -> tuple[dict, dict]:
 def data_files(folder) -> dict[str, bytes]:
     """Every file the generation wrote that later stages read, by its path inside the folder."""
     patterns = ("pairs/train.jsonl", "benchmarks/*.jsonl", "tokenizer/*")
-    return {str(f.relative_to(folder)): f.read_bytes() for pattern in patterns for f in sorted(folder.glob(pattern))}
+    return {
+        str(f.relative_to(folder)): f.read_bytes()
+        for pattern in patterns
+        for f in sorted(folder.glob(pattern))
+    }
 
 
 def test_generated_data_is_byte_identical(two_runs):
@@ -73,9 +76,13 @@ def test_generated_data_is_byte_identical(two_runs):
 
 
 def test_training_metrics_and_weights_are_identical(two_runs):
-    first, second = ({k: v for k, v in run["train_metrics"].items() if k not in WALL_CLOCK} for run in two_runs)
+    first, second = (
+        {k: v for k, v in run["train_metrics"].items() if k not in WALL_CLOCK} for run in two_runs
+    )
     assert first["steps"] > 0
-    assert first == second, {key: (first[key], second.get(key)) for key in first if first[key] != second.get(key)}
+    assert first == second, {
+        key: (first[key], second.get(key)) for key in first if first[key] != second.get(key)
+    }
     weights = [load_file(run["model"] / "model.safetensors") for run in two_runs]
     assert weights[0].keys() == weights[1].keys()
     differing = [name for name in weights[0] if not torch.equal(weights[0][name], weights[1][name])]
@@ -86,7 +93,9 @@ def test_evaluation_metrics_are_identical(two_runs):
     first, second = (run["eval_metrics"] for run in two_runs)
     assert len(first) == 5
     assert first.equals(second), f"\n{first}\n{second}"
-    responses = [{f.name: f.read_bytes() for f in (run["evaluation"] / "samples").glob("*.jsonl")} for run in two_runs]
+    responses = [
+        {f.name: f.read_bytes() for f in (run["evaluation"] / "samples").glob("*.jsonl")} for run in two_runs
+    ]
     assert len(responses[0]) == 5 and responses[0] == responses[1]
 
 

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-
 from scale_or_reason import units
 from scale_or_reason.analysis import efficiency
 from scale_or_reason.config.params import ParametersError, TeacherCandidate, load_study, parse_study
@@ -33,9 +32,13 @@ def study():
 
 @pytest.mark.parametrize(
     "name, order, share, granularity",
-    [("select-unsolved-250", "select", 1.0, "full"), ("teacher-key-30", "teacher", 1.0, "key"),
-     ("probe", "probe", 1.0, "full"), ("base", "base", 0.0, "full")],
-)  # fmt: skip
+    [
+        ("select-unsolved-250", "select", 1.0, "full"),
+        ("teacher-key-30", "teacher", 1.0, "key"),
+        ("probe", "probe", 1.0, "full"),
+        ("base", "base", 0.0, "full"),
+    ],
+)
 def test_pool_recipes_parse_and_come_from_the_pool(name, order, share, granularity):
     recipe = parse_recipe(name)
     assert (recipe.kind, recipe.reasoning_share, recipe.granularity, recipe.from_pool) == (
@@ -67,12 +70,18 @@ def test_the_study_trains_each_pool_student_once(study):
         (lambda d: d["selection"].update(probe=None), "strategy 'unsolved' needs `probe`"),
         (lambda d: d["selection"].update(scale="huge"), "selection.scale names 'huge'"),
         (lambda d: d["teacher_choice"].update(scale="huge"), "teacher_choice.scale names 'huge'"),
-        (lambda d: d["selection"].update(questions_per_family=25), r"probe.examples_per_family \(35\) exceeds teacher.train_per_family \(30\)"),
-        (lambda d: d["teacher_choice"].update(teachers=[{"granularity": "key"}, {"granularity": "key"}]), "teachers repeat"),
+        (
+            lambda d: d["selection"].update(questions_per_family=25),
+            r"probe.examples_per_family \(35\) exceeds teacher.train_per_family \(30\)",
+        ),
+        (
+            lambda d: d["teacher_choice"].update(teachers=[{"granularity": "key"}, {"granularity": "key"}]),
+            "teachers repeat",
+        ),
         (lambda d: d["selection"].update(strategies=["fastest"]), "selection.strategies.0"),
         (lambda d: d["teacher"].update(kind="released", source="x.jsonl"), "need the synthetic teacher"),
     ],
-)  # fmt: skip
+)
 def test_bad_selection_parameters_name_their_key(study, change, message):
     data = study.model_dump(mode="json")
     change(data)
@@ -164,7 +173,7 @@ def test_selection_stats_count_traces_questions_and_right_answers():
         {"question_key": "a", "key": "a", "reasoning": "<think>\ny\n</think>\n\n\\boxed{2}", "answer": "1"},
         {"question_key": "b", "key": "b", "reasoning": "<think>\nz\n</think>\n\n\\boxed{3}", "answer": "3"},
     ]
-    rows = [{**row, "family": family} for row, family in zip(rows, ["f", "f", "g"])]
+    rows = [{**row, "family": family} for row, family in zip(rows, ["f", "f", "g"], strict=True)]
     stats = pool_data.selection_stats(rows)
     assert (stats["examples"], stats["questions"], stats["correct_share"]) == (3, 2, 2 / 3)
     assert stats["per_family"]["f"]["correct_share"] == 0.5 and stats["per_family"]["g"]["examples"] == 1
@@ -175,10 +184,14 @@ def test_selection_stats_count_traces_questions_and_right_answers():
 
 def _table() -> pd.DataFrame:
     rows = [
-        ("random", 100, 0.30, 100, 1e9), ("random", 200, 0.50, 200, 2e9),
-        ("correct_only", 100, 0.45, 100, 1e9), ("correct_only", 200, 0.60, 200, 2e9),
-        ("length_cap", 200, 0.55, 200, 1.2e9), ("reasoning", None, 0.58, 1000, 9e9), ("ift", None, 0.20, 1000, 1e9),
-    ]  # fmt: skip
+        ("random", 100, 0.30, 100, 1e9),
+        ("random", 200, 0.50, 200, 2e9),
+        ("correct_only", 100, 0.45, 100, 1e9),
+        ("correct_only", 200, 0.60, 200, 2e9),
+        ("length_cap", 200, 0.55, 200, 1.2e9),
+        ("reasoning", None, 0.58, 1000, 9e9),
+        ("ift", None, 0.20, 1000, 1e9),
+    ]
     table = pd.DataFrame(rows, columns=["strategy", "budget", "accuracy", "examples", "train_flops"])
     table["recipe"] = [f"select-{s}-{b}" if b else s for s, b, *_ in rows]
     return table.assign(family="mean")
@@ -209,8 +222,13 @@ def test_strategy_gains_are_over_random_at_the_same_budget():
 
 
 def test_ranking_agreement_between_teacher_accuracy_and_gain():
-    teachers = pd.DataFrame({"teacher": ["full-0", "key-0", "full-30"], "teacher_accuracy": [1.0, 1.0, 0.7],
-                             "gain_over_base": [0.2, 0.5, 0.1]})  # fmt: skip
+    teachers = pd.DataFrame(
+        {
+            "teacher": ["full-0", "key-0", "full-30"],
+            "teacher_accuracy": [1.0, 1.0, 0.7],
+            "gain_over_base": [0.2, 0.5, 0.1],
+        }
+    )
     agreement = efficiency.ranking_agreement(teachers)
     assert agreement["best_by_gain"] == "key-0" and agreement["best_by_teacher_accuracy"] == [
         "full-0",

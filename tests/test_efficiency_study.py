@@ -8,12 +8,11 @@ import json
 import pandas as pd
 import pytest
 
+from conftest import run_sor
 from scale_or_reason import units
 from scale_or_reason.config.params import load_study
 from scale_or_reason.core import files
 from scale_or_reason.data import pool as pool_data
-
-from conftest import run_sor
 from test_efficiency import FIXTURE
 
 
@@ -77,7 +76,10 @@ def test_the_untrained_baseline_costs_nothing_and_the_analysis_ranks_the_teacher
     assert set(selection["recipe"]) == {*study.selection.recipes(), "reasoning"}
     assert set(selection["family"]) == {"general_oe", "general_mc", "mean"}
     summary = (units.study_dir(study) / "summary.md").read_text()
-    assert "Teachers ranked by the smoke student's gain" in summary and "Accuracy against training examples" in summary
+    assert (
+        "Teachers ranked by the smoke student's gain" in summary
+        and "Accuracy against training examples" in summary
+    )
 
 
 def test_the_executed_notebook_is_kept_without_errors(study):

@@ -5,15 +5,23 @@ import pytest
 import yaml
 
 from conftest import PARAMETERS, run_sor
-
 from scale_or_reason import units
 from scale_or_reason.config.params import load_study
 from scale_or_reason.units import plan
 
 REQUIRED_COLUMNS = {
-    "scale", "params", "recipe", "family", "benchmark", "accuracy", "n", "train_tokens", "train_flops",
-    "gen_tokens_mean", "inference_flops",
-}  # fmt: skip
+    "scale",
+    "params",
+    "recipe",
+    "family",
+    "benchmark",
+    "accuracy",
+    "n",
+    "train_tokens",
+    "train_flops",
+    "gen_tokens_mean",
+    "inference_flops",
+}
 
 
 sor = run_sor
@@ -27,7 +35,7 @@ def test_smoke_study_runs_end_to_end_and_resumes(smoke_reference, monkeypatch):
     first_run = pd.read_csv(units.study_dir(study) / "timings.csv")
     assert set(first_run["status"]) == {"ran"} and len(first_run) == len(plan(study, "parameters/smoke.yaml"))
     results = pd.read_csv(units.results_csv(study))
-    assert REQUIRED_COLUMNS <= set(results.columns)
+    assert set(results.columns) >= REQUIRED_COLUMNS
     assert len(results) == len(units.students(study)) * len(study.benchmarks)
     assert {"sequential-50", "mixed-50"} <= set(results["recipe"])
     assert results["accuracy"].between(0, 1).all()
@@ -41,12 +49,18 @@ def test_smoke_study_runs_end_to_end_and_resumes(smoke_reference, monkeypatch):
         assert (unit.folder / unit.notebook.name).is_file(), f"executed notebook kept for {unit.key}"
     drawn = {
         units.analysis_dir(study): (
-            "accuracy_vs_train_flops", "accuracy_vs_inference_flops", "accuracy_vs_params", "flops_exact_vs_paper",
-            "gain_vs_token_factor", "answer_length_by_outcome", "inference_flops_vs_size", "early_stopping",
+            "accuracy_vs_train_flops",
+            "accuracy_vs_inference_flops",
+            "accuracy_vs_params",
+            "flops_exact_vs_paper",
+            "gain_vs_token_factor",
+            "answer_length_by_outcome",
+            "inference_flops_vs_size",
+            "early_stopping",
         ),
         units.curriculum_dir(study): ("curriculum_gain", "curriculum_orders", "curriculum_vs_train_flops"),
         units.transfer_dir(study): ("transfer_gap",),
-    }  # fmt: skip
+    }
     for folder, names in drawn.items():
         for name in names:
             for suffix in ("png", "pdf"):
@@ -78,7 +92,11 @@ def test_a_typo_in_the_parameters_stops_before_any_work(isolated_runs, tmp_path)
 
 def test_a_missing_parameters_file_is_named(isolated_runs):
     finished = sor("study", "parameters/nope.yaml", runs_dir=isolated_runs, timeout=120)
-    assert finished.returncode == 2 and "parameters file not found" in finished.stderr and "nope.yaml" in finished.stderr
+    assert (
+        finished.returncode == 2
+        and "parameters file not found" in finished.stderr
+        and "nope.yaml" in finished.stderr
+    )
 
 
 def test_check_lists_units(isolated_runs):

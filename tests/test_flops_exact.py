@@ -4,7 +4,6 @@ published parameter counts of the Qwen2.5 ladder and of the Qwen3 MoE teacher.""
 import json
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -13,7 +12,6 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
 from conftest import REPO
-
 from scale_or_reason.config.paths import MODEL_CONFIGS_DIR
 from scale_or_reason.core import flops
 
@@ -29,13 +27,21 @@ TINY = [
 
 
 def tiny_model(family, width, layers, heads, kv_heads, head_width, tied):
-    config_class, model_class = (Qwen2Config, Qwen2ForCausalLM) if family == "qwen2" else (Qwen3Config, Qwen3ForCausalLM)
+    config_class, model_class = (
+        (Qwen2Config, Qwen2ForCausalLM) if family == "qwen2" else (Qwen3Config, Qwen3ForCausalLM)
+    )
     extra = {"head_dim": head_width} if head_width else {}
     config = config_class(
-        vocab_size=211, hidden_size=width, intermediate_size=width * 3 - 8, num_hidden_layers=layers,
-        num_attention_heads=heads, num_key_value_heads=kv_heads, tie_word_embeddings=tied,
-        max_position_embeddings=256, **extra,
-    )  # fmt: skip
+        vocab_size=211,
+        hidden_size=width,
+        intermediate_size=width * 3 - 8,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        tie_word_embeddings=tied,
+        max_position_embeddings=256,
+        **extra,
+    )
     # The CPU SDPA kernel has no FLOP formula: the counter would silently miss attention.
     config._attn_implementation = "eager"
     torch.manual_seed(0)
@@ -51,7 +57,9 @@ def counted(run) -> int:
 @pytest.mark.parametrize("shape", TINY, ids=lambda s: "-".join(map(str, s)))
 def test_parameters_match_the_model(shape):
     model = tiny_model(*shape)
-    assert flops.parameter_counts(flops.architecture(model.config))["total"] == sum(p.numel() for p in model.parameters())
+    assert flops.parameter_counts(flops.architecture(model.config))["total"] == sum(
+        p.numel() for p in model.parameters()
+    )
 
 
 @pytest.mark.parametrize("shape", TINY, ids=lambda s: "-".join(map(str, s)))
@@ -73,7 +81,9 @@ def test_a_generation_matches_the_flop_counter(shape):
 
     def generate():
         with torch.no_grad():
-            model.generate(input_ids=prompt, max_new_tokens=9, min_new_tokens=9, do_sample=False, pad_token_id=0)
+            model.generate(
+                input_ids=prompt, max_new_tokens=9, min_new_tokens=9, do_sample=False, pad_token_id=0
+            )
 
     exact = flops.exact_inference_flops(flops.architecture(model.config), 23, 9)
     assert counted(generate) == pytest.approx(exact, rel=0.02)
@@ -130,13 +140,27 @@ def test_moe_flops_count_only_the_active_experts():
 def sor_flops(*args):
     return subprocess.run(
         [sys.executable, "-m", "scale_or_reason.cli", "flops", *args],
-        capture_output=True, text=True, cwd=REPO, timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": ""},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env={"HF_HUB_OFFLINE": "1", "PATH": ""},
+    )
 
 
 def test_sor_flops_prints_both_counts_as_json(tmp_path):
-    finished = sor_flops("--config", str(CONFIGS / "qwen2.5-0.5b.json"), "--samples", "2", "--prompt-tokens", "100",
-                         "--completion-tokens", "400", "--generated-tokens", "50")  # fmt: skip
+    finished = sor_flops(
+        "--config",
+        str(CONFIGS / "qwen2.5-0.5b.json"),
+        "--samples",
+        "2",
+        "--prompt-tokens",
+        "100",
+        "--completion-tokens",
+        "400",
+        "--generated-tokens",
+        "50",
+    )
     assert finished.returncode == 0, finished.stderr
     counts = json.loads(finished.stdout)
     arch = fixture_architecture("qwen2.5-0.5b")
@@ -154,8 +178,14 @@ def test_sor_flops_prints_both_counts_as_json(tmp_path):
     "args,message",
     [
         (["--config", "/no/such/config.json"], "no model config at /no/such/config.json"),
-        (["--config", str(CONFIGS / "qwen2.5-0.5b.json"), "--samples", "-3"], "argument --samples: -3 is negative"),
-        (["--config", str(CONFIGS / "qwen2.5-0.5b.json"), "--prompt-tokens", "ten"], "'ten' is not a whole number"),
+        (
+            ["--config", str(CONFIGS / "qwen2.5-0.5b.json"), "--samples", "-3"],
+            "argument --samples: -3 is negative",
+        ),
+        (
+            ["--config", str(CONFIGS / "qwen2.5-0.5b.json"), "--prompt-tokens", "ten"],
+            "'ten' is not a whole number",
+        ),
         (["--config", "pyproject.toml"], "pyproject.toml: not a JSON model config"),
     ],
 )
@@ -171,7 +201,26 @@ def test_sor_flops_refuses_a_config_without_the_needed_fields(tmp_path):
     config.write_text(json.dumps({"model_type": "qwen2", "hidden_size": None, "vocab_size": 10}))
     finished = sor_flops("--config", str(config))
     assert finished.returncode == 2
-    assert "config has no hidden_size, intermediate_size, num_attention_heads, num_hidden_layers" in finished.stderr
-    config.write_text(json.dumps({"model_type": "my_decoder", "hidden_size": 8, "intermediate_size": 16, "num_attention_heads": 2, "num_hidden_layers": 1, "vocab_size": 10}))
+    assert (
+        "config has no hidden_size, intermediate_size, num_attention_heads, num_hidden_layers"
+        in finished.stderr
+    )
+    config.write_text(
+        json.dumps(
+            {
+                "model_type": "my_decoder",
+                "hidden_size": 8,
+                "intermediate_size": 16,
+                "num_attention_heads": 2,
+                "num_hidden_layers": 1,
+                "vocab_size": 10,
+            }
+        )
+    )
     counted = json.loads(sor_flops("--config", str(config)).stdout)
-    assert counted["params_total"] == flops.parameter_counts(flops.architecture(SimpleNamespace(**json.loads(config.read_text()))))["total"]
+    assert (
+        counted["params_total"]
+        == flops.parameter_counts(flops.architecture(SimpleNamespace(**json.loads(config.read_text()))))[
+            "total"
+        ]
+    )

@@ -8,7 +8,6 @@ import yaml
 from datasets import Dataset
 
 from conftest import PARAMETERS
-
 from scale_or_reason import units
 from scale_or_reason.analysis.granularity import granularity_table, smallest_sufficient
 from scale_or_reason.config.params import ParametersError, parse_study
@@ -23,7 +22,11 @@ def test_a_coarser_recipe_trains_every_prompt_on_the_teachers_coarser_trace(leve
     recipe = parse_recipe(f"reasoning-{level}")
     assert (recipe.kind, recipe.reasoning_share, recipe.granularity) == (level, 1.0, level)
     full = [row for family in FAMILIES for row in synthetic_pairs(family, "train", 12, 3)]
-    coarse = {row["id"]: row["reasoning"] for family in FAMILIES for row in synthetic_pairs(family, "train", 12, 3, granularity=level)}
+    coarse = {
+        row["id"]: row["reasoning"]
+        for family in FAMILIES
+        for row in synthetic_pairs(family, "train", 12, 3, granularity=level)
+    }
     rows = recipe_rows(Dataset.from_list(full), f"reasoning-{level}", seed=0)
     assert set(rows["format"]) == {"reasoning"}
     for row in rows:
@@ -40,17 +43,35 @@ def test_the_granularity_axis_trains_at_its_scales_only():
     assert ("small", "reasoning-key") in students and ("small", "reasoning-answer") in students
     assert ("tiny", "reasoning-key") not in students
     data["granularity"]["scales"] = ["huge"]
-    with pytest.raises(ParametersError, match="granularity.scales names 'huge'"):
+    with pytest.raises(ParametersError, match=r"granularity\.scales names 'huge'"):
         parse_study(data)
 
 
 def _results(accuracies: dict[str, float], transfer: dict[str, float]) -> pd.DataFrame:
     rows = []
     for recipe, flops in (("reasoning", 300.0), ("reasoning-key", 200.0), ("reasoning-answer", 100.0)):
-        rows.append({"scale": "m", "params": 10, "recipe": recipe, "benchmark": "home", "accuracy": accuracies[recipe],
-                     "train_flops": flops, "gen_tokens_mean": 5.0})  # fmt: skip
-        rows.append({"scale": "m", "params": 10, "recipe": recipe, "benchmark": "away", "accuracy": transfer[recipe],
-                     "train_flops": flops, "gen_tokens_mean": 5.0})  # fmt: skip
+        rows.append(
+            {
+                "scale": "m",
+                "params": 10,
+                "recipe": recipe,
+                "benchmark": "home",
+                "accuracy": accuracies[recipe],
+                "train_flops": flops,
+                "gen_tokens_mean": 5.0,
+            }
+        )
+        rows.append(
+            {
+                "scale": "m",
+                "params": 10,
+                "recipe": recipe,
+                "benchmark": "away",
+                "accuracy": transfer[recipe],
+                "train_flops": flops,
+                "gen_tokens_mean": 5.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -62,7 +83,10 @@ VARIANTS = {"home": ("math_oe", "test"), "away": ("math_oe", "rephrased")}
     [
         ({"reasoning": 0.80, "reasoning-key": 0.79, "reasoning-answer": 0.10}, "key"),  # within 2 points
         ({"reasoning": 0.80, "reasoning-key": 0.77, "reasoning-answer": 0.10}, "full"),  # 3 points short
-        ({"reasoning": 0.50, "reasoning-key": 0.60, "reasoning-answer": 0.59}, "answer"),  # the best need not be full
+        (
+            {"reasoning": 0.50, "reasoning-key": 0.60, "reasoning-answer": 0.59},
+            "answer",
+        ),  # the best need not be full
     ],
 )
 def test_the_smallest_sufficient_granularity_is_the_coarsest_within_two_points(accuracies, expected):
@@ -77,5 +101,13 @@ def test_the_smallest_sufficient_granularity_is_the_coarsest_within_two_points(a
 
 def test_transfer_accuracy_is_the_mean_over_the_familys_transfer_sets():
     accuracies = {"reasoning": 0.8, "reasoning-key": 0.7, "reasoning-answer": 0.1}
-    table = granularity_table(_results(accuracies, {"reasoning": 0.4, "reasoning-key": 0.3, "reasoning-answer": 0.0}), VARIANTS, ["m"])
-    assert table.set_index("granularity")["transfer_accuracy"].to_dict() == {"answer": 0.0, "key": 0.3, "full": 0.4}
+    table = granularity_table(
+        _results(accuracies, {"reasoning": 0.4, "reasoning-key": 0.3, "reasoning-answer": 0.0}),
+        VARIANTS,
+        ["m"],
+    )
+    assert table.set_index("granularity")["transfer_accuracy"].to_dict() == {
+        "answer": 0.0,
+        "key": 0.3,
+        "full": 0.4,
+    }

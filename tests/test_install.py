@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from conftest import PARAMETERS, REPO
 
 
@@ -40,8 +41,13 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_carries_what_a_study_needs(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     notebooks = {name for name in names if name.startswith("scale_or_reason/notebooks/")}
-    assert {Path(name).name for name in notebooks} == {path.name for path in (REPO / "notebooks").glob("*.ipynb")}
-    assert {"scale_or_reason/accelerate_configs/fsdp.yaml", "scale_or_reason/accelerate_configs/zero3.yaml"} <= names
+    assert {Path(name).name for name in notebooks} == {
+        path.name for path in (REPO / "notebooks").glob("*.ipynb")
+    }
+    assert {
+        "scale_or_reason/accelerate_configs/fsdp.yaml",
+        "scale_or_reason/accelerate_configs/zero3.yaml",
+    } <= names
     assert "scale_or_reason/model_configs/qwen2.5-7b.json" in names
 
 
@@ -50,7 +56,9 @@ def test_an_installed_package_runs_the_smoke_study_from_a_folder_of_its_own(whee
     environment = tmp_path / "venv"
     run([sys.executable, "-m", "venv", "--without-pip", str(environment)])
     python = environment / "bin" / "python"
-    site = Path(run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).stdout.strip())
+    site = Path(
+        run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).stdout.strip()
+    )
     # Its dependencies come from this environment's site-packages (a plain path: its .pth files,
     # this checkout's editable install among them, are not read there); the toolkit from the wheel.
     (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")

@@ -7,10 +7,12 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pandas as pd
 import pytest
 
+from scale_or_reason.core.answers import is_correct
 from scale_or_reason.evaluation.jury import (
     BackendJudge,
     ChatCompletionsJudge,
@@ -26,7 +28,6 @@ from scale_or_reason.evaluation.jury import (
     response_tail,
     run_jury,
 )
-from scale_or_reason.core.answers import is_correct
 
 
 class ListJudge:
@@ -108,7 +109,7 @@ def test_response_tail_cuts_an_open_trace_and_a_long_answer_from_the_end():
 class ScriptedChatServer(BaseHTTPRequestHandler):
     """Answers POST /v1/chat/completions from the answer it reads; the first request gets 503."""
 
-    received: list[dict] = []
+    received: ClassVar[list[dict]] = []  # shared by every handler the server makes
     lock = threading.Lock()
 
     def do_POST(self):
@@ -161,9 +162,13 @@ def test_chat_completions_judge_posts_the_prompt_and_reads_the_verdicts(chat_ser
     url, received = chat_server
     monkeypatch.setenv("SOR_TEST_JUDGE_KEY", "secret-key")
     judge = ChatCompletionsJudge(
-        url + "/v1/", "judge-model", api_key_env="SOR_TEST_JUDGE_KEY", backoff=0.01, concurrency=2,
+        url + "/v1/",
+        "judge-model",
+        api_key_env="SOR_TEST_JUDGE_KEY",
+        backoff=0.01,
+        concurrency=2,
         extra_body={"chat_template_kwargs": {"enable_thinking": False}},
-    )  # fmt: skip
+    )
     items = [
         JuryItem("What is 6 × 7?", "42", "<think>\nhidden working\n</think>\n\n\\boxed{42}"),
         JuryItem("What is 6 × 7, again?", "42", "\\boxed{41}"),
@@ -237,8 +242,11 @@ def test_backend_judge_renders_prompts_with_thinking_off_and_decodes_greedily():
 
     backend = ScriptedBackend(build_tokenizer(["What is 6 x 7? boxed yes no"], 300))
     judge = BackendJudge(backend, "local", max_new_tokens=64)
-    items = [JuryItem("What is 6 x 7?", "42", "\\boxed{42}"), JuryItem("Again?", "42", "\\boxed{7}"),
-             JuryItem("Say it.", "42", "forty-two")]  # fmt: skip
+    items = [
+        JuryItem("What is 6 x 7?", "42", "\\boxed{42}"),
+        JuryItem("Again?", "42", "\\boxed{7}"),
+        JuryItem("Say it.", "42", "forty-two"),
+    ]
     assert judge.judge(items) == [True, False, None]
     [(prompts, decoding, seed)] = backend.calls
     assert decoding.temperature == 0 and decoding.max_new_tokens == 64 and seed == 0
@@ -274,12 +282,20 @@ def test_render_chat_passes_the_thinking_switch_only_to_templates_that_know_it()
 @pytest.mark.parametrize(
     "verdicts,expected",
     [
-        ([True], True), ([False], False), ([None], False),
-        ([True, True], True), ([True, False], False), ([True, None], False), ([None, None], False),
-        ([True, True, None], True), ([True, False, None], False), ([True, None, None], False),
-        ([False, True, True], True), ([False, False, True], False),
+        ([True], True),
+        ([False], False),
+        ([None], False),
+        ([True, True], True),
+        ([True, False], False),
+        ([True, None], False),
+        ([None, None], False),
+        ([True, True, None], True),
+        ([True, False, None], False),
+        ([True, None, None], False),
+        ([False, True, True], True),
+        ([False, False, True], False),
     ],
-)  # fmt: skip
+)
 def test_majority_needs_more_than_half_of_the_jury(verdicts, expected):
     assert majority(verdicts) is expected
 
@@ -356,14 +372,21 @@ def evaluated_student(tmp_path):
         "mc": [("mc-0", "Pick B.", "B"), ("mc-1", "Pick C.", "C")],
         "oe": [("oe-0", "Write 007.", "007"), ("oe-1", "Write 12.", "12"), ("oe-2", "Write 3.", "3")],
     }
-    responses = {"mc-0": "\\boxed{b}", "mc-1": "<think>\nC?\n</think>\n\n\\boxed{C}",
-                 "oe-0": "\\boxed{007}", "oe-1": "<think>\n12", "oe-2": "\\boxed{4}"}  # fmt: skip
+    responses = {
+        "mc-0": "\\boxed{b}",
+        "mc-1": "<think>\nC?\n</think>\n\n\\boxed{C}",
+        "oe-0": "\\boxed{007}",
+        "oe-1": "<think>\n12",
+        "oe-2": "\\boxed{4}",
+    }
     folder = tmp_path / "evaluate" / "xs-reasoning-abc"
     for benchmark, rows in questions.items():
         data_file = tmp_path / "data" / f"{benchmark}.jsonl"
         write_lines(data_file, [{"id": i, "prompt": q, "answer": a} for i, q, a in rows])
-        samples = [{"id": i, "answer": a, "response": responses[i], "correct": is_correct(responses[i], a)}
-                   for i, _, a in rows]  # fmt: skip
+        samples = [
+            {"id": i, "answer": a, "response": responses[i], "correct": is_correct(responses[i], a)}
+            for i, _, a in rows
+        ]
         write_lines(folder / "samples" / f"{benchmark}.jsonl", samples)
         (folder / "tasks").mkdir(exist_ok=True)
         (folder / "tasks" / f"{benchmark}.yaml").write_text(
@@ -383,8 +406,11 @@ def case_blind(item):
 
 def test_rescore_folder_writes_per_item_verdicts_agreement_and_a_summary(tmp_path):
     folder = evaluated_student(tmp_path)
-    judges = [RuleJudge("lenient", case_blind), RuleJudge("also-lenient", case_blind),
-              RuleJudge("never", lambda item: False)]  # fmt: skip
+    judges = [
+        RuleJudge("lenient", case_blind),
+        RuleJudge("also-lenient", case_blind),
+        RuleJudge("never", lambda item: False),
+    ]
     summary = rescore_folder(folder, judges)
     assert summary["benchmark"].tolist() == ["mc", "oe"]
     # mc: rule-based misses "b" for B (1/2); the two lenient judges accept it (2/2)
@@ -396,8 +422,15 @@ def test_rescore_folder_writes_per_item_verdicts_agreement_and_a_summary(tmp_pat
     questions = [item.question for item in judges[0].seen]
     assert questions == ["Pick B.", "Pick C.", "Write 007.", "Write 12.", "Write 3."]
     rows = [json.loads(line) for line in (folder / "jury" / "oe.jsonl").read_text().splitlines()]
-    assert rows[0] == {"id": "oe-0", "answer": "007", "correct": True, "lenient": True, "also-lenient": True,
-                       "never": False, "jury_correct": True}  # fmt: skip
+    assert rows[0] == {
+        "id": "oe-0",
+        "answer": "007",
+        "correct": True,
+        "lenient": True,
+        "also-lenient": True,
+        "never": False,
+        "jury_correct": True,
+    }
     assert rows[1]["lenient"] is None and rows[1]["jury_correct"] is False
     agreement = json.loads((folder / "jury" / "agreement.json").read_text())
     assert set(agreement) == {"mc", "oe"}
@@ -421,13 +454,16 @@ def test_sor_jury_rescores_every_evaluated_student_of_a_study(chat_server, smoke
     import shutil
 
     import yaml
+
     from conftest import PARAMETERS, run_sor
 
     url, received = chat_server
     runs = tmp_path / "runs"
     shutil.copytree(smoke_reference, runs)  # the shared reference stays as it was
     data = yaml.safe_load((PARAMETERS / "smoke.yaml").read_text())
-    data["jury"] = {"judges": [{"kind": "openai", "model": "judge-model", "base_url": url, "name": "scripted"}]}
+    data["jury"] = {
+        "judges": [{"kind": "openai", "model": "judge-model", "base_url": url, "name": "scripted"}]
+    }
     params = tmp_path / "smoke-jury.yaml"
     params.write_text(yaml.safe_dump(data))
     finished = run_sor("jury", str(params), runs_dir=runs, timeout=300)

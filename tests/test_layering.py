@@ -5,6 +5,7 @@ functions included, and no import cycle exists."""
 import textwrap
 
 import pytest
+
 from import_graph import LAYERS, PACKAGE, SOURCE, cycles, imports, layer_of, report, unknown_layers, upward
 
 

@@ -35,7 +35,14 @@ def test_notebooks_only_orchestrate(path):
 
 
 def test_an_undeclared_parameter_is_an_error(tmp_path):
-    unit = Unit("train", "tiny-ift", tmp_path, {"parameters_file": "x.yaml", "scale": "tiny", "recipe": "ift", "lr": 1})
-    with pytest.raises(UnknownNotebookParameter, match="02_train.ipynb declares no parameter 'lr'"):
+    unit = Unit(
+        "train",
+        "tiny-ift",
+        tmp_path,
+        {"parameters_file": "x.yaml", "scale": "tiny", "recipe": "ift", "lr": 1},
+    )
+    with pytest.raises(UnknownNotebookParameter, match=r"02_train\.ipynb declares no parameter 'lr'"):
         check_notebook_parameters(unit)
-    check_notebook_parameters(Unit("train", "tiny-ift", tmp_path, {"parameters_file": "x.yaml", "scale": "tiny", "recipe": "ift"}))
+    check_notebook_parameters(
+        Unit("train", "tiny-ift", tmp_path, {"parameters_file": "x.yaml", "scale": "tiny", "recipe": "ift"})
+    )

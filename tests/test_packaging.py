@@ -9,7 +9,7 @@ from conftest import REPO
 
 
 def normalise(requirement: str) -> str:
-    name, _, rest = re.match(r"([A-Za-z0-9_.\-]+)(.*)", requirement.strip()).groups() + ("",)
+    name, rest = re.match(r"([A-Za-z0-9_.\-]+)(.*)", requirement.strip()).groups()
     return re.sub(r"[-_.]+", "-", name).lower() + rest.replace(" ", "")
 
 

@@ -14,7 +14,6 @@ import yaml
 from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
 from conftest import PARAMETERS
-
 from scale_or_reason import units
 from scale_or_reason.config import paths
 from scale_or_reason.config.params import ParametersError, TrainingParams, load_study, parse_study
@@ -40,10 +39,17 @@ def base_model_folder(tmp_path_factory, small_tokenizer):
     tokenizer.chat_template = None
     tokenizer.eos_token = "<|endoftext|>"
     config = Qwen2Config(
-        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
-        tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(0)
     Qwen2ForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -61,7 +67,9 @@ def released_file(folder, rows=48):
 
     pairs = [row for family in FAMILIES for row in synthetic_pairs(family, "train", rows // len(FAMILIES), 1)]
     path = folder / "pairs.jsonl"
-    path.write_text("".join(json.dumps({k: row[k] for k in ("prompt", "reasoning", "ift")}) + "\n" for row in pairs))
+    path.write_text(
+        "".join(json.dumps({k: row[k] for k in ("prompt", "reasoning", "ift")}) + "\n" for row in pairs)
+    )
     return path
 
 
@@ -70,12 +78,23 @@ def paper_like_study(tmp_path, base_model_folder, **training):
     data = yaml.safe_load(PAPER.read_text())
     data["study"] = "paper-like"
     data["teacher"] = {"kind": "released", "source": str(released_file(tmp_path)), "limit": 40}
-    data["students"]["scales"] = {"tiny": {"model": str(base_model_folder), "learning_rate": {"ift": 1e-3, "reasoning": 1e-3}}}
+    data["students"]["scales"] = {
+        "tiny": {"model": str(base_model_folder), "learning_rate": {"ift": 1e-3, "reasoning": 1e-3}}
+    }
     data["curricula"] = {"recipes": [], "scales": []}
     data["training"].update(
-        {"batch_size": 4, "global_batch_size": 8, "processes": 1, "accelerate_config": None, "bf16": False,
-         "gradient_checkpointing": False, "warmup_steps": 2, "decay_steps": 3, **training}
-    )  # fmt: skip
+        {
+            "batch_size": 4,
+            "global_batch_size": 8,
+            "processes": 1,
+            "accelerate_config": None,
+            "bf16": False,
+            "gradient_checkpointing": False,
+            "warmup_steps": 2,
+            "decay_steps": 3,
+            **training,
+        }
+    )
     data["runner"] = {"offline": True}
     return parse_study(data, "paper-like")
 
@@ -85,12 +104,28 @@ def test_paper_parameter_files_validate_with_the_paper_settings():
     assert [s.model for s in study.students.scales.values()] == [
         f"Qwen/Qwen2.5-{size}" for size in ("0.5B", "1.5B", "3B", "7B", "14B")
     ]
-    rates = {name: (s.learning_rate.reasoning, s.learning_rate.ift) for name, s in study.students.scales.items()}
-    assert rates == {"0.5b": (2e-5, 1e-5), "1.5b": (1e-5, 7e-6), "3b": (7e-6, 5e-6), "7b": (5e-6, 3e-6), "14b": (3e-6, 1e-6)}
+    rates = {
+        name: (s.learning_rate.reasoning, s.learning_rate.ift) for name, s in study.students.scales.items()
+    }
+    assert rates == {
+        "0.5b": (2e-5, 1e-5),
+        "1.5b": (1e-5, 7e-6),
+        "3b": (7e-6, 5e-6),
+        "7b": (5e-6, 3e-6),
+        "14b": (3e-6, 1e-6),
+    }
     training = study.training
-    assert (training.epochs, training.global_batch_size, training.warmup_steps, training.decay_steps) == (1, 32, 150, 300)
+    assert (training.epochs, training.global_batch_size, training.warmup_steps, training.decay_steps) == (
+        1,
+        32,
+        150,
+        300,
+    )
     assert training.min_lr_ratio == 0.1 and training.bf16 and training.gradient_checkpointing
-    assert study.teacher.decoding.thinking.temperature == 0.6 and study.teacher.decoding.non_thinking.top_p == 0.8
+    assert (
+        study.teacher.decoding.thinking.temperature == 0.6
+        and study.teacher.decoding.non_thinking.top_p == 0.8
+    )
     assert len(study.benchmarks) == 18 and not study.runner.offline
     assert load_study(PAPER_MATH).teacher.source == "Scale-or-Reason/math-reasoning-ift-pairs"
 
@@ -103,8 +138,10 @@ def test_dry_run_prints_the_plan_without_loading_weights(monkeypatch):
     assert not list(paths.runs_dir().glob("paper*/train/*"))
     finished = subprocess.run(
         [sys.executable, "-m", "scale_or_reason.cli", "study", str(PAPER), "--dry-run"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert finished.returncode == 0, finished.stderr
     assert "evaluate:0.5b-ift" in finished.stdout
 
@@ -136,14 +173,17 @@ def test_a_base_student_stops_at_the_end_of_a_turn(base_model_folder):
     assert tokenizer.eos_token == TURN_END
     assert model.config.eos_token_id == end_of_turn == model.generation_config.eos_token_id
     rendered = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "2+2?"}], add_generation_prompt=True, tokenize=False, enable_thinking=False
+        [{"role": "user", "content": "2+2?"}],
+        add_generation_prompt=True,
+        tokenize=False,
+        enable_thinking=False,
     )
     assert rendered.endswith(EMPTY_THINK_BLOCK)
 
 
 def test_an_unreachable_hub_model_names_the_offline_alternative(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(HubUnreachableError, match="Offline: .*local folder"):
+    with pytest.raises(HubUnreachableError, match=r"Offline: .*local folder"):
         load_pretrained("Qwen/Qwen2.5-0.5B-not-cached", bf16=False)
 
 
@@ -176,16 +216,24 @@ def test_accelerate_configs_load_and_the_launch_command_uses_them(tmp_path, base
     file = TrainingParams(accelerate_config=name).accelerate_config_file()
     config = ClusterConfig.from_yaml_file(file)
     assert config.distributed_type.value == {"fsdp": "FSDP", "zero3": "DEEPSPEED"}[name]
-    study = paper_like_study(tmp_path, base_model_folder, processes=2, accelerate_config=name, global_batch_size=8)
+    study = paper_like_study(
+        tmp_path, base_model_folder, processes=2, accelerate_config=name, global_batch_size=8
+    )
     command = train.launch_command(study, "p.yaml", "tiny", "ift")
     assert command[1:3] == ["-m", "accelerate.commands.launch"]
     assert command[command.index("--config_file") + 1] == str(file)
     assert command[command.index("--num_processes") + 1] == "2"
-    assert command[-5:] == ["-m", "scale_or_reason.training.train", str(paths.resolve("p.yaml")), "tiny", "ift"]
+    assert command[-5:] == [
+        "-m",
+        "scale_or_reason.training.train",
+        str(paths.resolve("p.yaml")),
+        "tiny",
+        "ift",
+    ]
 
 
 def test_an_unknown_accelerate_config_is_named():
-    with pytest.raises(ParametersError, match="no file .*nope.yaml .*fsdp, zero3"):
+    with pytest.raises(ParametersError, match=r"no file .*nope\.yaml .*fsdp, zero3"):
         TrainingParams(accelerate_config="nope.yaml").accelerate_config_file()
 
 
@@ -229,7 +277,9 @@ def test_weights_load_from_safetensors_only(tmp_path, base_model_folder):
     assert load_study(PAPER).trust_remote_code is False
 
 
-def test_launch_trains_in_a_subprocess_and_streams_its_log(tmp_path, base_model_folder, capsys, isolated_runs):
+def test_launch_trains_in_a_subprocess_and_streams_its_log(
+    tmp_path, base_model_folder, capsys, isolated_runs
+):
     """The multi-process path as 02_train takes it, with one process: this machine has no GPUs."""
     study = paper_like_study(tmp_path, base_model_folder)
     params_file = tmp_path / "paper-like.yaml"

@@ -2,7 +2,6 @@ import pytest
 import yaml
 
 from conftest import PARAMETERS
-
 from scale_or_reason import units
 from scale_or_reason.config.params import ParametersError, fingerprint, load_study, parse_study
 
@@ -35,14 +34,23 @@ def test_relative_paths_resolve_against_the_project(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     "edit,message",
     [
-        (lambda d: d["training"].update(learning_rat=1e-3), r"unknown key 'training.learning_rat' \(did you mean 'learning_rate'\?\)"),
+        (
+            lambda d: d["training"].update(learning_rat=1e-3),
+            r"unknown key 'training.learning_rat' \(did you mean 'learning_rate'\?\)",
+        ),
         (lambda d: d.update(studnets={}), r"unknown key 'studnets' \(did you mean 'students'\?\)"),
         (lambda d: d["training"].update(epochs="three"), r"training.epochs: Input should be a valid integer"),
-        (lambda d: d["students"]["scales"]["tiny"].update(num_heads=3), r"num_heads \(3\) must divide hidden_size \(16\)"),
+        (
+            lambda d: d["students"]["scales"]["tiny"].update(num_heads=3),
+            r"num_heads \(3\) must divide hidden_size \(16\)",
+        ),
         (lambda d: d["benchmarks"].append({"name": "x", "family": "physics_oe"}), r"benchmarks.5.family"),
         (lambda d: d["teacher"].update(families=["math_oe"]), r"benchmark 'math_mc' tests family 'math_mc'"),
         (lambda d: d.pop("students"), r"students: Field required"),
-        (lambda d: d["training"].update(batch_size=0), r"training.batch_size: Input should be greater than 0"),
+        (
+            lambda d: d["training"].update(batch_size=0),
+            r"training.batch_size: Input should be greater than 0",
+        ),
     ],
 )
 def test_bad_parameters_name_the_key(edit, message):
@@ -53,11 +61,11 @@ def test_bad_parameters_name_the_key(edit, message):
 
 
 def test_missing_and_malformed_files_are_named(tmp_path):
-    with pytest.raises(ParametersError, match="parameters file not found: .*nowhere.yaml"):
+    with pytest.raises(ParametersError, match=r"parameters file not found: .*nowhere\.yaml"):
         load_study(tmp_path / "nowhere.yaml")
     broken = tmp_path / "broken.yaml"
     broken.write_text("study: [unclosed\n")
-    with pytest.raises(ParametersError, match="broken.yaml: not valid YAML"):
+    with pytest.raises(ParametersError, match=r"broken\.yaml: not valid YAML"):
         load_study(broken)
     listing = tmp_path / "list.yaml"
     listing.write_text("- a\n- b\n")
@@ -96,11 +104,11 @@ def test_an_unknown_student_is_named(smoke_study):
 def test_curricula_name_known_scales_and_valid_recipes():
     data = smoke_data()
     data["curricula"]["scales"] = ["huge"]
-    with pytest.raises(ParametersError, match="curricula.scales names 'huge'"):
+    with pytest.raises(ParametersError, match=r"curricula\.scales names 'huge'"):
         parse_study(data)
     data = smoke_data()
     data["curricula"]["recipes"] = ["sequential-150"]
-    with pytest.raises(ParametersError, match="curricula.recipes.0: String should match pattern"):
+    with pytest.raises(ParametersError, match=r"curricula\.recipes\.0: String should match pattern"):
         parse_study(data)
 
 

@@ -2,6 +2,7 @@
 the number of samples."""
 
 from collections import Counter
+from itertools import pairwise
 
 import pytest
 from datasets import Dataset
@@ -14,7 +15,9 @@ from scale_or_reason.data.teachers import synthetic_pairs
 
 @pytest.fixture(scope="module")
 def pairs():
-    return Dataset.from_list([row for family in FAMILIES for row in synthetic_pairs(family, "train", 40, seed=0)])
+    return Dataset.from_list(
+        [row for family in FAMILIES for row in synthetic_pairs(family, "train", 40, seed=0)]
+    )
 
 
 def formats_by_id(rows):
@@ -37,7 +40,7 @@ def test_a_prompt_is_given_in_one_form_only_and_the_share_holds_per_family(pairs
     forms = formats_by_id(rows)
     assert all(len(f) == 1 for f in forms.values()), "reasoning and IFT prompts are disjoint"
     for family in FAMILIES:
-        ids = [i for i, fam in zip(pairs["id"], pairs["family"]) if fam == family]
+        ids = [i for i, fam in zip(pairs["id"], pairs["family"], strict=True) if fam == family]
         reasoning = sum(forms[i] == {"reasoning"} for i in ids)
         assert reasoning == round(share * len(ids))
     for row in rows.select(range(20)):
@@ -54,7 +57,7 @@ def test_sequential_puts_every_ift_row_before_every_reasoning_row(pairs):
 
 def test_mixed_interleaves_the_two_forms(pairs):
     order = list(recipe_examples(pairs, "mixed-50", epochs=1, seed=0)["format"])
-    switches = sum(a != b for a, b in zip(order, order[1:]))
+    switches = sum(a != b for a, b in pairwise(order))
     assert switches > len(order) / 4
 
 

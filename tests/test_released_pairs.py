@@ -55,7 +55,11 @@ def test_released_rows_come_out_in_the_pair_schema(tmp_path, suffix):
     rows = {row["prompt"]: row for row in pairs}
     first = rows["What is 3 + 3?"]
     assert first["reasoning"] == "<think>\nDouble 3.\n</think>\n\nIt is \\boxed{6}."
-    assert first["ift"] == "\\boxed{6}" and first["answer"] == "6" and first["key"] == prompt_key("What is 3 + 3?")
+    assert (
+        first["ift"] == "\\boxed{6}"
+        and first["answer"] == "6"
+        and first["key"] == prompt_key("What is 3 + 3?")
+    )
     assert {(r["family"], r["domain"], r["task"], r["question_format"], r["variant"]) for r in pairs} == {
         ("math", "math", "math", "mixed", "train")
     }
@@ -70,7 +74,9 @@ def test_bad_rows_are_counted_by_reason_and_left_out(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="scale_or_reason.data.released"):
         pairs = load_released_pairs(str(path))
     assert sorted(pairs["prompt"]) == sorted(row["prompt"] for row in GOOD[:3])
-    (warning,) = [record.getMessage() for record in caplog.records if record.name == "scale_or_reason.data.released"]
+    (warning,) = [
+        record.getMessage() for record in caplog.records if record.name == "scale_or_reason.data.released"
+    ]
     assert "left out 5 of 8" in warning
     for reason in ("empty_prompt 2", "empty_ift 1", "reasoning_unclosed 1", "reasoning_no_answer 1"):
         assert reason in warning
@@ -88,9 +94,13 @@ def test_limit_samples_deterministically_with_the_seed(tmp_path):
 
 def test_a_folder_of_files_takes_each_family_from_its_corpus_or_name(tmp_path):
     write(GOOD[:4], tmp_path / "release" / "data" / "math-part.parquet")
-    write(GOOD[4:7], tmp_path / "release" / "data" / "mixed.jsonl", extra={"corpus": ["general", "math", "code"]})
+    write(
+        GOOD[4:7],
+        tmp_path / "release" / "data" / "mixed.jsonl",
+        extra={"corpus": ["general", "math", "code"]},
+    )
     pairs = load_released_pairs(str(tmp_path / "release"))
-    families = dict(zip(pairs["prompt"], pairs["family"]))
+    families = dict(zip(pairs["prompt"], pairs["family"], strict=True))
     assert [families[row["prompt"]] for row in GOOD[:7]] == ["math"] * 4 + ["general", "math", "general"]
 
 

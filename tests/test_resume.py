@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import PARAMETERS, REPO, run_sor
 from safetensors.torch import load_file
 
+from conftest import PARAMETERS, REPO, run_sor
 from scale_or_reason import units
 from scale_or_reason.config.params import load_study, parse_study
 from scale_or_reason.data import generation
@@ -50,10 +50,12 @@ def wait_for_training(planned, deadline):
         trains = [u for u in planned if u.stage == "train"]
         finished = [u for u in trains if units.is_complete(u.folder)]
         running = [
-            u for u in trains
-            if not units.is_complete(u.folder) and (u.folder / "papermill.log").is_file()
+            u
+            for u in trains
+            if not units.is_complete(u.folder)
+            and (u.folder / "papermill.log").is_file()
             and "Tokenizing train dataset: 100%" in (u.folder / "papermill.log").read_text(errors="ignore")
-        ]  # fmt: skip
+        ]
         if finished and running:
             return finished, running[0]
         time.sleep(0.05)
@@ -89,11 +91,17 @@ def test_a_study_killed_mid_training_resumes_to_the_same_results(smoke_reference
     env = dict(os.environ, SOR_RUNS_DIR=str(isolated_runs), HF_HUB_OFFLINE="1")
     command = [sys.executable, "-m", "scale_or_reason.cli", "study", "parameters/smoke.yaml", "--jobs", "1"]
     # Its own session: the kill reaches the runner and papermill, as a lost node would.
-    runner = subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    runner = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     started = time.monotonic()
     try:
-        finished, killed = wait_for_training(planned, time.monotonic() + 300)
+        _, killed = wait_for_training(planned, time.monotonic() + 300)
         os.killpg(runner.pid, signal.SIGKILL)
     finally:
         runner.wait(timeout=60)
@@ -107,7 +115,8 @@ def test_a_study_killed_mid_training_resumes_to_the_same_results(smoke_reference
     resumed_start = time.monotonic()
     again = run_sor("study", "parameters/smoke.yaml", "--jobs", "1", runs_dir=isolated_runs)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
-    print(f"killed after {killed_after:.1f} s in {killed.key}; resumed run took {time.monotonic() - resumed_start:.1f} s")
+    resumed_after = time.monotonic() - resumed_start
+    print(f"killed after {killed_after:.1f} s in {killed.key}; resumed run took {resumed_after:.1f} s")
 
     for unit in planned:
         assert units.is_complete(unit.folder), unit.key
@@ -151,7 +160,9 @@ KILL_AT_STEP = textwrap.dedent(
 )
 
 
-def test_a_training_unit_killed_mid_run_resumes_from_its_last_checkpoint(tmp_path, monkeypatch, isolated_runs, capsys):
+def test_a_training_unit_killed_mid_run_resumes_from_its_last_checkpoint(
+    tmp_path, monkeypatch, isolated_runs, capsys
+):
     data = checkpointing_study(every=4)
     params_file = tmp_path / "checkpointing.yaml"
     params_file.write_text(yaml.safe_dump(data))
@@ -162,7 +173,9 @@ def test_a_training_unit_killed_mid_run_resumes_from_its_last_checkpoint(tmp_pat
     script = tmp_path / "kill_at_step.py"
     script.write_text(KILL_AT_STEP.replace("{step}", "6"))
     env = dict(os.environ, SOR_RUNS_DIR=str(isolated_runs))
-    killed = subprocess.run([sys.executable, str(script), str(params_file)], env=env, capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, str(script), str(params_file)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert not units.is_complete(folder)
     assert [p.name for p in (folder / units.CHECKPOINTS).glob("checkpoint-*")] == ["checkpoint-4"]
@@ -203,14 +216,23 @@ def test_a_waiting_runner_goes_ahead_once_the_lock_is_free(smoke_study):
 
 def test_a_killed_runner_leaves_no_stale_lock(smoke_study, isolated_runs, tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom scale_or_reason.orchestration import lock\nfrom scale_or_reason.config.params import load_study\n"
-         "with lock.study_lock(load_study('parameters/smoke.yaml')):\n    print('held', flush=True); time.sleep(120)"],
-        cwd=REPO, env=dict(os.environ, SOR_RUNS_DIR=str(isolated_runs)), stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from scale_or_reason.config.params import load_study\n"
+            "from scale_or_reason.orchestration import lock\n"
+            "with lock.study_lock(load_study('parameters/smoke.yaml')):\n"
+            "    print('held', flush=True); time.sleep(120)",
+        ],
+        cwd=REPO,
+        env=dict(os.environ, SOR_RUNS_DIR=str(isolated_runs)),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
-    with pytest.raises(lock.StudyLocked, match=f"pid {holder.pid} "):
-        with lock.study_lock(smoke_study):
-            pass
+    with pytest.raises(lock.StudyLocked, match=f"pid {holder.pid} "), lock.study_lock(smoke_study):
+        pass
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=30)
     with lock.study_lock(smoke_study):  # the kernel released it with the process

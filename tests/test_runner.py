@@ -21,7 +21,11 @@ def test_plan_has_one_unit_per_stage_and_student(smoke_study):
     assert set(by_key["analyze:study"].needs) == {u.key for u in planned if u.stage == "evaluate"}
     assert by_key["transfer:study"].needs == by_key["analyze:study"].needs  # smoke tests one rephrased set
     assert by_key["train:small-reasoning"].cost > by_key["train:tiny-ift"].cost
-    assert by_key["train:tiny-reasoning"].cost > by_key["train:tiny-mixed-50"].cost > by_key["train:tiny-ift"].cost
+    assert (
+        by_key["train:tiny-reasoning"].cost
+        > by_key["train:tiny-mixed-50"].cost
+        > by_key["train:tiny-ift"].cost
+    )
     assert all(u.parameters["parameters_file"].endswith("parameters/smoke.yaml") for u in planned)
 
 
@@ -39,7 +43,9 @@ def test_finished_units_are_skipped_and_unfinished_ones_run(smoke_study, monkeyp
 
     monkeypatch.setattr(execution, "execute", fake_execute)
     outcomes = runner.run_units(planned, smoke_study, jobs=2, rerun=set())
-    assert sorted(executed) == sorted(u.key for u in planned if u.stage in ("evaluate", "analyze", "curriculum", "transfer"))
+    assert sorted(executed) == sorted(
+        u.key for u in planned if u.stage in ("evaluate", "analyze", "curriculum", "transfer")
+    )
     assert set(executed[-3:]) == {"analyze:study", "curriculum:study", "transfer:study"}
     assert {o.unit.key: o.status for o in outcomes}["train:tiny-ift"] == "skipped"
     executed.clear()
@@ -63,7 +69,9 @@ def test_a_failed_unit_stops_its_dependants_and_is_reported(smoke_study, monkeyp
 
 def test_timing_table_counts_units_and_seconds(smoke_study):
     planned = plan(smoke_study, "parameters/smoke.yaml")
-    table = timing_table([Outcome(planned[0], "ran", 2.0), Outcome(planned[1], "ran", 3.0), Outcome(planned[3], "skipped")])
+    table = timing_table(
+        [Outcome(planned[0], "ran", 2.0), Outcome(planned[1], "ran", 3.0), Outcome(planned[3], "skipped")]
+    )
     assert table.loc["train", "seconds"] == 3.0 and table.loc["train", "skipped"] == 1
     assert list(table.index) == ["generate", "train"]
 

@@ -1,4 +1,5 @@
 import re
+from itertools import pairwise
 
 import pytest
 
@@ -51,6 +52,7 @@ def test_equivalent_traces_reach_the_same_answer_and_all_differ(family, variant)
 def test_reordered_traces_hold_the_same_lines_in_another_order(family):
     """Sorting lists its digit counts, largest scans the options, in other orders: two traces in
     one wording hold the same lines (their characters) in another order."""
+
     def content(reasoning):
         return sorted("".join(sorted(line)) for line in trace_lines(reasoning))
 
@@ -62,7 +64,7 @@ def test_reordered_traces_hold_the_same_lines_in_another_order(family):
         for style, text in equivalent_styles(problem, 8, seed=0):
             by_wording.setdefault(style.split(":")[0], []).append(text)
         for texts in by_wording.values():
-            for first, second in zip(texts, texts[1:]):
+            for first, second in pairwise(texts):
                 assert first != second and content(first) == content(second)
                 reordered += 1
     assert reordered > 20
@@ -99,7 +101,7 @@ def test_injected_errors_are_exactly_the_requested_rate_and_wrong(family, rows, 
     corrupted = inject_errors(pairs, rate, seed=5)
     wrong = [row for row in corrupted if not row["trace_correct"]]
     assert len(corrupted) == rows and len(wrong) == round(rate * rows)
-    for before, after in zip(pairs, corrupted):
+    for before, after in zip(pairs, corrupted, strict=True):
         if after["trace_correct"]:
             assert after["reasoning"] == before["reasoning"]
         else:
@@ -124,7 +126,7 @@ DIGIT_LINE = re.compile(r"(\d) × (\d)(?: \+ (\d))? = (\d+)(?:, carry (\d))?, so
 def test_a_wrong_multiplication_has_exactly_one_wrong_line_and_follows_it():
     pairs = synthetic_pairs("math_oe", "train", 200, seed=6)
     for row in inject_errors(pairs, 1.0, seed=0):
-        header, *digit_lines = trace_lines(row["reasoning"])
+        _header, *digit_lines = trace_lines(row["reasoning"])
         carry_in, so_far, wrong_lines = 0, "", 0
         for line in digit_lines:
             digit, factor, added, product, carry_out, written = DIGIT_LINE.fullmatch(line).groups()

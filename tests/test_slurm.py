@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import pickle
 import subprocess
-import sys
 import time
 
 import pandas as pd
@@ -50,9 +49,20 @@ def by_key(planned):
 def test_slurm_params_defaults_and_validation():
     defaults = SlurmParams()
     assert (defaults.partition, defaults.gpus_per_node, defaults.cpus_per_task) == (None, 0, 1)
-    assert (defaults.mem_gb, defaults.time_minutes, defaults.account, defaults.poll_seconds) == (None, 60, None, 5)
+    assert (defaults.mem_gb, defaults.time_minutes, defaults.account, defaults.poll_seconds) == (
+        None,
+        60,
+        None,
+        5,
+    )
     assert SlurmParams(partition="gpu", gpus_per_node=8, mem_gb=1.5).gpus_per_node == 8
-    bad_values = ({"gpus_per_node": -1}, {"cpus_per_task": 0}, {"time_minutes": 0}, {"poll_seconds": 0}, {"mem_gb": 0})
+    bad_values = (
+        {"gpus_per_node": -1},
+        {"cpus_per_task": 0},
+        {"time_minutes": 0},
+        {"poll_seconds": 0},
+        {"mem_gb": 0},
+    )
     for bad in (*bad_values, {"partiton": "gpu"}):
         with pytest.raises(pydantic.ValidationError):
             SlurmParams(**bad)
@@ -60,7 +70,12 @@ def test_slurm_params_defaults_and_validation():
 
 def test_dependencies_are_the_jobs_of_the_needs(planned):
     planned = by_key(planned)
-    jobs = {"generate:data": "10", "train:tiny-ift": "11", "evaluate:tiny-ift": "21", "evaluate:small-ift": "22"}
+    jobs = {
+        "generate:data": "10",
+        "train:tiny-ift": "11",
+        "evaluate:tiny-ift": "21",
+        "evaluate:small-ift": "22",
+    }
     assert slurm.dependency(planned["generate:data"], jobs) is None
     assert slurm.dependency(planned["train:tiny-ift"], jobs) == "afterok:10"
     assert slurm.dependency(planned["evaluate:tiny-ift"], jobs) == "afterok:11"
@@ -169,7 +184,9 @@ class ScriptedSlurm:
                 continue
             needs = after.removeprefix("afterok:").split(":") if after else []
             if any(n not in self.succeeded and n not in self.queue for n in needs):
-                self.queue[job_id] = slurm.QueuedJob(job_id, "PENDING", slurm.NEVER_SATISFIED, self.queue[job_id].name)
+                self.queue[job_id] = slurm.QueuedJob(
+                    job_id, "PENDING", slurm.NEVER_SATISFIED, self.queue[job_id].name
+                )
             elif all(n in self.succeeded for n in needs):
                 self._finish(job_id, unit)
 
@@ -180,7 +197,11 @@ class ScriptedSlurm:
         if unit.key in self.fail:
             job.stderr.write_text("Traceback (most recent call last):\nUnitFailed: boom in the notebook\n")
             (unit.folder / "papermill.log").write_text("Executing cell 7\nValueError: the loss is nan\n")
-            result = ("error", "Traceback (most recent call last):\nscale_or_reason.orchestration.execution.UnitFailed: boom\n")
+            result = (
+                "error",
+                "Traceback (most recent call last):\n"
+                "scale_or_reason.orchestration.execution.UnitFailed: boom\n",
+            )
         else:
             units.mark_complete(unit.folder)
             result = ("success", 3.0)
@@ -207,8 +228,13 @@ def test_a_pending_job_is_reused_and_a_vanished_one_resubmitted(smoke_study, pla
     for key in ("generate:data", "train:tiny-ift"):
         keys[key].folder.mkdir(parents=True)
         units.mark_complete(keys[key].folder)
-    recorded = {"train:small-ift": "41", "evaluate:small-ift": "42", "train:tiny-reasoning": "43",
-                "evaluate:tiny-reasoning": "44", "train:small-reasoning": "45"}  # fmt: skip
+    recorded = {
+        "train:small-ift": "41",
+        "evaluate:small-ift": "42",
+        "train:tiny-reasoning": "43",
+        "evaluate:tiny-reasoning": "44",
+        "train:small-reasoning": "45",
+    }
     files.write_json(slurm.slurm_dir(smoke_study) / "jobs.json", recorded)
     name = lambda key: slurm.job_name(smoke_study, keys[key])  # noqa: E731
     fake = scripted(
@@ -269,7 +295,9 @@ def test_a_failed_job_shows_its_logs_and_its_dependants_are_cancelled(smoke_stud
     assert "UnitFailed: boom in the notebook" in failed.error  # submitit's stderr
     cancelled = ["evaluate:tiny-ift", "analyze:study", "curriculum:study", "transfer:study"]
     for key in cancelled:
-        assert outcomes[key].status == "failed" and "needs train:tiny-ift, which failed" in outcomes[key].error
+        assert (
+            outcomes[key].status == "failed" and "needs train:tiny-ift, which failed" in outcomes[key].error
+        )
     job_of = {unit.key: job_id for job_id, (unit, _) in fake.submitted.items()}
     assert sorted(fake.cancelled) == sorted(job_of[key] for key in cancelled)
     assert outcomes["evaluate:small-ift"].status == "ran"

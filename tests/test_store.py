@@ -45,8 +45,12 @@ def test_completion_marker_and_reset(tmp_path):
 
 def test_unit_folders_are_keyed_by_their_parameters(smoke_study):
     other_seed = smoke_study.model_copy(update={"seed": 1})
-    more_epochs = smoke_study.model_copy(update={"training": smoke_study.training.model_copy(update={"epochs": 2})})
-    more_threads = smoke_study.model_copy(update={"training": smoke_study.training.model_copy(update={"threads": 2})})
+    more_epochs = smoke_study.model_copy(
+        update={"training": smoke_study.training.model_copy(update={"epochs": 2})}
+    )
+    more_threads = smoke_study.model_copy(
+        update={"training": smoke_study.training.model_copy(update={"threads": 2})}
+    )
     assert units.data_dir(other_seed) != units.data_dir(smoke_study)
     assert units.train_dir(more_epochs, "tiny", "ift") != units.train_dir(smoke_study, "tiny", "ift")
     assert units.data_dir(more_epochs) == units.data_dir(smoke_study)

@@ -45,7 +45,9 @@ def test_multiple_choice_answers_point_at_the_right_option():
         assert int(options[row["answer"]]) in {a * b}, row["prompt"]
         assert len(set(options.values())) == 4
     for row in synthetic_pairs("general_mc", "harder", 30, seed=1):
-        options = {letter: int(value) for letter, value in re.findall(r"^([A-D])\) (\d+)$", row["prompt"], re.M)}
+        options = {
+            letter: int(value) for letter, value in re.findall(r"^([A-D])\) (\d+)$", row["prompt"], re.M)
+        }
         assert options[row["answer"]] == max(options.values())
 
 
@@ -68,8 +70,14 @@ def test_sorting_answer_and_counting_trace():
     "options,steps",
     [
         ([65, 92, 11, 79], ("first digits: 6, 9, 1, 7", "largest first digit 9: 92")),
-        ([91, 97, 15, 40], ("first digits: 9, 9, 1, 4", "largest first digit 9: 91, 97", "largest of these: 97")),
-        ([305, 712, 799, 100], ("first digits: 3, 7, 7, 1", "largest first digit 7: 712, 799", "largest of these: 799")),
+        (
+            [91, 97, 15, 40],
+            ("first digits: 9, 9, 1, 4", "largest first digit 9: 91, 97", "largest of these: 97"),
+        ),
+        (
+            [305, 712, 799, 100],
+            ("first digits: 3, 7, 7, 1", "largest first digit 7: 712, 799", "largest of these: 799"),
+        ),
     ],
 )
 def test_largest_trace(options, steps):
@@ -99,7 +107,9 @@ def test_rephrased_prompts_use_templates_never_seen_in_training(family):
 
 def test_harder_items_are_longer_than_trained():
     def trace_lines(variant):
-        return statistics.mean(r["reasoning"].count("\n") for r in synthetic_pairs("math_oe", variant, 50, seed=0))
+        return statistics.mean(
+            r["reasoning"].count("\n") for r in synthetic_pairs("math_oe", variant, 50, seed=0)
+        )
 
     assert trace_lines("harder") > trace_lines("test")
 
@@ -116,5 +126,7 @@ def test_reasoning_targets_are_at_least_five_times_longer_in_tokens(small_tokeni
         return len(small_tokenizer(text, add_special_tokens=False)["input_ids"])
 
     rows = [row for family in FAMILIES for row in synthetic_pairs(family, "train", 100, seed=0)]
-    ratio = statistics.mean(tokens(r["reasoning"]) for r in rows) / statistics.mean(tokens(r["ift"]) for r in rows)
+    ratio = statistics.mean(tokens(r["reasoning"]) for r in rows) / statistics.mean(
+        tokens(r["ift"]) for r in rows
+    )
     assert ratio >= 5

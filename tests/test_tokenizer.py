@@ -55,10 +55,17 @@ def test_a_saved_student_loads_back_the_same_tokenizer(small_tokenizer, tmp_path
     from scale_or_reason.core.hub import load_tokenizer
     from scale_or_reason.training.students import build_student, student_config
 
-    build_student(student_config(smoke_study.students.scales["tiny"], small_tokenizer, 64), 0).save_pretrained(tmp_path)
+    build_student(
+        student_config(smoke_study.students.scales["tiny"], small_tokenizer, 64), 0
+    ).save_pretrained(tmp_path)
     small_tokenizer.save_pretrained(tmp_path)
     reloaded = load_tokenizer(tmp_path)
-    messages = [{"role": "user", "content": "A box has 47 pencils. How many in 6 boxes?"}, {"role": "assistant", "content": "<think>\n7 × 6 = 42\n</think>\n\n\\boxed{282}"}]
+    messages = [
+        {"role": "user", "content": "A box has 47 pencils. How many in 6 boxes?"},
+        {"role": "assistant", "content": "<think>\n7 × 6 = 42\n</think>\n\n\\boxed{282}"},
+    ]
     for thinking in (True, False):
-        assert reloaded.apply_chat_template(messages, enable_thinking=thinking) == small_tokenizer.apply_chat_template(messages, enable_thinking=thinking)
+        assert reloaded.apply_chat_template(
+            messages, enable_thinking=thinking
+        ) == small_tokenizer.apply_chat_template(messages, enable_thinking=thinking)
     assert reloaded.eos_token_id == small_tokenizer.eos_token_id

@@ -27,7 +27,8 @@ def test_a_trained_student_is_saved_with_its_tokenizer_in_safetensors(smoke_stud
     config = json.loads((model_dir / "config.json").read_text())
     assert config["architectures"] == ["Qwen2ForCausalLM"] and config["hidden_size"] == 16
     with safe_open(model_dir / "model.safetensors", "pt") as weights:
-        assert sum(weights.get_slice(k).get_shape()[0] > 0 for k in weights.keys()) > 0
+        names = weights.keys()  # a safetensors file, not a dict: it is not iterable itself
+        assert sum(weights.get_slice(k).get_shape()[0] > 0 for k in names) > 0
     assert units.is_complete(units.train_dir(smoke_study, "tiny", "ift"))
 
 
@@ -39,12 +40,14 @@ def test_metrics_count_real_tokens_and_both_flops(smoke_study, trained):
     tokenizer = load_tokenizer(folder / "model")
     pairs = generation.load_pairs(units.data_dir(smoke_study))
     lengths = [
-        len(tokenizer.apply_chat_template(
-            [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["ift"]}],
-            enable_thinking=False,
-        )["input_ids"])
+        len(
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["ift"]}],
+                enable_thinking=False,
+            )["input_ids"]
+        )
         for row in pairs
-    ]  # fmt: skip
+    ]
     from transformers import AutoConfig
 
     arch = flops.architecture(AutoConfig.from_pretrained(str(folder / "model")))
@@ -72,12 +75,29 @@ def test_loss_falls_on_completion_tokens_only(smoke_study, small_tokenizer):
     from scale_or_reason.data.sft_rows import recipe_examples
     from scale_or_reason.training.students import build_student, student_config
 
-    pairs = Dataset.from_list([{"id": "general_oe-train-00000", "family": "general_oe", "prompt": "Sort from smallest to largest: 3, 1. Put the final answer in \\boxed{}.", "ift": "\\boxed{1, 3}", "reasoning": "<think>\nx\n</think>\n\n\\boxed{1, 3}"}])
+    pairs = Dataset.from_list(
+        [
+            {
+                "id": "general_oe-train-00000",
+                "family": "general_oe",
+                "prompt": "Sort from smallest to largest: 3, 1. Put the final answer in \\boxed{}.",
+                "ift": "\\boxed{1, 3}",
+                "reasoning": "<think>\nx\n</think>\n\n\\boxed{1, 3}",
+            }
+        ]
+    )
     model = build_student(student_config(smoke_study.students.scales["tiny"], small_tokenizer, 256), 0)
     for recipe in ("ift", "reasoning"):
-        trainer = SFTTrainer(model=model, args=train.sft_config(smoke_study, "tiny", recipe, smoke_study_tmp(smoke_study), 1), train_dataset=recipe_examples(pairs, recipe), processing_class=small_tokenizer)
+        trainer = SFTTrainer(
+            model=model,
+            args=train.sft_config(smoke_study, "tiny", recipe, smoke_study_tmp(smoke_study), 1),
+            train_dataset=recipe_examples(pairs, recipe),
+            processing_class=small_tokenizer,
+        )
         row = trainer.train_dataset[0]
-        trained_text = small_tokenizer.decode([t for t, label in zip(row["input_ids"], row["labels"]) if label != IGNORED_LABEL])
+        trained_text = small_tokenizer.decode(
+            [t for t, label in zip(row["input_ids"], row["labels"], strict=True) if label != IGNORED_LABEL]
+        )
         assert trained_text == pairs[0][recipe] + "<|im_end|>\n"
 
 
@@ -86,11 +106,17 @@ def smoke_study_tmp(study):
 
 
 def test_a_sequence_longer_than_max_length_refuses_to_train():
-    dataset = Dataset.from_list([{"id": "row-0", "input_ids": [1, 2, 3, 4, 9], "labels": [IGNORED_LABEL, IGNORED_LABEL, 3, 4, 9]}])
+    dataset = Dataset.from_list(
+        [{"id": "row-0", "input_ids": [1, 2, 3, 4, 9], "labels": [IGNORED_LABEL, IGNORED_LABEL, 3, 4, 9]}]
+    )
     assert check_lengths(dataset, eos_id=9, max_length=None) == [5]
-    with pytest.raises(TruncationError, match="training row row-0 has 5 tokens, more than training.max_length=4"):
+    with pytest.raises(
+        TruncationError, match=r"training row row-0 has 5 tokens, more than training\.max_length=4"
+    ):
         check_lengths(dataset, eos_id=9, max_length=4)
-    cut = Dataset.from_list([{"id": "row-0", "input_ids": [1, 2, 3, 4], "labels": [IGNORED_LABEL, IGNORED_LABEL, 3, 4]}])
+    cut = Dataset.from_list(
+        [{"id": "row-0", "input_ids": [1, 2, 3, 4], "labels": [IGNORED_LABEL, IGNORED_LABEL, 3, 4]}]
+    )
     with pytest.raises(TruncationError, match="lost its end-of-turn token"):
         check_lengths(cut, eos_id=9, max_length=None)
 

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from conftest import PARAMETERS as PARAMETERS_DIR
-
 from scale_or_reason.analysis import plots, transfer
 from scale_or_reason.config.families import in_distribution_benchmarks
 from scale_or_reason.config.params import load_study
@@ -23,15 +22,23 @@ from scale_or_reason.data.teachers import synthetic_pairs
 # Digests of 40 problems (prompt, answer, steps, key) per family and trained variant at seed 0,
 # recorded before the related variant was added: adding a variant must not move a single draw.
 RECORDED_DIGESTS = {
-    ("math_oe", "train"): "601b20155a9a7571", ("math_oe", "test"): "a578cc6534eec61c",
-    ("math_oe", "rephrased"): "613d1a73ec7281fb", ("math_oe", "harder"): "6964e437ec862932",
-    ("math_mc", "train"): "1a32c6ed1ad15bc0", ("math_mc", "test"): "cdbc22dd48afeaa2",
-    ("math_mc", "rephrased"): "6b8c6d056055e0e7", ("math_mc", "harder"): "de9fa1cec34e4dea",
-    ("general_oe", "train"): "a64e9e60a2bc1ec1", ("general_oe", "test"): "8934d92905c41a08",
-    ("general_oe", "rephrased"): "f885640d1c65e21d", ("general_oe", "harder"): "99e30b51b77543c6",
-    ("general_mc", "train"): "0d1c5ea6825879f1", ("general_mc", "test"): "cb62b3263734a1fc",
-    ("general_mc", "rephrased"): "2e75013116c13ce0", ("general_mc", "harder"): "21a3d79d7f8eac59",
-}  # fmt: skip
+    ("math_oe", "train"): "601b20155a9a7571",
+    ("math_oe", "test"): "a578cc6534eec61c",
+    ("math_oe", "rephrased"): "613d1a73ec7281fb",
+    ("math_oe", "harder"): "6964e437ec862932",
+    ("math_mc", "train"): "1a32c6ed1ad15bc0",
+    ("math_mc", "test"): "cdbc22dd48afeaa2",
+    ("math_mc", "rephrased"): "6b8c6d056055e0e7",
+    ("math_mc", "harder"): "de9fa1cec34e4dea",
+    ("general_oe", "train"): "a64e9e60a2bc1ec1",
+    ("general_oe", "test"): "8934d92905c41a08",
+    ("general_oe", "rephrased"): "f885640d1c65e21d",
+    ("general_oe", "harder"): "99e30b51b77543c6",
+    ("general_mc", "train"): "0d1c5ea6825879f1",
+    ("general_mc", "test"): "cb62b3263734a1fc",
+    ("general_mc", "rephrased"): "2e75013116c13ce0",
+    ("general_mc", "harder"): "21a3d79d7f8eac59",
+}
 TRAIN_COUNT = 3400  # the embedded study's training set per family
 
 
@@ -47,7 +54,10 @@ def test_trained_variants_draw_what_they_drew_before(family, variant):
 
 def test_first_test_problem_as_recorded():
     problem = draw_problems("math_oe", "test", 1, seed=0)[0]
-    assert problem.prompt == "A farm packs 10 eggs a day. How many eggs does it pack in 7 days? Put the final answer in \\boxed{}."
+    assert (
+        problem.prompt == "A farm packs 10 eggs a day. How many eggs does it pack in 7 days? "
+        "Put the final answer in \\boxed{}."
+    )
     assert (problem.answer, problem.key) == ("70", "10x7")
 
 
@@ -89,7 +99,10 @@ def test_related_sorts_are_descending():
     "options,steps",
     [
         ([65, 92, 11, 79], ("first digits: 6, 9, 1, 7", "smallest first digit 1: 11")),
-        ([15, 40, 12, 90], ("first digits: 1, 4, 1, 9", "smallest first digit 1: 15, 12", "smallest of these: 12")),
+        (
+            [15, 40, 12, 90],
+            ("first digits: 1, 4, 1, 9", "smallest first digit 1: 15, 12", "smallest of these: 12"),
+        ),
     ],
 )
 def test_smallest_trace(options, steps):
@@ -154,22 +167,64 @@ VARIANTS = {
 }
 # (scale, params, recipe) → accuracy per benchmark; the s reasoning student lacks `pick`.
 ACCURACY = {
-    ("xs", 10, "ift"): {"arith": 0.20, "arith_rephrased": 0.10, "arith_related": 0.00, "pick": 0.50, "pick_harder": 0.00, "sort_longer": 0.3},
-    ("xs", 10, "reasoning"): {"arith": 0.40, "arith_rephrased": 0.10, "arith_related": 0.20, "pick": 0.30, "pick_harder": 0.00, "sort_longer": 0.3},
-    ("s", 100, "ift"): {"arith": 0.30, "arith_rephrased": 0.25, "arith_related": 0.05, "pick": 0.60, "pick_harder": 0.40, "sort_longer": 0.3},
-    ("s", 100, "reasoning"): {"arith": 0.90, "arith_rephrased": 0.70, "arith_related": 0.85, "pick_harder": 0.50, "sort_longer": 0.3},
-    ("s", 100, "mixed-50"): {"arith": 0.50, "arith_rephrased": 0.60, "arith_related": 0.20, "pick": 0.50, "pick_harder": 0.10, "sort_longer": 0.3},
-}  # fmt: skip
+    ("xs", 10, "ift"): {
+        "arith": 0.20,
+        "arith_rephrased": 0.10,
+        "arith_related": 0.00,
+        "pick": 0.50,
+        "pick_harder": 0.00,
+        "sort_longer": 0.3,
+    },
+    ("xs", 10, "reasoning"): {
+        "arith": 0.40,
+        "arith_rephrased": 0.10,
+        "arith_related": 0.20,
+        "pick": 0.30,
+        "pick_harder": 0.00,
+        "sort_longer": 0.3,
+    },
+    ("s", 100, "ift"): {
+        "arith": 0.30,
+        "arith_rephrased": 0.25,
+        "arith_related": 0.05,
+        "pick": 0.60,
+        "pick_harder": 0.40,
+        "sort_longer": 0.3,
+    },
+    ("s", 100, "reasoning"): {
+        "arith": 0.90,
+        "arith_rephrased": 0.70,
+        "arith_related": 0.85,
+        "pick_harder": 0.50,
+        "sort_longer": 0.3,
+    },
+    ("s", 100, "mixed-50"): {
+        "arith": 0.50,
+        "arith_rephrased": 0.60,
+        "arith_related": 0.20,
+        "pick": 0.50,
+        "pick_harder": 0.10,
+        "sort_longer": 0.3,
+    },
+}
 
 
 @pytest.fixture
 def results() -> pd.DataFrame:
     rows = [
-        {"scale": scale, "params": params, "recipe": recipe, "order": recipe.split("-")[0],
-         "family": VARIANTS[benchmark][0], "benchmark": benchmark, "accuracy": accuracy, "n": 10}
+        {
+            "scale": scale,
+            "params": params,
+            "recipe": recipe,
+            "order": recipe.split("-")[0],
+            "family": VARIANTS[benchmark][0],
+            "benchmark": benchmark,
+            "accuracy": accuracy,
+            "n": 10,
+        }
         for (scale, params, recipe), scores in ACCURACY.items()
         for benchmark, accuracy in scores.items()
-    ]  # fmt: skip
+    ]
     return pd.DataFrame(rows).sample(frac=1, random_state=0)  # order must not matter
 
 
@@ -179,7 +234,10 @@ def table(results) -> pd.DataFrame:
 
 
 def test_gaps_by_hand(table):
-    got = {(r.scale, r.recipe, r.benchmark): (r.in_distribution, r.accuracy, round(r.gap, 6)) for r in table.itertuples()}
+    got = {
+        (r.scale, r.recipe, r.benchmark): (r.in_distribution, r.accuracy, round(r.gap, 6))
+        for r in table.itertuples()
+    }
     assert got == {
         ("xs", "ift", "arith_rephrased"): (0.20, 0.10, 0.10),
         ("xs", "reasoning", "arith_rephrased"): (0.40, 0.10, 0.30),
@@ -243,7 +301,13 @@ def test_markdown_table(table):
     text = transfer.transfer_markdown(table)
     header = next(line for line in text.splitlines() if line.startswith("| family"))
     assert [c.strip() for c in header.strip("|").split("|")] == [
-        "family", "scale", "recipe", "in-distribution", "prompt style (rephrased)", "difficulty (harder)", "task (related)"
+        "family",
+        "scale",
+        "recipe",
+        "in-distribution",
+        "prompt style (rephrased)",
+        "difficulty (harder)",
+        "task (related)",
     ]
     row = next(line for line in text.splitlines() if re.match(r"\| math_oe +\| s +\| reasoning", line))
     assert [c.strip() for c in row.strip("|").split("|")][3:] == ["0.90", "0.70 (0.20)", "—", "0.85 (0.05)"]
@@ -254,7 +318,9 @@ def test_markdown_table(table):
 def test_no_transfer_sets_no_markdown(results):
     only_in_distribution = {name: fv for name, fv in VARIANTS.items() if fv[1] == "test"}
     empty = transfer.transfer_gaps(results, only_in_distribution)
-    assert empty.empty and transfer.transfer_markdown(empty) == "" and transfer.transfer_headlines(empty) == []
+    assert (
+        empty.empty and transfer.transfer_markdown(empty) == "" and transfer.transfer_headlines(empty) == []
+    )
 
 
 def test_variants_of_a_study():
@@ -272,7 +338,11 @@ def test_transfer_gap_figure_writes_png_and_pdf(table, tmp_path):
     plots.set_style()
     figure = plots.transfer_gap(table, ["xs", "s"])
     titles = [ax.get_title() for ax in figure.axes if ax.get_visible() and ax.get_title()]
-    assert titles == ["math_oe: prompt style\n(arith_rephrased)", "math_oe: task\n(arith_related)", "general_mc: difficulty\n(pick_harder)"]
+    assert titles == [
+        "math_oe: prompt style\n(arith_rephrased)",
+        "math_oe: task\n(arith_related)",
+        "general_mc: difficulty\n(pick_harder)",
+    ]
     assert figure.axes[0].get_xscale() == "log"
     written = plots.save(figure, [tmp_path], "transfer_gap")
     plt.close(figure)

@@ -11,22 +11,34 @@ PANELS = {"math_oe": "math_oe"}
 
 
 def row(scale, recipe, order, share, accuracy, train_flops, inference_flops, params, gen_tokens):
-    return dict(scale=scale, recipe=recipe, order=order, reasoning_share=share, family="math_oe", benchmark="math_oe",
-                accuracy=accuracy, train_flops=train_flops, inference_flops=inference_flops, params=params,
-                gen_tokens_mean=gen_tokens)  # fmt: skip
+    return dict(
+        scale=scale,
+        recipe=recipe,
+        order=order,
+        reasoning_share=share,
+        family="math_oe",
+        benchmark="math_oe",
+        accuracy=accuracy,
+        train_flops=train_flops,
+        inference_flops=inference_flops,
+        params=params,
+        gen_tokens_mean=gen_tokens,
+    )
 
 
 @pytest.fixture
 def results():
-    return pd.DataFrame([
-        row("s", "ift", "ift", 0.0, 0.10, 1.0, 1.0, 10, 5),
-        row("s", "reasoning", "reasoning", 1.0, 0.40, 2.0, 8.0, 10, 50),
-        row("m", "ift", "ift", 0.0, 0.30, 3.0, 3.0, 30, 5),
-        row("m", "reasoning", "reasoning", 1.0, 0.60, 6.0, 24.0, 30, 45),
-        row("l", "ift", "ift", 0.0, 0.50, 9.0, 9.0, 90, 6),
-        row("l", "reasoning", "reasoning", 1.0, 0.55, 18.0, 72.0, 90, 40),
-        row("m", "sequential-50", "sequential", 0.5, 0.50, 4.5, 14.0, 30, 30),
-    ])  # fmt: skip
+    return pd.DataFrame(
+        [
+            row("s", "ift", "ift", 0.0, 0.10, 1.0, 1.0, 10, 5),
+            row("s", "reasoning", "reasoning", 1.0, 0.40, 2.0, 8.0, 10, 50),
+            row("m", "ift", "ift", 0.0, 0.30, 3.0, 3.0, 30, 5),
+            row("m", "reasoning", "reasoning", 1.0, 0.60, 6.0, 24.0, 30, 45),
+            row("l", "ift", "ift", 0.0, 0.50, 9.0, 9.0, 90, 6),
+            row("l", "reasoning", "reasoning", 1.0, 0.55, 18.0, 72.0, 90, 40),
+            row("m", "sequential-50", "sequential", 0.5, 0.50, 4.5, 14.0, 30, 30),
+        ]
+    )
 
 
 def test_verdicts_name_the_matching_ift_student_and_the_flops_multiple(results):
@@ -67,7 +79,12 @@ def test_fits_need_three_points(results):
     assert verdicts.fit_of(fits, "math_oe", "ift", "train_flops").alpha > 0
     two_points = results[results["scale"] != "l"]
     assert verdicts.format_fits(two_points, PANELS, "train_flops", 1.0).empty
-    assert verdicts.fit_of(verdicts.format_fits(two_points, PANELS, "train_flops", 1.0), "math_oe", "ift", "train_flops") is None
+    assert (
+        verdicts.fit_of(
+            verdicts.format_fits(two_points, PANELS, "train_flops", 1.0), "math_oe", "ift", "train_flops"
+        )
+        is None
+    )
 
 
 def test_truncation_keeps_what_was_written_by_then(small_tokenizer):

@@ -36,10 +36,28 @@ def _parser() -> argparse.ArgumentParser:
     study = commands.add_parser("study", help="run a study end to end (resumes unfinished work)")
     study.add_argument("parameters", help="a parameters file, e.g. parameters/embedded.yaml")
     study.add_argument("--jobs", type=int, default=None, help="units run side by side (default: runner.jobs)")
-    study.add_argument("--rerun", nargs="+", default=(), choices=STAGES, metavar="STAGE", help=f"redo finished units of these stages ({', '.join(STAGES)})")
-    study.add_argument("--dry-run", action="store_true", help="validate and print the plan with estimated FLOPs; run nothing")
-    study.add_argument("--wait", action="store_true", help="if another runner holds the study, wait for it instead of stopping")
-    study.add_argument("--executor", choices=EXECUTORS, default="local", help="run units here (default) or as Slurm jobs (runner.slurm)")
+    study.add_argument(
+        "--rerun",
+        nargs="+",
+        default=(),
+        choices=STAGES,
+        metavar="STAGE",
+        help=f"redo finished units of these stages ({', '.join(STAGES)})",
+    )
+    study.add_argument(
+        "--dry-run", action="store_true", help="validate and print the plan with estimated FLOPs; run nothing"
+    )
+    study.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another runner holds the study, wait for it instead of stopping",
+    )
+    study.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="run units here (default) or as Slurm jobs (runner.slurm)",
+    )
     jury = commands.add_parser("jury", help="re-score a study's saved generations with its LLM jury")
     jury.add_argument("parameters")
     check = commands.add_parser("check", help="validate a parameters file and list its units")
@@ -49,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     counter.add_argument("--samples", type=_count, default=1, help="training sequences (default 1)")
     counter.add_argument("--prompt-tokens", type=_count, default=0, help="prompt length P")
     counter.add_argument("--completion-tokens", type=_count, default=0, help="training target length T")
-    counter.add_argument("--generated-tokens", type=_count, default=0, help="tokens generated after the prompt")
+    counter.add_argument(
+        "--generated-tokens", type=_count, default=0, help="tokens generated after the prompt"
+    )
     return parser
 
 
@@ -72,7 +92,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _flops(args) -> None:
     arch = flops.architecture(load_config(args.config))
-    counts = flops.summary(arch, args.samples, args.prompt_tokens, args.completion_tokens, args.generated_tokens)
+    counts = flops.summary(
+        arch, args.samples, args.prompt_tokens, args.completion_tokens, args.generated_tokens
+    )
     print(json.dumps(counts, indent=2))
 
 
@@ -94,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.dry_run:
                 print(dry_run(args.parameters))
             else:
-                run_study(args.parameters, jobs=args.jobs, rerun=tuple(args.rerun), wait=args.wait, executor=args.executor)
+                run_study(
+                    args.parameters,
+                    jobs=args.jobs,
+                    rerun=tuple(args.rerun),
+                    wait=args.wait,
+                    executor=args.executor,
+                )
         elif args.command == "flops":
             _flops(args)
         elif args.command == "jury":

@@ -95,7 +95,9 @@ def samples_per_family(study: StudyParams, recipe: str) -> int:
 def check_student(study: StudyParams, scale: str, recipe: str) -> None:
     """Refuse a (scale, recipe) the study does not define, naming what it does define."""
     if scale not in study.students.scales:
-        raise ParametersError(f"unknown scale {scale!r}; {study.study} has {', '.join(study.students.scales)}")
+        raise ParametersError(
+            f"unknown scale {scale!r}; {study.study} has {', '.join(study.students.scales)}"
+        )
     if (scale, recipe) not in students(study):
         trained = sorted({r for s, r in students(study) if s == scale})
         raise ParametersError(
@@ -259,9 +261,17 @@ def student_units(study: StudyParams, file: str, scale: str, recipe: str) -> lis
     needs = ("generate:data",)
     if parse_recipe(recipe).strategy == "unsolved":  # drops what the probe solves: after its evaluation
         needs += (f"evaluate:{study.selection.probe.scale}-probe",)
-    train = Unit("train", name, train_dir(study, scale, recipe), selector, needs, cost, study.training.threads)
+    train = Unit(
+        "train", name, train_dir(study, scale, recipe), selector, needs, cost, study.training.threads
+    )
     evaluate = Unit(
-        "evaluate", name, eval_dir(study, scale, recipe), selector, (train.key,), cost, study.evaluation.threads
+        "evaluate",
+        name,
+        eval_dir(study, scale, recipe),
+        selector,
+        (train.key,),
+        cost,
+        study.evaluation.threads,
     )
     return [train, evaluate]
 

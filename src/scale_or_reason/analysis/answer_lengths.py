@@ -25,7 +25,9 @@ CUT_PERCENTILES = (25, 50, 75, 100)
 def student_samples(study: StudyParams, scale: str, recipe: str) -> pd.DataFrame:
     folder = units.eval_dir(study, scale, recipe)
     tables = [
-        files.read_jsonl_table(folder / "samples" / f"{b.name}.jsonl").assign(benchmark=b.name, family=b.family)
+        files.read_jsonl_table(folder / "samples" / f"{b.name}.jsonl").assign(
+            benchmark=b.name, family=b.family
+        )
         for b in study.benchmarks
     ]
     return pd.concat(tables, ignore_index=True).assign(scale=scale, recipe=recipe)
@@ -55,18 +57,44 @@ def truncation_table(study: StudyParams, percentiles=CUT_PERCENTILES) -> pd.Data
     for scale, recipe in units.evaluated_students(study):
         if recipe != "reasoning":
             continue
-        arch = flops.architecture(AutoConfig.from_pretrained(str(units.train_dir(study, scale, recipe) / "model")))
+        arch = flops.architecture(
+            AutoConfig.from_pretrained(str(units.train_dir(study, scale, recipe) / "model"))
+        )
         samples = student_samples(study, scale, recipe)
         for benchmark, group in samples.groupby("benchmark", sort=False):
             for percentile in percentiles:
                 budget = math.ceil(np.percentile(group["gen_tokens"], percentile))
                 kept = [min(g, budget) for g in group["gen_tokens"]]
-                correct = [is_correct(truncate(r, tokenizer, budget), a) for r, a in zip(group["response"], group["answer"])]
-                rows.append({
-                    "scale": scale, "recipe": recipe, "benchmark": benchmark, "family": group["family"].iloc[0],
-                    "percentile": percentile, "budget_tokens": budget, "accuracy": float(np.mean(correct)),
-                    "gen_tokens_mean": float(np.mean(kept)),
-                    "inference_flops_paper": float(np.mean([flops.inference_flops(arch, p, g) for p, g in zip(group["prompt_tokens"], kept)])),
-                    "inference_flops_exact": float(np.mean([flops.exact_inference_flops(arch, p, g) for p, g in zip(group["prompt_tokens"], kept)])),
-                })  # fmt: skip
+                correct = [
+                    is_correct(truncate(r, tokenizer, budget), a)
+                    for r, a in zip(group["response"], group["answer"], strict=True)
+                ]
+                rows.append(
+                    {
+                        "scale": scale,
+                        "recipe": recipe,
+                        "benchmark": benchmark,
+                        "family": group["family"].iloc[0],
+                        "percentile": percentile,
+                        "budget_tokens": budget,
+                        "accuracy": float(np.mean(correct)),
+                        "gen_tokens_mean": float(np.mean(kept)),
+                        "inference_flops_paper": float(
+                            np.mean(
+                                [
+                                    flops.inference_flops(arch, p, g)
+                                    for p, g in zip(group["prompt_tokens"], kept, strict=True)
+                                ]
+                            )
+                        ),
+                        "inference_flops_exact": float(
+                            np.mean(
+                                [
+                                    flops.exact_inference_flops(arch, p, g)
+                                    for p, g in zip(group["prompt_tokens"], kept, strict=True)
+                                ]
+                            )
+                        ),
+                    }
+                )
     return pd.DataFrame(rows)

@@ -6,6 +6,8 @@ student's gain over itself untrained. The recipes' rows are built in `data.pool`
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 import pandas as pd
 from scipy import stats
 
@@ -18,8 +20,8 @@ from .markdown import markdown_table
 from .pareto import mark_frontiers
 from .results import in_distribution
 
-
 # --- 07_data_efficiency: tables ------------------------------------------------------------------
+
 
 def strategy_and_budget(recipe: str) -> tuple[str, int | None]:
     """A selection's strategy and budget; any other recipe is its own strategy, without budget."""
@@ -60,11 +62,10 @@ def selection_table(study: StudyParams, results: pd.DataFrame) -> pd.DataFrame:
         recipe: _training_facts(study, selection.scale, recipe).get("per_family", {})
         for recipe in rows["recipe"].unique()
     }
-    held = rows.apply(
-        lambda r: facts[r["recipe"]].get(r["family"], every_pair), axis=1
-    )  # the references: every pair
+    # The references trained on every pair.
+    held = rows.apply(lambda r: facts[r["recipe"]].get(r["family"], every_pair), axis=1)
     for column in ("examples", "questions", "correct_share"):
-        rows[column] = held.map(lambda stats: stats[column])
+        rows[column] = held.map(itemgetter(column))
     rows["budget"] = rows["budget"].astype("Int64")
     keep = [
         "strategy",
@@ -79,10 +80,18 @@ def selection_table(study: StudyParams, results: pd.DataFrame) -> pd.DataFrame:
         "gen_tokens_mean",
     ]
     per_family = rows[keep]
-    mean = per_family.groupby(["strategy", "budget", "recipe"], dropna=False, as_index=False).agg(
-        accuracy=("accuracy", "mean"), examples=("examples", "mean"), questions=("questions", "mean"),
-        correct_share=("correct_share", "mean"), train_flops=("train_flops", "first"), gen_tokens_mean=("gen_tokens_mean", "mean"),
-    ).assign(family="mean")  # fmt: skip
+    mean = (
+        per_family.groupby(["strategy", "budget", "recipe"], dropna=False, as_index=False)
+        .agg(
+            accuracy=("accuracy", "mean"),
+            examples=("examples", "mean"),
+            questions=("questions", "mean"),
+            correct_share=("correct_share", "mean"),
+            train_flops=("train_flops", "first"),
+            gen_tokens_mean=("gen_tokens_mean", "mean"),
+        )
+        .assign(family="mean")
+    )
     table = pd.concat([per_family, mean[keep]], ignore_index=True)
     return table.sort_values(["family", "strategy", "examples"]).reset_index(drop=True)
 
@@ -90,7 +99,9 @@ def selection_table(study: StudyParams, results: pd.DataFrame) -> pd.DataFrame:
 def with_frontiers(table: pd.DataFrame) -> pd.DataFrame:
     """Mark, per family, the selection runs no other beats on examples and accuracy
     (`on_examples_frontier`), and all runs, references included, on training FLOPs and accuracy."""
-    table = mark_frontiers(table, "family", {"on_examples_frontier": "examples"}, among=table["budget"].notna())
+    table = mark_frontiers(
+        table, "family", {"on_examples_frontier": "examples"}, among=table["budget"].notna()
+    )
     return mark_frontiers(table, "family", {"on_flops_frontier": "train_flops"})
 
 
@@ -105,13 +116,19 @@ def fewest_examples(table: pd.DataFrame, reference: str = "reasoning") -> pd.Dat
         ref = ref.iloc[0]
         matching = group[group["budget"].notna() & (group["accuracy"] >= ref["accuracy"] - 0.01)]
         best = matching.sort_values(["examples", "train_flops"]).iloc[0] if len(matching) else None
-        rows.append({
-            "family": family, "reference_accuracy": ref["accuracy"], "reference_examples": ref["examples"],
-            "matched_by": best["recipe"] if best is not None else "—",
-            "its_accuracy": best["accuracy"] if best is not None else float("nan"),
-            "its_examples": best["examples"] if best is not None else float("nan"),
-            "share_of_reference_flops": best["train_flops"] / ref["train_flops"] if best is not None else float("nan"),
-        })  # fmt: skip
+        rows.append(
+            {
+                "family": family,
+                "reference_accuracy": ref["accuracy"],
+                "reference_examples": ref["examples"],
+                "matched_by": best["recipe"] if best is not None else "—",
+                "its_accuracy": best["accuracy"] if best is not None else float("nan"),
+                "its_examples": best["examples"] if best is not None else float("nan"),
+                "share_of_reference_flops": best["train_flops"] / ref["train_flops"]
+                if best is not None
+                else float("nan"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -140,11 +157,17 @@ def teacher_table(study: StudyParams, results: pd.DataFrame) -> pd.DataFrame:
         if teacher.recipe not in accuracy:
             continue
         own = _training_facts(study, choice.scale, teacher.recipe).get("correct_share", float("nan"))
-        rows.append({
-            "teacher": teacher.recipe.removeprefix("teacher-"), "granularity": teacher.granularity,
-            "error_rate": teacher.error_rate, "teacher_accuracy": own, "student_accuracy": accuracy[teacher.recipe],
-            "gain_over_base": accuracy[teacher.recipe] - accuracy.get("base", 0.0), "train_flops": flops[teacher.recipe],
-        })  # fmt: skip
+        rows.append(
+            {
+                "teacher": teacher.recipe.removeprefix("teacher-"),
+                "granularity": teacher.granularity,
+                "error_rate": teacher.error_rate,
+                "teacher_accuracy": own,
+                "student_accuracy": accuracy[teacher.recipe],
+                "gain_over_base": accuracy[teacher.recipe] - accuracy.get("base", 0.0),
+                "train_flops": flops[teacher.recipe],
+            }
+        )
     table = pd.DataFrame(rows)
     if table.empty:
         return table
@@ -177,7 +200,11 @@ def _points(value: float) -> str:
 
 
 def selection_headlines(
-    table: pd.DataFrame, fewest: pd.DataFrame, gains: pd.DataFrame, pass_rates: dict[str, float], questions: int
+    table: pd.DataFrame,
+    fewest: pd.DataFrame,
+    gains: pd.DataFrame,
+    pass_rates: dict[str, float],
+    questions: int,
 ) -> list[str]:
     lines = []
     mean = table[table["family"] == "mean"]
@@ -191,18 +218,24 @@ def selection_headlines(
     for _, row in fewest.iterrows():
         if row["matched_by"] == "—":
             lines.append(
-                f"{row['family']}: no selection reaches reasoning-on-every-pair's accuracy ({row['reference_accuracy']:.2f})."
+                f"{row['family']}: no selection reaches reasoning-on-every-pair's accuracy "
+                f"({row['reference_accuracy']:.2f})."
             )
         else:
             lines.append(
-                f"{row['family']}: {row['matched_by']} matches reasoning on every pair ({row['its_accuracy']:.2f} vs "
-                f"{row['reference_accuracy']:.2f}) with {row['its_examples']:,.0f} traces per family (every pair: "
-                f"{row['reference_examples']:,.0f}), at {row['share_of_reference_flops']:.0%} of its training FLOPs."
+                f"{row['family']}: {row['matched_by']} matches reasoning on every pair "
+                f"({row['its_accuracy']:.2f} vs {row['reference_accuracy']:.2f}) with "
+                f"{row['its_examples']:,.0f} traces per family "
+                f"(every pair: {row['reference_examples']:,.0f}), "
+                f"at {row['share_of_reference_flops']:.0%} of its training FLOPs."
             )
     if pass_rates:
         solved = " and ".join(f"{rate:.0%} ({family})" for family, rate in pass_rates.items())
         left = " and ".join(f"{round((1 - rate) * questions):,}" for rate in pass_rates.values())
-        lines.append(f"The probe already solves {solved} of the pool's questions: `unsolved` draws from {left} per family.")
+        lines.append(
+            f"The probe already solves {solved} of the pool's questions: "
+            f"`unsolved` draws from {left} per family."
+        )
     for _, row in gains.iterrows():
         parts = ", ".join(
             f"{strategy} {_points(row[strategy])}"
@@ -210,7 +243,8 @@ def selection_headlines(
             if strategy != "budget" and pd.notna(row[strategy])
         )
         lines.append(
-            f"At {row['budget']:,.0f} traces per family, accuracy points over random (mean over families): {parts}."
+            f"At {row['budget']:,.0f} traces per family, accuracy points over random "
+            f"(mean over families): {parts}."
         )
     return lines
 
@@ -229,14 +263,16 @@ def teacher_headlines(teachers: pd.DataFrame, agreement: dict) -> list[str]:
     tied = teachers[teachers["teacher_accuracy"] == teachers["teacher_accuracy"].max()]
     spread = tied["gain_over_base"].max() - tied["gain_over_base"].min()
     separated = (
-        f" The {len(tied)} teachers tied for the best own accuracy are {spread * 100:.0f} points apart by gain."
-        if len(tied) > 1 else ""
-    )  # fmt: skip
+        f" The {len(tied)} teachers tied for the best own accuracy are {spread * 100:.0f} points "
+        "apart by gain."
+        if len(tied) > 1
+        else ""
+    )
     return [
         f"Teachers ranked by the smoke student's gain (accuracy points over untrained): {by_gain}.",
         f"By their own accuracy on the sample: {own}. Kendall's τ between the two: {tau_text}; "
-        f"the best teacher by gain ({agreement['best_by_gain']}) {'is' if agrees else 'is not'} among the most "
-        f"accurate ({', '.join(agreement['best_by_teacher_accuracy'])}).{separated}",
+        f"the best teacher by gain ({agreement['best_by_gain']}) {'is' if agrees else 'is not'} "
+        f"among the most accurate ({', '.join(agreement['best_by_teacher_accuracy'])}).{separated}",
     ]
 
 
@@ -244,7 +280,7 @@ def _printable(table: pd.DataFrame, counts: tuple[str, ...]) -> pd.DataFrame:
     """`counts` as whole numbers, a missing one (the references' budget) as a missing value."""
     table = table.copy()
     for column in counts:
-        whole = [None if pd.isna(value) else int(round(value)) for value in table[column]]
+        whole = [None if pd.isna(value) else round(float(value)) for value in table[column]]
         table[column] = pd.Series(whole, index=table.index, dtype=object)
     return table
 
@@ -257,21 +293,35 @@ def efficiency_markdown(study: StudyParams, tables: dict[str, pd.DataFrame], agr
         found = (tables["selection"], tables["fewest_examples"], tables["strategy_gains"])
         lines += selection_headlines(*found, probe_pass_rates(study), selection.questions_per_family)
         sections.append(
-            f"Pool: {selection.questions_per_family:,} questions per family × {selection.traces_per_question} equivalent "
-            f"traces, {selection.error_rate:.0%} of the traces wrong; student `{selection.scale}`, "
+            f"Pool: {selection.questions_per_family:,} questions per family × "
+            f"{selection.traces_per_question} equivalent traces, {selection.error_rate:.0%} of the traces "
+            f"wrong; student `{selection.scale}`, "
             f"{study.training.epochs} epochs over whatever it is given."
         )
     if "teachers" in tables:
         lines += teacher_headlines(tables["teachers"], agreement)
     sections += ["## Headlines", "\n".join(f"- {line}" for line in lines)]
     if "selection" in tables:
-        columns = ["family", "strategy", "budget", "examples", "questions", "correct_share", "accuracy", "train_flops",
-                   "on_examples_frontier", "on_flops_frontier"]  # fmt: skip
+        columns = [
+            "family",
+            "strategy",
+            "budget",
+            "examples",
+            "questions",
+            "correct_share",
+            "accuracy",
+            "train_flops",
+            "on_examples_frontier",
+            "on_flops_frontier",
+        ]
         selected = _printable(tables["selection"][columns], ("budget", "examples", "questions"))
         selected["train_flops"] = selected["train_flops"].astype(float)
         fewest = _printable(tables["fewest_examples"], ("reference_examples", "its_examples"))
         sections += ["## Accuracy against training examples and FLOPs", markdown_table(selected)]
         sections += ["## The fewest examples that match reasoning on every pair", markdown_table(fewest)]
     if "teachers" in tables and not tables["teachers"].empty:
-        sections += ["## Teacher choice by smoke test", markdown_table(tables["teachers"].astype({"train_flops": float}))]
+        sections += [
+            "## Teacher choice by smoke test",
+            markdown_table(tables["teachers"].astype({"train_flops": float})),
+        ]
     return "\n\n".join(section for section in sections if section) + "\n"

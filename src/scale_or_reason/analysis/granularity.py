@@ -21,7 +21,9 @@ GRANULARITY_OF_RECIPE = {granularity_recipe(level): level for level in reversed(
 TOLERANCE = 0.02  # accuracy points within which a coarser trace counts as good as the best
 
 
-def granularity_table(results: pd.DataFrame, variants: dict[str, tuple[str, str]], scales: list[str]) -> pd.DataFrame:
+def granularity_table(
+    results: pd.DataFrame, variants: dict[str, tuple[str, str]], scales: list[str]
+) -> pd.DataFrame:
     """Per family × scale × granularity (at the given scales): accuracy on the family's
     in-distribution benchmark, mean accuracy over its transfer sets, training FLOPs and mean
     generated tokens."""
@@ -33,15 +35,25 @@ def granularity_table(results: pd.DataFrame, variants: dict[str, tuple[str, str]
     home_benchmarks = in_distribution_benchmarks(variants).values()
     transfer_sets = [b for b, (_, variant) in variants.items() if variant != IN_DISTRIBUTION]
     keys = ["family", "scale", "params", "granularity"]
-    home = rows[rows["benchmark"].isin(home_benchmarks)].groupby(keys, as_index=False).agg(
-        accuracy=("accuracy", "mean"), train_flops=("train_flops", "first"), gen_tokens_mean=("gen_tokens_mean", "mean")
+    home = (
+        rows[rows["benchmark"].isin(home_benchmarks)]
+        .groupby(keys, as_index=False)
+        .agg(
+            accuracy=("accuracy", "mean"),
+            train_flops=("train_flops", "first"),
+            gen_tokens_mean=("gen_tokens_mean", "mean"),
+        )
     )
-    away = rows[rows["benchmark"].isin(transfer_sets)].groupby(keys, as_index=False).agg(
-        transfer_accuracy=("accuracy", "mean")
+    away = (
+        rows[rows["benchmark"].isin(transfer_sets)]
+        .groupby(keys, as_index=False)
+        .agg(transfer_accuracy=("accuracy", "mean"))
     )
     table = home.merge(away, on=keys, how="left")
     rank = {g: i for i, g in enumerate(GRANULARITY_OF_RECIPE.values())}
-    return table.sort_values(["family", "params", "granularity"], key=lambda c: c.map(rank) if c.name == "granularity" else c).reset_index(drop=True)
+    return table.sort_values(
+        ["family", "params", "granularity"], key=lambda c: c.map(rank) if c.name == "granularity" else c
+    ).reset_index(drop=True)
 
 
 def study_granularity(study, results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -63,12 +75,19 @@ def smallest_sufficient(table: pd.DataFrame, tolerance: float = TOLERANCE) -> pd
         enough = group[group["accuracy"] >= best - tolerance - 1e-9]
         chosen = enough.loc[enough["granularity"].map(rank).idxmin()]
         full = group[group["granularity"] == "full"]
-        rows.append({
-            "family": family, "scale": scale, "best_accuracy": best,
-            "smallest_sufficient": chosen["granularity"], "its_accuracy": chosen["accuracy"],
-            "its_transfer_accuracy": chosen["transfer_accuracy"],
-            "share_of_full_train_flops": chosen["train_flops"] / full["train_flops"].iloc[0] if len(full) else float("nan"),
-        })  # fmt: skip
+        rows.append(
+            {
+                "family": family,
+                "scale": scale,
+                "best_accuracy": best,
+                "smallest_sufficient": chosen["granularity"],
+                "its_accuracy": chosen["accuracy"],
+                "its_transfer_accuracy": chosen["transfer_accuracy"],
+                "share_of_full_train_flops": chosen["train_flops"] / full["train_flops"].iloc[0]
+                if len(full)
+                else float("nan"),
+            }
+        )
     return pd.DataFrame(rows)
 
 

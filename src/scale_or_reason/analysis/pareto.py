@@ -14,7 +14,14 @@ import pandas as pd
 from scipy import optimize
 from scipy.special import expit, logit
 
-__all__ = ["SaturatingFit", "fit_power_law", "fit_saturating", "frontier_steps", "mark_frontiers", "pareto_mask"]
+__all__ = [
+    "SaturatingFit",
+    "fit_power_law",
+    "fit_saturating",
+    "frontier_steps",
+    "mark_frontiers",
+    "pareto_mask",
+]
 
 
 def pareto_mask(costs, scores) -> np.ndarray:
@@ -32,7 +39,11 @@ def pareto_mask(costs, scores) -> np.ndarray:
 
 
 def mark_frontiers(
-    table: pd.DataFrame, by: str, frontiers: dict[str, str], score: str = "accuracy", among: pd.Series | None = None
+    table: pd.DataFrame,
+    by: str,
+    frontiers: dict[str, str],
+    score: str = "accuracy",
+    among: pd.Series | None = None,
 ) -> pd.DataFrame:
     """A copy of `table` with a boolean column per frontier (`frontiers`: column → its cost
     column), each group of `by` its own frontier of cost against `score`. Only the rows where
@@ -108,10 +119,15 @@ def fit_saturating(flops, accuracy, ceiling: float = 1.0) -> SaturatingFit:
     low = max(min(y.min(), ceiling - 2 * eps), eps)
     starts = [
         (logit(min(max(low / ceiling, 0.01), 0.99)), b, g, d)
-        for b in (-1.0, 1.0) for g in (-2.0, 0.0, 2.0) for d in (0.0, 2.0)
-    ]  # fmt: skip
+        for b in (-1.0, 1.0)
+        for g in (-2.0, 0.0, 2.0)
+        for d in (0.0, 2.0)
+    ]
+
     def search(start):
-        return optimize.minimize(loss, start, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4000})
+        return optimize.minimize(
+            loss, start, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4000}
+        )
 
     best = min((search(start) for start in starts), key=lambda result: result.fun)
     for _ in range(3):  # restarting from the best point un-sticks a collapsed simplex

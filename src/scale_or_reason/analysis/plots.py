@@ -19,9 +19,13 @@ from .pareto import SaturatingFit, fit_power_law, frontier_steps
 
 ORDERS = ("ift", "reasoning", "sequential", "mixed", "key", "answer")
 ORDER_LABELS = {
-    "ift": "IFT", "reasoning": "reasoning", "sequential": "sequential curriculum", "mixed": "mixed curriculum",
-    "key": "reasoning, key steps only", "answer": "reasoning, empty trace",
-}  # fmt: skip
+    "ift": "IFT",
+    "reasoning": "reasoning",
+    "sequential": "sequential curriculum",
+    "mixed": "mixed curriculum",
+    "key": "reasoning, key steps only",
+    "answer": "reasoning, empty trace",
+}
 FLOPS_LABELS = {"train_flops": "training FLOPs", "inference_flops": "inference FLOPs per query"}
 COUNT_LABELS = {"paper": "paper formula", "exact": "exact count"}
 MARKERS = ["o", "s", "D", "^", "v", "P", "X", "*"]
@@ -76,15 +80,32 @@ def _log_x(ax: plt.Axes, label: str, accuracy_axis: bool = True) -> None:
         ax.set(ylabel="accuracy", ylim=(-0.03, 1.03))
 
 
-def _points(ax, table: pd.DataFrame, x: str, y: str, scales: list[str], size: float = 60, alpha: float = 1.0) -> None:
+def _points(
+    ax, table: pd.DataFrame, x: str, y: str, scales: list[str], size: float = 60, alpha: float = 1.0
+) -> None:
     for _, row in table.iterrows():
-        ax.scatter(row[x], row[y], color=colour(row["order"]), marker=marker(row["scale"], scales),
-                   s=size, alpha=alpha, edgecolor="white", linewidth=0.5, zorder=3)  # fmt: skip
+        ax.scatter(
+            row[x],
+            row[y],
+            color=colour(row["order"]),
+            marker=marker(row["scale"], scales),
+            s=size,
+            alpha=alpha,
+            edgecolor="white",
+            linewidth=0.5,
+            zorder=3,
+        )
 
 
 def _legend(fig: plt.Figure, orders, scales: list[str], extra: list | None = None) -> None:
-    handles = [plt.Line2D([], [], color=colour(o), marker="o", linestyle="", label=ORDER_LABELS[o]) for o in ORDERS if o in set(orders)]
-    handles += [plt.Line2D([], [], color="0.3", marker=marker(s, scales), linestyle="", label=s) for s in scales]
+    handles = [
+        plt.Line2D([], [], color=colour(o), marker="o", linestyle="", label=ORDER_LABELS[o])
+        for o in ORDERS
+        if o in set(orders)
+    ]
+    handles += [
+        plt.Line2D([], [], color="0.3", marker=marker(s, scales), linestyle="", label=s) for s in scales
+    ]
     fig.legend(handles=handles + (extra or []), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.tight_layout()
 
@@ -107,7 +128,7 @@ def accuracy_vs_flops(results, panels, flops, scales, count="paper", fits=None) 
     `panels` maps a family to the benchmark shown; `fits` maps (family, recipe) to a fit.
     """
     fig, axes = _panel_grid(len(panels))
-    for ax, (family, benchmark) in zip(axes, panels.items()):
+    for ax, (family, benchmark) in zip(axes, panels.items(), strict=False):
         table = results[results["benchmark"] == benchmark]
         pure = table["recipe"].isin(FORMATS)
         _points(ax, table[~pure], flops, "accuracy", scales, size=30, alpha=0.55)
@@ -128,7 +149,7 @@ def accuracy_vs_params(results: pd.DataFrame, benchmarks: list[str], scales: lis
     """Accuracy against student size on every benchmark, transfer sets included (pure formats)."""
     results = results[results["recipe"].isin(FORMATS)]
     fig, axes = _panel_grid(len(benchmarks), columns=3)
-    for ax, benchmark in zip(axes, benchmarks):
+    for ax, benchmark in zip(axes, benchmarks, strict=False):
         table = results[results["benchmark"] == benchmark]
         for order, group in table.groupby("order"):
             ax.plot(group["params"], group["accuracy"], color=colour(order), linewidth=1, zorder=1)
@@ -142,15 +163,19 @@ def accuracy_vs_params(results: pd.DataFrame, benchmarks: list[str], scales: lis
 def flops_divergence(results: pd.DataFrame, scales: list[str]) -> plt.Figure:
     """Exact count over the paper's formula, per student: training, and inference per query
     (averaged over benchmarks). Below 1 the paper's formula overcounts this architecture."""
-    students = results.groupby(["scale", "recipe", "order"], sort=False).agg(
-        params=("params", "first"),
-        training=("train_flops_exact", "first"),
-        training_paper=("train_flops_paper", "first"),
-        inference=("inference_flops_exact", "mean"),
-        inference_paper=("inference_flops_paper", "mean"),
-    ).reset_index()
+    students = (
+        results.groupby(["scale", "recipe", "order"], sort=False)
+        .agg(
+            params=("params", "first"),
+            training=("train_flops_exact", "first"),
+            training_paper=("train_flops_paper", "first"),
+            inference=("inference_flops_exact", "mean"),
+            inference_paper=("inference_flops_paper", "mean"),
+        )
+        .reset_index()
+    )
     fig, axes = _panel_grid(2)
-    for ax, kind in zip(axes, ("training", "inference")):
+    for ax, kind in zip(axes, ("training", "inference"), strict=False):
         table = students.assign(ratio=students[kind] / students[f"{kind}_paper"])
         for order, group in table[table["recipe"].isin(FORMATS)].groupby("order"):
             ax.plot(group["params"], group["ratio"], color=colour(order), linewidth=1, zorder=1)
@@ -168,16 +193,26 @@ def gain_vs_token_factor(pairs: pd.DataFrame, scales: list[str]) -> plt.Figure:
     token_factor."""
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
     families = list(dict.fromkeys(pairs["family"]))
-    palette = dict(zip(families, sns.color_palette("colorblind", len(families) + 4)[4:]))
+    palette = dict(zip(families, sns.color_palette("colorblind", len(families) + 4)[4:], strict=True))
     for _, row in pairs.iterrows():
-        ax.scatter(row["token_factor"], row["gain"], color=palette[row["family"]], marker=marker(row["scale"], scales),
-                   s=55, edgecolor="white", linewidth=0.5, zorder=3)  # fmt: skip
+        ax.scatter(
+            row["token_factor"],
+            row["gain"],
+            color=palette[row["family"]],
+            marker=marker(row["scale"], scales),
+            s=55,
+            edgecolor="white",
+            linewidth=0.5,
+            zorder=3,
+        )
     ax.axhline(0, color="0.35", linewidth=1)
     ax.set_xscale("log")
     _log_axis(ax.xaxis)
     ax.set(xlabel="reasoning / IFT generated tokens", ylabel="accuracy gain of reasoning over IFT")
     handles = [plt.Line2D([], [], color=c, marker="o", linestyle="", label=f) for f, c in palette.items()]
-    handles += [plt.Line2D([], [], color="0.3", marker=marker(s, scales), linestyle="", label=s) for s in scales]
+    handles += [
+        plt.Line2D([], [], color="0.3", marker=marker(s, scales), linestyle="", label=s) for s in scales
+    ]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.tight_layout()
     return fig
@@ -187,16 +222,26 @@ def answer_lengths(lengths: pd.DataFrame, panels: dict[str, str], params: dict[s
     """The paper's Figure 4: mean answer length of failures (dashed) and successes (solid)
     against scale, per family, for both pure formats."""
     fig, axes = _panel_grid(len(panels), sharey=False)
-    for ax, (family, benchmark) in zip(axes, panels.items()):
+    for ax, (family, benchmark) in zip(axes, panels.items(), strict=False):
         table = lengths[(lengths["benchmark"] == benchmark) & lengths["recipe"].isin(FORMATS)]
         for (recipe, correct), group in table.groupby(["recipe", "correct"]):
             group = group.assign(params=group["scale"].map(params)).sort_values("params")
-            ax.plot(group["params"], group["gen_tokens_mean"], color=colour(recipe), marker="o", markersize=4,
-                    linestyle="-" if correct else "--", linewidth=1.2)  # fmt: skip
+            ax.plot(
+                group["params"],
+                group["gen_tokens_mean"],
+                color=colour(recipe),
+                marker="o",
+                markersize=4,
+                linestyle="-" if correct else "--",
+                linewidth=1.2,
+            )
         _log_x(ax, "parameters", accuracy_axis=False)
         ax.set(ylabel="generated tokens", title=family)
     handles = [plt.Line2D([], [], color=colour(o), label=ORDER_LABELS[o]) for o in FORMATS]
-    handles += [plt.Line2D([], [], color="0.3", linestyle="-", label="correct"), plt.Line2D([], [], color="0.3", linestyle="--", label="wrong")]
+    handles += [
+        plt.Line2D([], [], color="0.3", linestyle="-", label="correct"),
+        plt.Line2D([], [], color="0.3", linestyle="--", label="wrong"),
+    ]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.tight_layout()
     return fig
@@ -210,8 +255,15 @@ def inference_flops_vs_size(students: pd.DataFrame, count: str) -> plt.Figure:
         a, b = fit_power_law(group["params"], group["inference_flops"])
         grid = np.logspace(np.log10(group["params"].min()), np.log10(group["params"].max()), 50)
         ax.scatter(group["params"], group["inference_flops"], color=colour(order), s=45, zorder=3)
-        ax.plot(grid, a * grid**b, color=colour(order), linewidth=1.2, label=f"{ORDER_LABELS[order]}: ∝ N^{b:.2f}")
-    ax.set(xscale="log", yscale="log", xlabel="parameters N", ylabel=f"inference FLOPs per query ({COUNT_LABELS[count]})")
+        ax.plot(
+            grid, a * grid**b, color=colour(order), linewidth=1.2, label=f"{ORDER_LABELS[order]}: ∝ N^{b:.2f}"
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="parameters N",
+        ylabel=f"inference FLOPs per query ({COUNT_LABELS[count]})",
+    )
     _log_axis(ax.xaxis)
     _log_axis(ax.yaxis)
     ax.legend(frameon=False)
@@ -219,23 +271,37 @@ def inference_flops_vs_size(students: pd.DataFrame, count: str) -> plt.Figure:
     return fig
 
 
-def early_stopping(truncation: pd.DataFrame, results: pd.DataFrame, panels: dict[str, str], scales: list[str], count: str) -> plt.Figure:
+def early_stopping(
+    truncation: pd.DataFrame, results: pd.DataFrame, panels: dict[str, str], scales: list[str], count: str
+) -> plt.Figure:
     """The paper's Figure 12: reasoning students' accuracy when generation stops at the 25th,
     50th and 75th percentile of their answer length (and uncut), against inference FLOPs; IFT
     students for reference."""
     column = f"inference_flops_{count}"
     fig, axes = _panel_grid(len(panels))
-    for ax, (family, benchmark) in zip(axes, panels.items()):
+    for ax, (family, benchmark) in zip(axes, panels.items(), strict=False):
         for scale, group in truncation[truncation["benchmark"] == benchmark].groupby("scale", sort=False):
             group = group.sort_values("percentile")
-            ax.plot(group[column], group["accuracy"], color=colour("reasoning"), linewidth=1, alpha=0.7, zorder=1)
-            ax.scatter(group[column], group["accuracy"], color=colour("reasoning"), marker=marker(scale, scales),
-                       s=18 + 0.5 * group["percentile"], edgecolor="white", linewidth=0.5, zorder=3)  # fmt: skip
+            ax.plot(
+                group[column], group["accuracy"], color=colour("reasoning"), linewidth=1, alpha=0.7, zorder=1
+            )
+            ax.scatter(
+                group[column],
+                group["accuracy"],
+                color=colour("reasoning"),
+                marker=marker(scale, scales),
+                s=18 + 0.5 * group["percentile"],
+                edgecolor="white",
+                linewidth=0.5,
+                zorder=3,
+            )
         ift = results[(results["benchmark"] == benchmark) & (results["recipe"] == "ift")]
         _points(ax, ift.assign(inference_flops=ift[column]), "inference_flops", "accuracy", scales)
         _log_x(ax, f"inference FLOPs per query ({COUNT_LABELS[count]})")
         ax.set_title(family)
-    note = plt.Line2D([], [], color=colour("reasoning"), marker="o", label="reasoning cut at p25 · p50 · p75 · uncut")
+    note = plt.Line2D(
+        [], [], color=colour("reasoning"), marker="o", label="reasoning cut at p25 · p50 · p75 · uncut"
+    )
     _legend(fig, ["ift"], scales, [note])
     return fig
 
@@ -248,17 +314,28 @@ def curriculum_gain(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
     curriculum order and scale (ρ = 0 is IFT, ρ = 100% pure reasoning)."""
     families = list(dict.fromkeys(table["family"]))
     fig, axes = _panel_grid(len(families))
-    for ax, family in zip(axes, families):
+    for ax, family in zip(axes, families, strict=False):
         rows = table[table["family"] == family]
         for scale, at_scale in rows.groupby("scale", sort=False):
             ends = at_scale[at_scale["order"].isin(FORMATS)]
             for order in ("sequential", "mixed"):
                 line = pd.concat([ends, at_scale[at_scale["order"] == order]]).sort_values("reasoning_share")
                 if len(line) > len(ends):
-                    ax.plot(100 * line["reasoning_share"], line["gain_over_ift"], color=colour(order),
-                            marker=marker(scale, scales), linewidth=1.2, markersize=5)  # fmt: skip
+                    ax.plot(
+                        100 * line["reasoning_share"],
+                        line["gain_over_ift"],
+                        color=colour(order),
+                        marker=marker(scale, scales),
+                        linewidth=1.2,
+                        markersize=5,
+                    )
         ax.axhline(0, color="0.35", linewidth=1)
-        ax.set(xlabel="reasoning share ρ (%)", ylabel="accuracy gain over IFT", title=family, xticks=[0, 25, 50, 75, 100])
+        ax.set(
+            xlabel="reasoning share ρ (%)",
+            ylabel="accuracy gain over IFT",
+            title=family,
+            xticks=[0, 25, 50, 75, 100],
+        )
     _legend(fig, ["sequential", "mixed"], sorted(set(table["scale"]), key=scales.index))
     return fig
 
@@ -266,17 +343,35 @@ def curriculum_gain(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
 def curriculum_orders(table: pd.DataFrame) -> plt.Figure:
     """Sequential against mixed, accuracy against ρ, with the mean answer length on a second
     axis (dotted), per family and curriculum scale."""
-    cells = list(dict.fromkeys(zip(table["family"], table["scale"])))
+    cells = list(dict.fromkeys(zip(table["family"], table["scale"], strict=True)))
     fig, axes = _panel_grid(len(cells), sharey=False)
-    for ax, (family, scale) in zip(axes, cells):
+    for ax, (family, scale) in zip(axes, cells, strict=False):
         rows = table[(table["family"] == family) & (table["scale"] == scale)]
         ends = rows[rows["order"].isin(FORMATS)]
         lengths = ax.twinx()
         for order in ("sequential", "mixed"):
             line = pd.concat([ends, rows[rows["order"] == order]]).sort_values("reasoning_share")
-            ax.plot(100 * line["reasoning_share"], line["accuracy"], color=colour(order), marker="o", linewidth=1.4)
-            lengths.plot(100 * line["reasoning_share"], line["gen_tokens_mean"], color=colour(order), linestyle=":", linewidth=1.2)
-        ax.set(xlabel="reasoning share ρ (%)", ylabel="accuracy", ylim=(-0.03, 1.03), title=f"{family}, {scale}", xticks=[0, 25, 50, 75, 100])
+            ax.plot(
+                100 * line["reasoning_share"],
+                line["accuracy"],
+                color=colour(order),
+                marker="o",
+                linewidth=1.4,
+            )
+            lengths.plot(
+                100 * line["reasoning_share"],
+                line["gen_tokens_mean"],
+                color=colour(order),
+                linestyle=":",
+                linewidth=1.2,
+            )
+        ax.set(
+            xlabel="reasoning share ρ (%)",
+            ylabel="accuracy",
+            ylim=(-0.03, 1.03),
+            title=f"{family}, {scale}",
+            xticks=[0, 25, 50, 75, 100],
+        )
         lengths.set_ylabel("generated tokens (dotted)")
         lengths.grid(False)
     handles = [plt.Line2D([], [], color=colour(o), label=ORDER_LABELS[o]) for o in ("sequential", "mixed")]
@@ -285,18 +380,26 @@ def curriculum_orders(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def curriculum_vs_flops(results: pd.DataFrame, panels: dict[str, str], scales: list[str], count: str) -> plt.Figure:
+def curriculum_vs_flops(
+    results: pd.DataFrame, panels: dict[str, str], scales: list[str], count: str
+) -> plt.Figure:
     """Accuracy against training FLOPs at the curriculum scales, ρ written beside each
     curriculum point."""
     curriculum_scales = set(results.loc[~results["recipe"].isin(FORMATS), "scale"])
     results = results[results["scale"].isin(curriculum_scales) | results["recipe"].isin(FORMATS)]
     fig, axes = _panel_grid(len(panels))
-    for ax, (family, benchmark) in zip(axes, panels.items()):
+    for ax, (family, benchmark) in zip(axes, panels.items(), strict=False):
         table = results[results["benchmark"] == benchmark]
         _points(ax, table, "train_flops", "accuracy", scales, size=45)
         for _, row in table[~table["recipe"].isin(FORMATS)].iterrows():
-            ax.annotate(f"{row['reasoning_share']:.0%}", (row["train_flops"], row["accuracy"]), textcoords="offset points",
-                        xytext=(4, 3), fontsize=7, color=colour(row["order"]))  # fmt: skip
+            ax.annotate(
+                f"{row['reasoning_share']:.0%}",
+                (row["train_flops"], row["accuracy"]),
+                textcoords="offset points",
+                xytext=(4, 3),
+                fontsize=7,
+                color=colour(row["order"]),
+            )
         _log_x(ax, f"training FLOPs ({COUNT_LABELS[count]})")
         ax.set_title(family)
     _legend(fig, results["order"], scales)
@@ -305,7 +408,9 @@ def curriculum_vs_flops(results: pd.DataFrame, panels: dict[str, str], scales: l
 
 # --- 06_transfer ----------------------------------------------------------------------------
 
-ZERO_HANDLE = plt.Line2D([], [], color="0.3", marker="o", markerfacecolor="none", linestyle="", label="scores 0 off distribution")
+ZERO_HANDLE = plt.Line2D(
+    [], [], color="0.3", marker="o", markerfacecolor="none", linestyle="", label="scores 0 off distribution"
+)
 SET_STYLES = ("-", "--", ":", "-.")
 
 
@@ -314,8 +419,16 @@ def _gap_points(ax, table: pd.DataFrame, scales: list[str]) -> None:
     in-distribution accuracy, not a measure of transfer."""
     for _, row in table.iterrows():
         filled = row["accuracy"] > 0
-        ax.scatter(row["params"], row["gap"], marker=marker(row["scale"], scales), s=45, linewidth=1.0, zorder=3,
-                   facecolors=colour(row["order"]) if filled else "none", edgecolors=colour(row["order"]))  # fmt: skip
+        ax.scatter(
+            row["params"],
+            row["gap"],
+            marker=marker(row["scale"], scales),
+            s=45,
+            linewidth=1.0,
+            zorder=3,
+            facecolors=colour(row["order"]) if filled else "none",
+            edgecolors=colour(row["order"]),
+        )
 
 
 def transfer_gap(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
@@ -324,9 +437,9 @@ def transfer_gap(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
     `transfer.transfer_gaps`; several sets of one kind share a panel, told apart by line style."""
     pure = table[table["recipe"].isin(FORMATS)]
     pure = pure.assign(order=pure["recipe"])
-    cells = list(dict.fromkeys(zip(pure["family"], pure["kind"])))
+    cells = list(dict.fromkeys(zip(pure["family"], pure["kind"], strict=True)))
     fig, axes = _panel_grid(len(cells), columns=min(3, len(set(pure["kind"]))))
-    for ax, (family, kind) in zip(axes, cells):
+    for ax, (family, kind) in zip(axes, cells, strict=False):
         panel = pure[(pure["family"] == family) & (pure["kind"] == kind)]
         benchmarks = list(dict.fromkeys(panel["benchmark"]))
         for (benchmark, order), line in panel.groupby(["benchmark", "order"], sort=False):
@@ -336,7 +449,10 @@ def transfer_gap(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
         _gap_points(ax, panel, scales)
         ax.axhline(0, color="0.35", linewidth=1)
         _log_x(ax, "parameters", accuracy_axis=False)
-        ax.set(ylabel="accuracy drop from in-distribution", title=f"{family}: {panel['transfer'].iloc[0]}\n({', '.join(benchmarks)})")
+        ax.set(
+            ylabel="accuracy drop from in-distribution",
+            title=f"{family}: {panel['transfer'].iloc[0]}\n({', '.join(benchmarks)})",
+        )
     _legend(fig, pure["order"], sorted(set(pure["scale"]), key=scales.index), [ZERO_HANDLE])
     return fig
 
@@ -349,21 +465,30 @@ def granularity_vs_flops(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
     several: filled in distribution, hollow off it (mean over the family's transfer sets)."""
     families = list(dict.fromkeys(table["family"]))
     fig, axes = _panel_grid(len(families))
-    for ax, family in zip(axes, families):
+    for ax, family in zip(axes, families, strict=False):
         panel = table[table["family"] == family]
         for _, row in panel.iterrows():
             order = GRANULARITY_ORDERS[row["granularity"]]
             style = dict(color=colour(order), marker=marker(row["scale"], scales), s=46, zorder=3)
             ax.scatter(row["train_flops"], row["accuracy"], **style)
             if pd.notna(row["transfer_accuracy"]):
-                ax.scatter(row["train_flops"], row["transfer_accuracy"], facecolors="none", edgecolors=colour(order),
-                           marker=marker(row["scale"], scales), s=46, zorder=3)  # fmt: skip
+                ax.scatter(
+                    row["train_flops"],
+                    row["transfer_accuracy"],
+                    facecolors="none",
+                    edgecolors=colour(order),
+                    marker=marker(row["scale"], scales),
+                    s=46,
+                    zorder=3,
+                )
         for _, line in panel.groupby("scale", sort=False):
             ax.plot(line["train_flops"], line["accuracy"], color="0.6", linewidth=0.8, zorder=1)
         _log_x(ax, "training FLOPs")
         ax.set(title=family)
     orders = [GRANULARITY_ORDERS[g] for g in table["granularity"]]
-    hollow = plt.Line2D([], [], color="0.3", marker="o", markerfacecolor="none", linestyle="", label="off distribution (mean)")
+    hollow = plt.Line2D(
+        [], [], color="0.3", marker="o", markerfacecolor="none", linestyle="", label="off distribution (mean)"
+    )
     _legend(fig, orders, sorted(set(table["scale"]), key=scales.index), [hollow])
     return fig
 
@@ -372,9 +497,12 @@ def granularity_vs_flops(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
 
 STRATEGY_COLOURS = {"random": 7, "correct_only": 2, "length_cap": 4, "unsolved": 3, "diverse": 9}
 STRATEGY_LABELS = {
-    "random": "random", "correct_only": "correct traces only", "length_cap": "length cap",
-    "unsolved": "drop what the probe solves", "diverse": "diverse traces",
-}  # fmt: skip
+    "random": "random",
+    "correct_only": "correct traces only",
+    "length_cap": "length cap",
+    "unsolved": "drop what the probe solves",
+    "diverse": "diverse traces",
+}
 REFERENCE_LABELS = {"ift": "IFT, every pair", "reasoning": "reasoning, every pair"}
 
 
@@ -385,8 +513,15 @@ def strategy_colour(strategy: str) -> tuple:
 def _strategy_lines(ax, selected: pd.DataFrame, x: str) -> None:
     for strategy, line in selected.groupby("strategy", sort=False):
         line = line.sort_values(x)
-        ax.plot(line[x], line["accuracy"], color=strategy_colour(strategy), marker="o", markersize=4.5,
-                linewidth=1.2, zorder=3)  # fmt: skip
+        ax.plot(
+            line[x],
+            line["accuracy"],
+            color=strategy_colour(strategy),
+            marker="o",
+            markersize=4.5,
+            linewidth=1.2,
+            zorder=3,
+        )
 
 
 def _frontier(ax, table: pd.DataFrame, x: str) -> None:
@@ -396,7 +531,9 @@ def _frontier(ax, table: pd.DataFrame, x: str) -> None:
 
 def _selection_legend(fig: plt.Figure, strategies, references, reference_marks: str) -> None:
     shown = [s for s in STRATEGY_COLOURS if s in set(strategies)]
-    handles = [plt.Line2D([], [], color=strategy_colour(s), marker="o", label=STRATEGY_LABELS[s]) for s in shown]
+    handles = [
+        plt.Line2D([], [], color=strategy_colour(s), marker="o", label=STRATEGY_LABELS[s]) for s in shown
+    ]
     lines, stars = {"linestyle": ":", "marker": None}, {"linestyle": "", "marker": "*", "markersize": 10}
     for recipe in [r for r in FORMATS if r in set(references)]:
         style = lines if reference_marks == "lines" else stars
@@ -414,12 +551,14 @@ def _reference_marks(ax, references: pd.DataFrame, x: str, marks: str) -> None:
             ax.scatter(row[x], row["accuracy"], color=colour(row["strategy"]), marker="*", s=140, zorder=4)
 
 
-def _selection_panels(table: pd.DataFrame, x: str, label: str, marks: str, frontier_over_all: bool) -> plt.Figure:
+def _selection_panels(
+    table: pd.DataFrame, x: str, label: str, marks: str, frontier_over_all: bool
+) -> plt.Figure:
     """One panel per family and their mean: a line per strategy, the paper's recipes as `marks`
     (`lines`: levels; `stars`: points at their own x) and the frontier."""
     families = list(dict.fromkeys(table["family"]))
     fig, axes = _panel_grid(len(families), columns=3)
-    for ax, family in zip(axes, families):
+    for ax, family in zip(axes, families, strict=False):
         panel = table[table["family"] == family]
         selected, references = panel[panel["budget"].notna()], panel[panel["budget"].isna()]
         _strategy_lines(ax, selected, x)
@@ -435,13 +574,17 @@ def selection_vs_examples(table: pd.DataFrame) -> plt.Figure:
     """Accuracy against training examples (traces per family), one line per selection strategy and
     the frontier over them; the paper's recipes on every pair as dotted levels. `table` is
     `efficiency.selection_table`."""
-    return _selection_panels(table, "examples", "training examples per family", "lines", frontier_over_all=False)
+    return _selection_panels(
+        table, "examples", "training examples per family", "lines", frontier_over_all=False
+    )
 
 
 def selection_vs_flops(table: pd.DataFrame) -> plt.Figure:
     """The same runs against training FLOPs, the paper's recipes as stars, the frontier over all:
     the data-efficiency frontier and the scale-or-reason one on one axis."""
-    return _selection_panels(table, "train_flops", "training FLOPs (paper formula)", "stars", frontier_over_all=True)
+    return _selection_panels(
+        table, "train_flops", "training FLOPs (paper formula)", "stars", frontier_over_all=True
+    )
 
 
 def teacher_choice(table: pd.DataFrame) -> plt.Figure:
@@ -455,10 +598,19 @@ def teacher_choice(table: pd.DataFrame) -> plt.Figure:
     colours = [palette[granularities.index(g) % len(palette)] for g in table["granularity"]]
     ax.barh(table["teacher"], table["gain_over_base"], color=colours, height=0.6)
     for position, (_, row) in enumerate(table.iterrows()):
-        ax.annotate(f"own accuracy {row['teacher_accuracy']:.2f}", (max(row["gain_over_base"], 0), position),
-                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=8.5)  # fmt: skip
+        ax.annotate(
+            f"own accuracy {row['teacher_accuracy']:.2f}",
+            (max(row["gain_over_base"], 0), position),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8.5,
+        )
     ax.axvline(0, color="0.35", linewidth=1)
-    ax.set(xlim=(min(0, table["gain_over_base"].min()) - 0.02, 1.25), xlabel="student's gain over untrained (accuracy)")
+    ax.set(
+        xlim=(min(0, table["gain_over_base"].min()) - 0.02, 1.25),
+        xlabel="student's gain over untrained (accuracy)",
+    )
     ax.set_title("teacher choice by smoke test")
     fig.tight_layout()
     return fig

@@ -11,16 +11,36 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import units
-from ..config.recipes import FORMATS, parse_recipe
 from ..config.params import StudyParams
+from ..config.recipes import FORMATS, parse_recipe
 from ..core import files
 
 COLUMNS = [
-    "scale", "params", "recipe", "order", "reasoning_share", "family", "benchmark", "accuracy", "n", "train_tokens",
-    "train_flops", "gen_tokens_mean", "inference_flops", "train_flops_paper", "train_flops_exact",
-    "inference_flops_paper", "inference_flops_exact", "prompt_tokens_mean", "train_samples",
-    "train_steps", "train_seconds", "mfu", "hit_cap", "no_answer",
-]  # fmt: skip
+    "scale",
+    "params",
+    "recipe",
+    "order",
+    "reasoning_share",
+    "family",
+    "benchmark",
+    "accuracy",
+    "n",
+    "train_tokens",
+    "train_flops",
+    "gen_tokens_mean",
+    "inference_flops",
+    "train_flops_paper",
+    "train_flops_exact",
+    "inference_flops_paper",
+    "inference_flops_exact",
+    "prompt_tokens_mean",
+    "train_samples",
+    "train_steps",
+    "train_seconds",
+    "mfu",
+    "hit_cap",
+    "no_answer",
+]
 
 
 def student_rows(study: StudyParams, scale: str, recipe: str) -> pd.DataFrame:
@@ -53,7 +73,9 @@ def collect_results(study: StudyParams) -> pd.DataFrame:
         raise FileNotFoundError(f"no finished evaluation in {units.study_dir(study)}")
     results = pd.concat(tables, ignore_index=True)[COLUMNS]
     scale_order = {name: i for i, name in enumerate(study.students.scales)}
-    return results.sort_values(["benchmark", "recipe", "scale"], key=lambda c: c.map(scale_order) if c.name == "scale" else c).reset_index(drop=True)
+    return results.sort_values(
+        ["benchmark", "recipe", "scale"], key=lambda c: c.map(scale_order) if c.name == "scale" else c
+    ).reset_index(drop=True)
 
 
 def in_distribution(results: pd.DataFrame, panels: dict[str, str]) -> pd.DataFrame:

@@ -53,7 +53,9 @@ class Analysis:
 def compute_tables(study: StudyParams, results: pd.DataFrame) -> dict[str, pd.DataFrame]:
     panels = study.family_panels()
     ceiling = study.analysis.teacher_accuracy
-    fits = pd.concat([verdicts.format_fits(results, panels, f, ceiling) for f in ("train_flops", "inference_flops")])
+    fits = pd.concat(
+        [verdicts.format_fits(results, panels, f, ceiling) for f in ("train_flops", "inference_flops")]
+    )
     tables = {
         "fits": fits,
         "verdicts": verdicts.verdict_table(results, panels, fits),
@@ -67,21 +69,33 @@ def compute_tables(study: StudyParams, results: pd.DataFrame) -> dict[str, pd.Da
     if by_granularity:
         table, sufficient = by_granularity
         tables["granularity"] = sufficient.merge(
-            table.pivot_table(index=["family", "scale"], columns="granularity", values="accuracy").add_prefix("accuracy_").reset_index(),
+            table.pivot_table(index=["family", "scale"], columns="granularity", values="accuracy")
+            .add_prefix("accuracy_")
+            .reset_index(),
             on=["family", "scale"],
         )
     return tables
 
 
 def _gain_pairs(results: pd.DataFrame) -> pd.DataFrame:
-    wide = pure(results).pivot_table(index=["benchmark", "family", "scale"], columns="recipe", values=["accuracy", "gen_tokens_mean"])
-    return pd.DataFrame({
-        "gain": wide[("accuracy", "reasoning")] - wide[("accuracy", "ift")],
-        "token_factor": wide[("gen_tokens_mean", "reasoning")] / wide[("gen_tokens_mean", "ift")],
-    }).dropna().reset_index()  # fmt: skip
+    wide = pure(results).pivot_table(
+        index=["benchmark", "family", "scale"], columns="recipe", values=["accuracy", "gen_tokens_mean"]
+    )
+    return (
+        pd.DataFrame(
+            {
+                "gain": wide[("accuracy", "reasoning")] - wide[("accuracy", "ift")],
+                "token_factor": wide[("gen_tokens_mean", "reasoning")] / wide[("gen_tokens_mean", "ift")],
+            }
+        )
+        .dropna()
+        .reset_index()
+    )
 
 
-def draw_figures(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> dict[str, plt.Figure]:
+def draw_figures(
+    study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataFrame]
+) -> dict[str, plt.Figure]:
     plots.set_style()
     scales, panels, count = list(study.students.scales), study.family_panels(), study.analysis.flops
     fits = tables["fits"]
@@ -89,14 +103,20 @@ def draw_figures(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd
     for flops in ("train_flops", "inference_flops"):
         curves = {(f, r): verdicts.fit_of(fits, f, r, flops) for f in panels for r in FORMATS}
         curves = {key: fit for key, fit in curves.items() if fit is not None}
-        figures[f"accuracy_vs_{flops}"] = plots.accuracy_vs_flops(results, panels, flops, scales, count, curves)
-    figures["accuracy_vs_params"] = plots.accuracy_vs_params(results, [b.name for b in study.benchmarks], scales)
+        figures[f"accuracy_vs_{flops}"] = plots.accuracy_vs_flops(
+            results, panels, flops, scales, count, curves
+        )
+    figures["accuracy_vs_params"] = plots.accuracy_vs_params(
+        results, [b.name for b in study.benchmarks], scales
+    )
     figures["flops_exact_vs_paper"] = plots.flops_divergence(results, scales)
     figures["gain_vs_token_factor"] = plots.gain_vs_token_factor(_gain_pairs(results), scales)
     params = results.groupby("scale")["params"].first().to_dict()
     figures["answer_length_by_outcome"] = plots.answer_lengths(tables["lengths"], panels, params)
-    students = pure(in_distribution(results, panels)).groupby(["scale", "order"], as_index=False).agg(
-        params=("params", "first"), inference_flops=("inference_flops", "mean")
+    students = (
+        pure(in_distribution(results, panels))
+        .groupby(["scale", "order"], as_index=False)
+        .agg(params=("params", "first"), inference_flops=("inference_flops", "mean"))
     )
     figures["inference_flops_vs_size"] = plots.inference_flops_vs_size(students, count)
     figures["early_stopping"] = plots.early_stopping(tables["truncation"], results, panels, scales, count)
@@ -177,8 +197,11 @@ def efficiency_tables(study: StudyParams, results: pd.DataFrame) -> tuple[dict[s
     tables, agreement = {}, {}
     if study.selection:
         table = efficiency.with_frontiers(efficiency.selection_table(study, results))
-        tables.update(selection=table, fewest_examples=efficiency.fewest_examples(table),
-                      strategy_gains=efficiency.strategy_gains(table))  # fmt: skip
+        tables.update(
+            selection=table,
+            fewest_examples=efficiency.fewest_examples(table),
+            strategy_gains=efficiency.strategy_gains(table),
+        )
     if study.teacher_choice:
         tables["teachers"] = efficiency.teacher_table(study, results)
         agreement = efficiency.ranking_agreement(tables["teachers"])

@@ -11,6 +11,8 @@ from ..core import files
 from . import granularity, transfer, verdicts
 from .markdown import markdown_table
 
+FLOPS_COUNTS = {"paper": "the paper formula", "exact": "the exact count"}
+
 
 def _share(count: tuple[int, int]) -> str:
     return f"{count[0]} of {count[1]}"
@@ -60,21 +62,24 @@ def curriculum_headlines(table: pd.DataFrame | None, study: StudyParams) -> list
     curricula = table[table["order"].isin(CURRICULUM_KINDS) & table["share_of_reasoning_gain"].notna()]
     if curricula.empty:
         return [
-            f"No family gains at least {verdicts.MIN_REASONING_GAIN:.0%} from pure reasoning at the curriculum "
-            "scales, so no curriculum captures a share of it."
+            f"No family gains at least {verdicts.MIN_REASONING_GAIN:.0%} from pure reasoning at the "
+            "curriculum scales, so no curriculum captures a share of it."
         ]
     lines = []
     for order, group in curricula.groupby("order", sort=False):
-        means = group.groupby("reasoning_share")[["share_of_reasoning_gain", "share_of_reasoning_train_flops"]].mean()
+        means = group.groupby("reasoning_share")[
+            ["share_of_reasoning_gain", "share_of_reasoning_train_flops"]
+        ].mean()
         parts = [
-            f"ρ = {share:.0%} captures {row['share_of_reasoning_gain']:.0%} of the gain at {row['share_of_reasoning_train_flops']:.0%} of the training FLOPs"
+            f"ρ = {share:.0%} captures {row['share_of_reasoning_gain']:.0%} of the gain "
+            f"at {row['share_of_reasoning_train_flops']:.0%} of the training FLOPs"
             for share, row in means.iterrows()
         ]
         cells = group[["family", "scale"]].drop_duplicates()
         lines.append(
-            f"{order.capitalize()} curricula (mean over the {len(cells)} family × scale cells where pure reasoning "
-            f"gains at least {verdicts.MIN_REASONING_GAIN:.0%} over IFT, at {', '.join(study.curricula.scales)}): "
-            + "; ".join(parts) + "."
+            f"{order.capitalize()} curricula (mean over the {len(cells)} family × scale cells where pure "
+            f"reasoning gains at least {verdicts.MIN_REASONING_GAIN:.0%} over IFT, "
+            f"at {', '.join(study.curricula.scales)}): " + "; ".join(parts) + "."
         )
     return lines
 
@@ -86,7 +91,7 @@ def render(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataF
         f"# {study.study}: scale or reason?",
         study.description,
         f"Students (parameters): {sizes}. Benchmarks: {', '.join(b.name for b in study.benchmarks)}. "
-        f"FLOPs on the axes: {'the paper formula' if study.analysis.flops == 'paper' else 'the exact count'}. "
+        f"FLOPs on the axes: {FLOPS_COUNTS[study.analysis.flops]}. "
         f"Family verdicts use each family's in-distribution benchmark.",
         "## Headlines",
         "\n".join(f"- {line}" for line in headlines(study, results, tables)),
@@ -101,13 +106,21 @@ def render(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataF
         curricula = tables["curricula"]
         sections += [
             "## Curricula: share of the pure-reasoning gain captured, at what share of its training FLOPs",
-            markdown_table(curricula[curricula["scale"].isin(study.curricula.scales)].drop(columns=["train_flops"])),
+            markdown_table(
+                curricula[curricula["scale"].isin(study.curricula.scales)].drop(columns=["train_flops"])
+            ),
         ]
     if "granularity" in tables:
-        sections += ["## Trace granularity: the coarsest trace within 2 points of the best", markdown_table(tables["granularity"])]
+        sections += [
+            "## Trace granularity: the coarsest trace within 2 points of the best",
+            markdown_table(tables["granularity"]),
+        ]
     transfer_section = transfer.transfer_markdown(tables["transfer"]) if "transfer" in tables else ""
     if transfer_section:
-        sections += ["## Transfer: accuracy off the training distribution (drop from in-distribution)", transfer_section]
+        sections += [
+            "## Transfer: accuracy off the training distribution (drop from in-distribution)",
+            transfer_section,
+        ]
     accuracy = results.pivot_table(index=["recipe", "scale"], columns="benchmark", values="accuracy")
     sections += ["## Accuracy", markdown_table(accuracy.reset_index(), ".2f")]
     return "\n\n".join(section for section in sections if section) + "\n"
@@ -117,4 +130,3 @@ def write_summary(study: StudyParams, results: pd.DataFrame, tables: dict[str, p
     text = render(study, results, tables)
     files.write_text(units.study_dir(study) / "summary.md", text)
     return text
-

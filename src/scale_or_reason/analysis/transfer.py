@@ -78,15 +78,19 @@ def compare_gaps(table: pd.DataFrame, by: tuple[str, ...] = FAMILY_SCALE_KIND) -
     transfer set of the group: the gaps then only restate in-distribution accuracy).
     """
     pure = table[table["recipe"].isin(FORMATS)]
-    wide = pure.pivot_table(index=list(by), columns="recipe", values=["gap", "accuracy"], aggfunc="mean", sort=False)
+    wide = pure.pivot_table(
+        index=list(by), columns="recipe", values=["gap", "accuracy"], aggfunc="mean", sort=False
+    )
     both = pd.MultiIndex.from_product([["gap", "accuracy"], FORMATS])
     wide = wide.reindex(columns=both).dropna()  # a comparison needs both formats
-    comparison = pd.DataFrame({
-        "ift_gap": wide[("gap", "ift")],
-        "reasoning_gap": wide[("gap", "reasoning")],
-        "ift_accuracy": wide[("accuracy", "ift")],
-        "reasoning_accuracy": wide[("accuracy", "reasoning")],
-    })  # fmt: skip
+    comparison = pd.DataFrame(
+        {
+            "ift_gap": wide[("gap", "ift")],
+            "reasoning_gap": wide[("gap", "reasoning")],
+            "ift_accuracy": wide[("accuracy", "ift")],
+            "reasoning_accuracy": wide[("accuracy", "reasoning")],
+        }
+    )
     comparison["reasoning_smaller"] = comparison["reasoning_gap"] < comparison["ift_gap"]
     comparison["both_at_zero"] = (comparison["ift_accuracy"] == 0) & (comparison["reasoning_accuracy"] == 0)
     return comparison.reset_index()
@@ -103,13 +107,15 @@ def transfer_headlines(table: pd.DataFrame) -> list[str]:
         floor = int(cells["both_at_zero"].sum())
         note = (
             f" In {floor} of them both formats score 0 off distribution, where the drop only restates "
-            "in-distribution accuracy." if floor else ""
+            "in-distribution accuracy."
+            if floor
+            else ""
         )
         lines.append(
             f"Transfer of {label} ({kind}): reasoning's accuracy drop from in-distribution is smaller than "
             f"IFT's in {int(cells['reasoning_smaller'].sum())} of {len(cells)} transfer set × scale cells "
-            f"(median drop: IFT {cells['ift_gap'].median():.2f}, reasoning {cells['reasoning_gap'].median():.2f})."
-            + note
+            f"(median drop: IFT {cells['ift_gap'].median():.2f}, "
+            f"reasoning {cells['reasoning_gap'].median():.2f})." + note
         )
     return lines
 

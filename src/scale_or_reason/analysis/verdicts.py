@@ -28,7 +28,16 @@ def format_fits(results: pd.DataFrame, panels: dict[str, str], flops: str, ceili
             continue
         fit = fit_saturating(group[flops], group["accuracy"], ceiling)
         mae = float(np.abs(fit(group[flops]) - group["accuracy"]).mean())
-        rows.append({"family": family, "recipe": recipe, "flops": flops, **fit._asdict(), "mae": mae, "points": len(group)})
+        rows.append(
+            {
+                "family": family,
+                "recipe": recipe,
+                "flops": flops,
+                **fit._asdict(),
+                "mae": mae,
+                "points": len(group),
+            }
+        )
     return pd.DataFrame(rows, columns=FIT_COLUMNS)
 
 
@@ -59,19 +68,26 @@ def verdict_table(results: pd.DataFrame, panels: dict[str, str], fits: pd.DataFr
         for _, student in group[group["recipe"] == "reasoning"].iterrows():
             match = ift[ift["accuracy"] >= student["accuracy"]].head(1)
             fit_flops = ift_fit.flops_for(student["accuracy"]) if ift_fit else np.nan
-            rows.append({
-                "family": family,
-                "scale": student["scale"],
-                "params": student["params"],
-                "accuracy": student["accuracy"],
-                "on_train_frontier": bool(student["on_train_frontier"]),
-                "on_inference_frontier": bool(student["on_inference_frontier"]),
-                "matching_ift": match["scale"].iloc[0] if len(match) else None,
-                "ift_accuracy": match["accuracy"].iloc[0] if len(match) else np.nan,
-                "ift_train_flops_multiple": match["train_flops"].iloc[0] / student["train_flops"] if len(match) else np.nan,
-                "ift_inference_flops_multiple": match["inference_flops"].iloc[0] / student["inference_flops"] if len(match) else np.nan,
-                "ift_fit_train_flops_multiple": fit_flops / student["train_flops"],
-            })  # fmt: skip
+            rows.append(
+                {
+                    "family": family,
+                    "scale": student["scale"],
+                    "params": student["params"],
+                    "accuracy": student["accuracy"],
+                    "on_train_frontier": bool(student["on_train_frontier"]),
+                    "on_inference_frontier": bool(student["on_inference_frontier"]),
+                    "matching_ift": match["scale"].iloc[0] if len(match) else None,
+                    "ift_accuracy": match["accuracy"].iloc[0] if len(match) else np.nan,
+                    "ift_train_flops_multiple": match["train_flops"].iloc[0] / student["train_flops"]
+                    if len(match)
+                    else np.nan,
+                    "ift_inference_flops_multiple": match["inference_flops"].iloc[0]
+                    / student["inference_flops"]
+                    if len(match)
+                    else np.nan,
+                    "ift_fit_train_flops_multiple": fit_flops / student["train_flops"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -91,20 +107,24 @@ def curriculum_table(results: pd.DataFrame, panels: dict[str, str]) -> pd.DataFr
         reasoning_gain = reasoning["accuracy"] - ift["accuracy"]
         for recipe, student in by_recipe.iterrows():
             gain = student["accuracy"] - ift["accuracy"]
-            rows.append({
-                "family": family,
-                "scale": scale,
-                "recipe": recipe,
-                "order": student["order"],
-                "reasoning_share": student["reasoning_share"],
-                "accuracy": student["accuracy"],
-                "gain_over_ift": gain,
-                "reasoning_gain": reasoning_gain,
-                "share_of_reasoning_gain": gain / reasoning_gain if reasoning_gain >= MIN_REASONING_GAIN else np.nan,
-                "share_of_reasoning_train_flops": student["train_flops"] / reasoning["train_flops"],
-                "gen_tokens_mean": student["gen_tokens_mean"],
-                "train_flops": student["train_flops"],
-            })  # fmt: skip
+            rows.append(
+                {
+                    "family": family,
+                    "scale": scale,
+                    "recipe": recipe,
+                    "order": student["order"],
+                    "reasoning_share": student["reasoning_share"],
+                    "accuracy": student["accuracy"],
+                    "gain_over_ift": gain,
+                    "reasoning_gain": reasoning_gain,
+                    "share_of_reasoning_gain": gain / reasoning_gain
+                    if reasoning_gain >= MIN_REASONING_GAIN
+                    else np.nan,
+                    "share_of_reasoning_train_flops": student["train_flops"] / reasoning["train_flops"],
+                    "gen_tokens_mean": student["gen_tokens_mean"],
+                    "train_flops": student["train_flops"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -113,12 +133,16 @@ def curriculum_table(results: pd.DataFrame, panels: dict[str, str]) -> pd.DataFr
 
 def cells_won_by_reasoning(results: pd.DataFrame, panels: dict[str, str]) -> tuple[int, int]:
     """(family × scale cells where reasoning beats IFT at equal size, cells with both)."""
-    table = pure(in_distribution(results, panels)).pivot_table(index=["family", "scale"], columns="recipe", values="accuracy")
+    table = pure(in_distribution(results, panels)).pivot_table(
+        index=["family", "scale"], columns="recipe", values="accuracy"
+    )
     table = table.dropna()
     return int((table["reasoning"] > table["ift"]).sum()), len(table)
 
 
-def cells_on_frontier(results: pd.DataFrame, panels: dict[str, str], recipe: str, frontier: str) -> tuple[int, int]:
+def cells_on_frontier(
+    results: pd.DataFrame, panels: dict[str, str], recipe: str, frontier: str
+) -> tuple[int, int]:
     """(cells whose `recipe` student is on the frontier, cells with such a student)."""
     table = with_frontiers(in_distribution(results, panels))
     students = table[table["recipe"] == recipe]
@@ -127,5 +151,7 @@ def cells_on_frontier(results: pd.DataFrame, panels: dict[str, str], recipe: str
 
 def length_ratios(results: pd.DataFrame) -> pd.Series:
     """Mean reasoning answer length over mean IFT answer length, per benchmark and scale."""
-    lengths = pure(results).pivot_table(index=["benchmark", "scale"], columns="recipe", values="gen_tokens_mean")
+    lengths = pure(results).pivot_table(
+        index=["benchmark", "scale"], columns="recipe", values="gen_tokens_mean"
+    )
     return (lengths["reasoning"] / lengths["ift"]).dropna()

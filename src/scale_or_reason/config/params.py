@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic_core import to_jsonable_python
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import to_jsonable_python
 
 from . import paths
 from .families import (
@@ -79,7 +79,9 @@ class TeacherParams(Section):
     @model_validator(mode="after")
     def _kind_has_its_inputs(self):
         if self.kind != "synthetic" and not self.source:
-            raise ValueError(f"teacher kind {self.kind!r} needs `source` (a hub id or a local parquet/jsonl file)")
+            raise ValueError(
+                f"teacher kind {self.kind!r} needs `source` (a hub id or a local parquet/jsonl file)"
+            )
         if self.kind in ("transformers", "vllm") and not self.model:
             raise ValueError(f"teacher kind {self.kind!r} needs `model` (a hub id or a local model folder)")
         return self
@@ -276,7 +278,9 @@ class SelectionParams(Section):
     @model_validator(mode="after")
     def _unsolved_needs_probe(self):
         if "unsolved" in self.strategies and self.probe is None:
-            raise ValueError("strategy 'unsolved' needs `probe` (the cheap student whose solved questions it drops)")  # fmt: skip
+            raise ValueError(
+                "strategy 'unsolved' needs `probe` (the cheap student whose solved questions it drops)"
+            )
         return self
 
     def recipes(self) -> list[str]:
@@ -426,7 +430,9 @@ class StudyParams(Section):
         for section in ("curricula", "granularity"):
             unknown = [s for s in getattr(self, section).scales if s not in self.students.scales]
             if unknown:
-                raise ValueError(f"{section}.scales names {', '.join(map(repr, unknown))}, not in students.scales")
+                raise ValueError(
+                    f"{section}.scales names {', '.join(map(repr, unknown))}, not in students.scales"
+                )
         selection, choice = self.selection, self.teacher_choice
         named = {
             "selection.scale": selection and selection.scale,
@@ -446,12 +452,17 @@ class StudyParams(Section):
         if not (self.selection or self.teacher_choice):
             return self
         if self.teacher.kind != "synthetic":
-            raise ValueError("selection and teacher_choice need the synthetic teacher (it writes equivalent and wrong traces)")  # fmt: skip
+            raise ValueError(
+                "selection and teacher_choice need the synthetic teacher "
+                "(it writes equivalent and wrong traces)"
+            )
         choice, selection = self.teacher_choice, self.selection
         needed = {"teacher_choice.examples_per_family": choice and choice.examples_per_family}
         if selection:
             probe = selection.probe.examples_per_family if selection.probe else 0
-            needed["selection.questions_per_family + probe.examples_per_family"] = selection.questions_per_family + probe
+            needed["selection.questions_per_family + probe.examples_per_family"] = (
+                selection.questions_per_family + probe
+            )
         available = self.teacher.train_per_family
         for key, count in needed.items():
             if count and count > available:

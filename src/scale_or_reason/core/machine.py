@@ -27,7 +27,9 @@ def _cache_file():
     return paths.runs_dir() / ".cache" / "machine_peak.json"
 
 
-def benchmark_matmul(device: str = "cpu", dtype: torch.dtype = torch.float32, size: int = BENCHMARK_SIZE) -> float:
+def benchmark_matmul(
+    device: str = "cpu", dtype: torch.dtype = torch.float32, size: int = BENCHMARK_SIZE
+) -> float:
     """FLOP/s of the fastest of three timed bursts of `size`² matmuls (after a warm-up)."""
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)

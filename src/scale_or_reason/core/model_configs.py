@@ -51,7 +51,9 @@ def load_config(source: str):
     try:
         return AutoConfig.from_pretrained(source, trust_remote_code=False)
     except (ValueError, OSError) as error:
-        raise ConfigError(f"cannot load config {source!r} from the hub: {str(error).splitlines()[0]}") from None
+        raise ConfigError(
+            f"cannot load config {source!r} from the hub: {str(error).splitlines()[0]}"
+        ) from None
 
 
 def model_config(name: str):

@@ -80,7 +80,9 @@ def transformers_sampling(decoding: Decoding) -> dict[str, Any]:
 class TransformersBackend:
     """Batched generation with transformers; prompts are sorted by length so batches pad little."""
 
-    def __init__(self, model: str, *, dtype: str = "auto", trust_remote_code: bool = False, batch_size: int = 8):
+    def __init__(
+        self, model: str, *, dtype: str = "auto", trust_remote_code: bool = False, batch_size: int = 8
+    ):
         self.model_name = model
         self.batch_size = batch_size
         self.tokenizer = load_tokenizer(model, trust_remote_code)
@@ -88,7 +90,12 @@ class TransformersBackend:
         self.tokenizer.padding_side = "left"
         placement = {"device_map": "auto"} if torch.cuda.is_available() else {}
         self.model = load_from_hub_or_folder(
-            AutoModelForCausalLM, model, dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code, **placement
+            AutoModelForCausalLM,
+            model,
+            dtype=dtype,
+            use_safetensors=True,
+            trust_remote_code=trust_remote_code,
+            **placement,
         ).eval()
         self.eos_ids = eos_token_ids(self.model, self.tokenizer)
         pad = self.tokenizer.pad_token_id
@@ -100,7 +107,10 @@ class TransformersBackend:
         batch = batch.to(self.model.device)
         with torch.inference_mode():
             output = self.model.generate(
-                **batch, **transformers_sampling(decoding), eos_token_id=self.eos_ids, pad_token_id=self.pad_id
+                **batch,
+                **transformers_sampling(decoding),
+                eos_token_id=self.eos_ids,
+                pad_token_id=self.pad_id,
             )
         generated = output[:, batch["input_ids"].shape[1] :].tolist()
         results = []
@@ -116,7 +126,9 @@ class TransformersBackend:
         results: list[Generation | None] = [None] * len(prompts)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            for index, generation in zip(chunk, self._generate_batch([prompts[i] for i in chunk], decoding)):
+            for index, generation in zip(
+                chunk, self._generate_batch([prompts[i] for i in chunk], decoding), strict=True
+            ):
                 results[index] = generation
         return results
 
@@ -148,7 +160,13 @@ class VLLMBackend:
     """vLLM offline batch generation; one engine per teacher, tensor-parallel over GPUs."""
 
     def __init__(
-        self, model: str, *, tensor_parallel_size: int = 1, dtype: str = "auto", trust_remote_code: bool = False, seed: int = 0
+        self,
+        model: str,
+        *,
+        tensor_parallel_size: int = 1,
+        dtype: str = "auto",
+        trust_remote_code: bool = False,
+        seed: int = 0,
     ):
         self.vllm = import_vllm()
         self.model_name = model
@@ -176,11 +194,18 @@ class VLLMBackend:
 
 
 def load_backend(
-    kind: str, model: str, *, tensor_parallel_size: int = 1, dtype: str = "auto", trust_remote_code: bool = False
+    kind: str,
+    model: str,
+    *,
+    tensor_parallel_size: int = 1,
+    dtype: str = "auto",
+    trust_remote_code: bool = False,
 ) -> Backend:
     """A backend of `kind` ("transformers" or "vllm") for `model`, a hub id or a local folder."""
     if kind == "vllm":
-        return VLLMBackend(model, tensor_parallel_size=tensor_parallel_size, dtype=dtype, trust_remote_code=trust_remote_code)
+        return VLLMBackend(
+            model, tensor_parallel_size=tensor_parallel_size, dtype=dtype, trust_remote_code=trust_remote_code
+        )
     if kind == "transformers":
         if tensor_parallel_size != 1:
             raise ValueError(

@@ -68,10 +68,15 @@ def load_prompts(study: StudyParams) -> list[str]:
     if path.is_file():
         dataset = load_dataset(DATA_FILE_TYPES.get(path.suffix, "json"), data_files=str(path), split="train")
     else:
-        alternative = "download the dataset where the hub is reachable and give a local parquet/jsonl file as teacher.source."
+        alternative = (
+            "download the dataset where the hub is reachable and give a local parquet/jsonl file "
+            "as teacher.source."
+        )
         dataset = load_hub_dataset(teacher.source, teacher.split or "train", alternative)
     if "prompt" not in dataset.column_names:
-        raise ValueError(f"teacher.source {teacher.source}: no `prompt` column (it has {', '.join(dataset.column_names)})")
+        raise ValueError(
+            f"teacher.source {teacher.source}: no `prompt` column (it has {', '.join(dataset.column_names)})"
+        )
     if teacher.limit is not None and teacher.limit < len(dataset):
         dataset = dataset.shuffle(seed=study.seed).select(range(teacher.limit))
     return list(dataset["prompt"])
@@ -81,9 +86,11 @@ def llm_teacher_pairs(study: StudyParams) -> tuple[list[dict], list[dict], dict]
     teacher = study.teacher
     prompts = load_prompts(study)
     backend = load_backend(
-        teacher.kind, teacher.model, tensor_parallel_size=teacher.tensor_parallel_size,
+        teacher.kind,
+        teacher.model,
+        tensor_parallel_size=teacher.tensor_parallel_size,
         trust_remote_code=study.trust_remote_code,
-    )  # fmt: skip
+    )
     check_thinking_switch(backend.tokenizer, teacher.model)
     pairs, report = teach(
         backend,
@@ -123,7 +130,10 @@ def token_stats(tokenizer, tables: dict[str, list[dict]]) -> pd.DataFrame:
     records = []
     for table, rows in tables.items():
         for row in rows:
-            count = {k: len(tokenizer(row[k], add_special_tokens=False)["input_ids"]) for k in ("prompt", "ift", "reasoning")}
+            count = {
+                k: len(tokenizer(row[k], add_special_tokens=False)["input_ids"])
+                for k in ("prompt", "ift", "reasoning")
+            }
             records.append({"table": table, "family": row["family"], **count})
     lengths = pd.DataFrame(records)
     stats = lengths.groupby(["table", "family"], sort=False).agg(

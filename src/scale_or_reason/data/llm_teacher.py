@@ -45,7 +45,11 @@ REJECT_REASONS = (
 )
 
 PAIR_FEATURES = Features(
-    {**{column: Value("string") for column in PAIR_COLUMNS}, "ift_tokens": Value("int64"), "reasoning_tokens": Value("int64")}
+    {
+        **{column: Value("string") for column in PAIR_COLUMNS},
+        "ift_tokens": Value("int64"),
+        "reasoning_tokens": Value("int64"),
+    }
 )
 REJECTED_FEATURES = Features(
     {
@@ -71,7 +75,10 @@ def render_prompts(tokenizer: PreTrainedTokenizerBase, prompts: list[str], think
     """Each prompt as one user turn and an open assistant turn, thinking on or off."""
     return [
         tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True, enable_thinking=thinking
+            [{"role": "user", "content": prompt}],
+            tokenize=False,
+            add_generation_prompt=True,
+            enable_thinking=thinking,
         )
         for prompt in prompts
     ]
@@ -85,7 +92,11 @@ def check_thinking_switch(tokenizer: PreTrainedTokenizerBase, model_name: str) -
     on, off = (render_prompts(tokenizer, [PROBE_PROMPT], thinking)[0] for thinking in (True, False))
     if on != off:
         return
-    mode = "always thinks (its generation prompt opens a think block)" if on.rstrip().endswith(THINK_OPEN) else "never thinks"
+    mode = (
+        "always thinks (its generation prompt opens a think block)"
+        if on.rstrip().endswith(THINK_OPEN)
+        else "never thinks"
+    )
     raise NoThinkingSwitch(
         f"{model_name}'s chat template ignores enable_thinking (the same prompt with thinking on and off); "
         f"it {mode}, so it cannot answer one prompt both ways. The Qwen3 2507 releases split the modes into "
@@ -110,11 +121,19 @@ def reject_reasons(thinking: Generation, ift: Generation) -> list[str]:
 
 def pair_from_answers(index: int, prompt: str, corpus: str, thinking: Generation, ift: Generation) -> dict:
     trace, answer, _ = split_reasoning(thinking.text)
-    pair = corpus_pair(f"{corpus}-train-{index:05d}", prompt, strip_empty_think(ift.text), format_reasoning(trace, answer), corpus)
+    pair = corpus_pair(
+        f"{corpus}-train-{index:05d}",
+        prompt,
+        strip_empty_think(ift.text),
+        format_reasoning(trace, answer),
+        corpus,
+    )
     return {**pair, "ift_tokens": ift.tokens, "reasoning_tokens": thinking.tokens}
 
 
-def rejected_row(index: int, prompt: str, corpus: str, reasons: list[str], thinking: Generation, ift: Generation) -> dict:
+def rejected_row(
+    index: int, prompt: str, corpus: str, reasons: list[str], thinking: Generation, ift: Generation
+) -> dict:
     return {
         "id": f"{corpus}-train-{index:05d}",
         "key": prompt_key(prompt),
@@ -153,9 +172,11 @@ def teach(
     thinking = backend.generate(render_prompts(backend.tokenizer, prompts, True), thinking_decoding, seed)
     direct = backend.generate(render_prompts(backend.tokenizer, prompts, False), non_thinking_decoding, seed)
     if not len(thinking) == len(direct) == len(prompts):
-        raise RuntimeError(f"the backend returned {len(thinking)} and {len(direct)} answers for {len(prompts)} prompts")
+        raise RuntimeError(
+            f"the backend returned {len(thinking)} and {len(direct)} answers for {len(prompts)} prompts"
+        )
     kept, rejected, counts = [], [], Counter({reason: 0 for reason in REJECT_REASONS})
-    for index, (prompt, reasoning, ift) in enumerate(zip(prompts, thinking, direct)):
+    for index, (prompt, reasoning, ift) in enumerate(zip(prompts, thinking, direct, strict=True)):
         reasons = reject_reasons(reasoning, ift)
         counts.update(reasons)
         if reasons:

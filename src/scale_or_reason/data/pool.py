@@ -21,7 +21,14 @@ from ..config.params import StudyParams, TeacherCandidate
 from ..config.recipes import parse_recipe
 from ..core import files
 from ..core.answers import final_answer, is_correct
-from .selection import STRATEGIES, candidate_pool, inject_errors, select_diverse, select_length_cap, select_unsolved
+from .selection import (
+    STRATEGIES,
+    candidate_pool,
+    inject_errors,
+    select_diverse,
+    select_length_cap,
+    select_unsolved,
+)
 from .teachers import regranulate
 
 POOL_FILE = Path("pool") / "train.jsonl"
@@ -105,7 +112,9 @@ def probe_pairs(study: StudyParams, pairs: list[dict]) -> list[dict]:
     return [row for rows in by_family(pairs).values() for row in rows[start : start + count]]
 
 
-def teacher_sample(candidate: TeacherCandidate, pairs: list[dict], examples_per_family: int, seed: int) -> list[dict]:
+def teacher_sample(
+    candidate: TeacherCandidate, pairs: list[dict], examples_per_family: int, seed: int
+) -> list[dict]:
     """The first `examples_per_family` questions of each family as `candidate` writes them: the
     full trace, a share `error_rate` made wrong, then cut to its granularity (a wrong trace keeps
     its wrong answer)."""
@@ -113,7 +122,9 @@ def teacher_sample(candidate: TeacherCandidate, pairs: list[dict], examples_per_
     written = []
     for row in inject_errors(sample, candidate.error_rate, seed):
         reached = final_answer(row["reasoning"])
-        written.append({**row, "reasoning": regranulate(row["reasoning"], row["task"], reached, candidate.granularity)})
+        written.append(
+            {**row, "reasoning": regranulate(row["reasoning"], row["task"], reached, candidate.granularity)}
+        )
     return written
 
 
@@ -130,7 +141,9 @@ def pool_recipe_pairs(study: StudyParams, data_folder: Path, pairs: list[dict], 
         return probe_pairs(study, pairs)
     if parsed.strategy:
         return select(study, load_pool(data_folder), parsed.strategy, parsed.budget)
-    return teacher_sample(_candidate(study, recipe), pairs, study.teacher_choice.examples_per_family, study.seed)
+    return teacher_sample(
+        _candidate(study, recipe), pairs, study.teacher_choice.examples_per_family, study.seed
+    )
 
 
 def _stats(chosen: list[dict]) -> dict:

@@ -41,7 +41,9 @@ def corpus_family(name: str | None) -> str | None:
 def _check_released_columns(column_names: list[str], where: str) -> None:
     missing = [column for column in RELEASED_COLUMNS if column not in column_names]
     if missing:
-        raise ValueError(f"{where} lacks column(s) {', '.join(missing)}; released pairs have {', '.join(RELEASED_COLUMNS)}")
+        raise ValueError(
+            f"{where} lacks column(s) {', '.join(missing)}; released pairs have {', '.join(RELEASED_COLUMNS)}"
+        )
 
 
 def _with_family(dataset, default: str):
@@ -110,7 +112,9 @@ def _read_released(source: str):
     if path.exists():
         return _load_released_files(path)
     if path.suffix in DATA_FILE_TYPES or not DATASET_ID.fullmatch(source):
-        raise FileNotFoundError(f"{source}: no such file or folder (and not a hub id like {RELEASED_PAIRS[0]})")
+        raise FileNotFoundError(
+            f"{source}: no such file or folder (and not a hub id like {RELEASED_PAIRS[0]})"
+        )
     return _load_released_hub(source)
 
 
@@ -137,7 +141,9 @@ def released_pairs_report(source: str, limit: int | None = None, seed: int = 0):
     problems = Counter(problem for problem in rows["problem"] if problem)
     if problems:
         summary = ", ".join(f"{problem} {count}" for problem, count in sorted(problems.items()))
-        logger.warning("%s: left out %d of %d released pairs (%s)", source, sum(problems.values()), len(rows), summary)
+        logger.warning(
+            "%s: left out %d of %d released pairs (%s)", source, sum(problems.values()), len(rows), summary
+        )
     pairs = rows.filter(lambda problem: not problem, input_columns="problem").remove_columns("problem")
     if limit is not None and limit < len(pairs):
         pairs = pairs.shuffle(seed=seed).select(range(limit)).flatten_indices()

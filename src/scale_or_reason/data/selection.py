@@ -41,15 +41,43 @@ OPTION_LINE = re.compile(r"^([A-D])\) (\d+)$", re.M)
 # --- multiplication ------------------------------------------------------------------------------
 
 MULTIPLY_WORDINGS = (
-    {"header": "{a} × {b}", "fact": "{d} × {b}", "plus": " + {c}", "is": " = {p}",
-     "carry": ", carry {k}, so far {s}", "last": ", so far {s}", "option": "{p} is option {letter}"},
-    {"header": "{a} times {b}", "fact": "{d} times {b}", "plus": " plus {c}", "is": " is {p}",
-     "carry": ", carry {k}, result {s}", "last": ", result {s}", "option": "option {letter} is {p}"},
-    {"header": "{b} × {a}", "fact": "{b} × {d}", "plus": " + {c}", "is": " = {p}",
-     "carry": "; carry {k}; so far {s}", "last": "; so far {s}", "option": "{p} matches option {letter}"},
-    {"header": "multiply {a} by {b}", "fact": "{d}·{b}", "plus": "+{c}", "is": "={p}",
-     "carry": " carry {k} → {s}", "last": " → {s}", "option": "{p} → option {letter}"},
-)  # fmt: skip
+    {
+        "header": "{a} × {b}",
+        "fact": "{d} × {b}",
+        "plus": " + {c}",
+        "is": " = {p}",
+        "carry": ", carry {k}, so far {s}",
+        "last": ", so far {s}",
+        "option": "{p} is option {letter}",
+    },
+    {
+        "header": "{a} times {b}",
+        "fact": "{d} times {b}",
+        "plus": " plus {c}",
+        "is": " is {p}",
+        "carry": ", carry {k}, result {s}",
+        "last": ", result {s}",
+        "option": "option {letter} is {p}",
+    },
+    {
+        "header": "{b} × {a}",
+        "fact": "{b} × {d}",
+        "plus": " + {c}",
+        "is": " = {p}",
+        "carry": "; carry {k}; so far {s}",
+        "last": "; so far {s}",
+        "option": "{p} matches option {letter}",
+    },
+    {
+        "header": "multiply {a} by {b}",
+        "fact": "{d}·{b}",
+        "plus": "+{c}",
+        "is": "={p}",
+        "carry": " carry {k} → {s}",
+        "last": " → {s}",
+        "option": "{p} → option {letter}",
+    },
+)
 
 
 def multiplication_lines(a: int, b: int, wording: int, slip: tuple | None = None) -> tuple[list[str], int]:
@@ -167,17 +195,35 @@ def _sort_orders(facts: dict) -> list[str]:
 # --- largest of four -----------------------------------------------------------------------------
 
 LARGEST_WORDINGS = (
-    {"scan": "first digits: {items}", "item": "{first}", "top": "largest first digit {top}: {tied}",
-     "tie": "largest of these: {best}", "option": "{best} is option {letter}"},
-    {"scan": "leading digits: {items}", "item": "{first}", "top": "top leading digit {top}: {tied}",
-     "tie": "largest among them: {best}", "option": "option {letter} is {best}"},
-    {"scan": "first digits: {items}", "item": "{letter} {first}",
-     "top": "highest first digit {top} in {tied}",
-     "tie": "the largest is {best}", "option": "{best} matches option {letter}"},
-    {"scan": "first digit of each: {items}", "item": "{letter}={first}",
-     "top": "{top} is the largest first digit: {tied}",
-     "tie": "biggest of them: {best}", "option": "{best} → option {letter}"},
-)  # fmt: skip
+    {
+        "scan": "first digits: {items}",
+        "item": "{first}",
+        "top": "largest first digit {top}: {tied}",
+        "tie": "largest of these: {best}",
+        "option": "{best} is option {letter}",
+    },
+    {
+        "scan": "leading digits: {items}",
+        "item": "{first}",
+        "top": "top leading digit {top}: {tied}",
+        "tie": "largest among them: {best}",
+        "option": "option {letter} is {best}",
+    },
+    {
+        "scan": "first digits: {items}",
+        "item": "{letter} {first}",
+        "top": "highest first digit {top} in {tied}",
+        "tie": "the largest is {best}",
+        "option": "{best} matches option {letter}",
+    },
+    {
+        "scan": "first digit of each: {items}",
+        "item": "{letter}={first}",
+        "top": "{top} is the largest first digit: {tied}",
+        "tie": "biggest of them: {best}",
+        "option": "{best} → option {letter}",
+    },
+)
 
 
 def _first_digits(options: dict[str, int]) -> dict[str, int]:
@@ -380,7 +426,8 @@ def most_distant(texts: list[str], keep: int) -> list[int]:
 
 
 def select_diverse(pool: list[dict], budget: int, seed: int, per_question: int = 2) -> list[dict]:
-    """Per question the `per_question` traces furthest apart (`trace_dissimilarity`), then `budget` of those."""
+    """Per question the `per_question` traces furthest apart (`trace_dissimilarity`), then `budget`
+    of those."""
     questions: dict[str, list[dict]] = {}
     for row in pool:
         questions.setdefault(row["question_key"], []).append(row)

@@ -67,7 +67,7 @@ def recipe_rows(pairs: Dataset, recipe_name: str, seed: int = 0) -> Dataset:
     pairs = pairs.to_list()
     formats = assign_formats([pair["family"] for pair in pairs], recipe.reasoning_share, seed)
     rows = []
-    for pair, form in zip(pairs, formats):
+    for pair, form in zip(pairs, formats, strict=True):
         target = pair[form]
         if form == "reasoning" and recipe.granularity != "full":
             target = regranulate(pair["reasoning"], pair["task"], pair["answer"], recipe.granularity)

@@ -116,7 +116,7 @@ def _template(rng: random.Random, variant: str, seen: tuple[str, ...], unseen: t
 
 
 def _with_options(question: str, options: list[str]) -> str:
-    lines = [f"{letter}) {option}" for letter, option in zip(OPTION_LETTERS, options)]
+    lines = [f"{letter}) {option}" for letter, option in zip(OPTION_LETTERS, options, strict=True)]
     return question + "\n" + "\n".join(lines)
 
 
@@ -221,7 +221,9 @@ def general_multiple_choice(rng: random.Random, variant: str) -> Problem:
     options = rng.sample(range(low, high + 1), 4)
     best = max(options)
     letter = OPTION_LETTERS[options.index(best)]
-    question = _template(rng, variant, LARGEST_TEMPLATES, LARGEST_TEMPLATES_UNSEEN).format(name=rng.choice(NAMES))
+    question = _template(rng, variant, LARGEST_TEMPLATES, LARGEST_TEMPLATES_UNSEEN).format(
+        name=rng.choice(NAMES)
+    )
     steps = (*largest_steps(options), f"{best} is option {letter}")
     prompt = _with_options(question, [str(o) for o in options]) + "\n" + BOXED_INSTRUCTION
     return Problem("general_mc", "largest", prompt, letter, steps)
@@ -366,6 +368,4 @@ def draw_problems(
             problems.append(problem)
             if len(problems) == count:
                 return problems
-    raise ValueError(
-        f"family {family!r} ({variant}) has too few distinct prompts for {count} problems"
-    )
+    raise ValueError(f"family {family!r} ({variant}) has too few distinct prompts for {count} problems")

@@ -89,4 +89,3 @@ def tokenizer_corpus(rows: Iterable[dict]) -> Iterable[str]:
         yield f"{TURN_START}user\n{row['prompt']}{TURN_END}\n"
         yield f"{TURN_START}assistant\n{EMPTY_THINK_BLOCK}{row['ift']}{TURN_END}\n"
         yield f"{TURN_START}assistant\n{row['reasoning']}{TURN_END}\n"
-

@@ -89,7 +89,7 @@ class Benchmark:
 
 
 def lettered(options: list[str]) -> str:
-    return "\n".join(f"{letter}. {option.strip()}" for letter, option in zip(LETTERS, options))
+    return "\n".join(f"{letter}. {option.strip()}" for letter, option in zip(LETTERS, options, strict=False))
 
 
 def multiple_choice(question: str, options: list[str]) -> str:
@@ -131,7 +131,7 @@ def squad_prompt(doc: dict) -> str:
 def coqa_prompt(doc: dict) -> str:
     # The whole conversation but the last answer, as lm-eval's coqa task does.
     questions, answers = doc["questions"]["input_text"], doc["answers"]["input_text"]
-    turns = [f"Q: {question}\nA: {answer}" for question, answer in zip(questions[:-1], answers)]
+    turns = [f"Q: {question}\nA: {answer}" for question, answer in zip(questions[:-1], answers, strict=False)]
     conversation = "\n\n".join([doc["story"].strip(), *turns, f"Q: {questions[-1]}"])
     return open_ended(conversation, "Answer the last question briefly, from the story. " + BOXED_INSTRUCTION)
 
@@ -246,7 +246,13 @@ def in_category(category: str) -> Callable[[dict], bool]:
 
 def mmlu_pro(name: str, category: str) -> Benchmark:
     return Benchmark(
-        name, "TIGER-Lab/MMLU-Pro", None, "test", mmlu_pro_prompt, mmlu_pro_references, "letter",
+        name,
+        "TIGER-Lab/MMLU-Pro",
+        None,
+        "test",
+        mmlu_pro_prompt,
+        mmlu_pro_references,
+        "letter",
         keep=in_category(category),
     )
 
@@ -254,49 +260,79 @@ def mmlu_pro(name: str, category: str) -> Benchmark:
 BENCHMARKS = (
     # general, multiple-choice. WinoGrande's test labels are hidden: the validation split is the
     # one everybody reports (lm-eval too).
-    Benchmark("winogrande", "allenai/winogrande", "winogrande_xl", "validation",
-              winogrande_prompt, winogrande_references, "letter"),
-    Benchmark("openbookqa", "allenai/openbookqa", "main", "test",
-              openbookqa_prompt, openbookqa_references, "letter"),
-    Benchmark("mmlu_miscellaneous", "cais/mmlu", "miscellaneous", "test",
-              mmlu_prompt, mmlu_references, "letter"),
+    Benchmark(
+        "winogrande",
+        "allenai/winogrande",
+        "winogrande_xl",
+        "validation",
+        winogrande_prompt,
+        winogrande_references,
+        "letter",
+    ),
+    Benchmark(
+        "openbookqa", "allenai/openbookqa", "main", "test", openbookqa_prompt, openbookqa_references, "letter"
+    ),
+    Benchmark(
+        "mmlu_miscellaneous", "cais/mmlu", "miscellaneous", "test", mmlu_prompt, mmlu_references, "letter"
+    ),
     # general, open-ended. SQuAD v1.1 (every question has an answer in the passage).
-    Benchmark("squad", "rajpurkar/squad", "plain_text", "validation",
-              squad_prompt, squad_references, "span"),
-    Benchmark("coqa", "EleutherAI/coqa", None, "validation",
-              coqa_prompt, coqa_references, "span"),
-    Benchmark("ifeval", "google/IFEval", None, "train",
-              ifeval_prompt, no_references, INSTRUCTIONS_RULE),
+    Benchmark("squad", "rajpurkar/squad", "plain_text", "validation", squad_prompt, squad_references, "span"),
+    Benchmark("coqa", "EleutherAI/coqa", None, "validation", coqa_prompt, coqa_references, "span"),
+    Benchmark("ifeval", "google/IFEval", None, "train", ifeval_prompt, no_references, INSTRUCTIONS_RULE),
     # math, multiple-choice
-    Benchmark("aqua_rat", "deepmind/aqua_rat", "raw", "test",
-              aqua_rat_prompt, aqua_rat_references, "letter"),
-    Benchmark("mmlu_math", "cais/mmlu", "all", "test", mmlu_prompt, mmlu_references, "letter",
-              keep=lambda doc: doc["subject"] in MMLU_MATH_SUBJECTS),
+    Benchmark("aqua_rat", "deepmind/aqua_rat", "raw", "test", aqua_rat_prompt, aqua_rat_references, "letter"),
+    Benchmark(
+        "mmlu_math",
+        "cais/mmlu",
+        "all",
+        "test",
+        mmlu_prompt,
+        mmlu_references,
+        "letter",
+        keep=lambda doc: doc["subject"] in MMLU_MATH_SUBJECTS,
+    ),
     mmlu_pro("mmlu_pro_math", "math"),
     # math, open-ended. AIME: lm-eval's `aime` set (every AIME problem 1983-2024, 933 of them),
     # for a less noisy score than one year's 30 problems.
     Benchmark("gsm8k", "openai/gsm8k", "main", "test", gsm8k_prompt, gsm8k_references, "number"),
-    Benchmark("math_500", "HuggingFaceH4/MATH-500", None, "test",
-              math500_prompt, field_reference("answer"), "math"),
-    Benchmark("aime", "gneubig/aime-1983-2024", None, "train",
-              aime_prompt, field_reference("Answer"), "math"),
+    Benchmark(
+        "math_500", "HuggingFaceH4/MATH-500", None, "test", math500_prompt, field_reference("answer"), "math"
+    ),
+    Benchmark(
+        "aime", "gneubig/aime-1983-2024", None, "train", aime_prompt, field_reference("Answer"), "math"
+    ),
     # extra, multiple-choice. The paper's "code" is MMLU-Pro's "computer science" category.
     mmlu_pro("mmlu_pro_law", "law"),
     mmlu_pro("mmlu_pro_code", "computer science"),
     mmlu_pro("mmlu_pro_physics", "physics"),
     # extra, open-ended.
-    Benchmark("consumer_qa", "nguha/legalbench", "consumer_contracts_qa", "test",
-              consumer_qa_prompt, field_reference("answer"), "yes_no"),
+    Benchmark(
+        "consumer_qa",
+        "nguha/legalbench",
+        "consumer_contracts_qa",
+        "test",
+        consumer_qa_prompt,
+        field_reference("answer"),
+        "yes_no",
+    ),
     # C functions with summaries: The Vault (Fsoft-AIC), function level, C subset, test split:
     # C functions from GitHub with the first line of their doc comment (`short_docstring`) as the
     # summary and the comment removed from `code`. CodeXGLUE's code-to-text has no C; the
     # original Fsoft-AIC/the-vault-function loads through a script that datasets 5 no longer
     # runs, so this is its parquet mirror, same columns.
-    Benchmark("c_code_summarization", "iNeil77/the-vault-function", "c", "test",
-              code_summary_prompt, field_reference("short_docstring"), "rouge_l"),
+    Benchmark(
+        "c_code_summarization",
+        "iNeil77/the-vault-function",
+        "c",
+        "test",
+        code_summary_prompt,
+        field_reference("short_docstring"),
+        "rouge_l",
+    ),
     # SciBench's textbook problems (all ten textbooks, one split).
-    Benchmark("scibench", "xw27/scibench", None, "train",
-              scibench_prompt, scibench_references, "relative_5pct"),
+    Benchmark(
+        "scibench", "xw27/scibench", None, "train", scibench_prompt, scibench_references, "relative_5pct"
+    ),
 )
 KNOWN_BENCHMARKS: dict[str, Benchmark] = {benchmark.name: benchmark for benchmark in BENCHMARKS}
 
@@ -422,8 +458,11 @@ def write_paper_task_yamls(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{HOOKS_MODULE}.py").write_text(hooks_module(selected))
-    for benchmark, config in zip(selected, configs):
-        hooks = {key: f"{HOOKS_MODULE}.{hook_name(benchmark, function)}" for key, function in hooks_of(benchmark).items()}
+    for benchmark, config in zip(selected, configs, strict=True):
+        hooks = {
+            key: f"{HOOKS_MODULE}.{hook_name(benchmark, function)}"
+            for key, function in hooks_of(benchmark).items()
+        }
         write_task_yaml(folder / f"{config['task']}.yaml", config, hooks)
     families = [group for group in PAPER_GROUPS if any(b.group == group for b in selected)]
     for group in families:

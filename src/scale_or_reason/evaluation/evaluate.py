@@ -3,7 +3,8 @@
     papermill notebooks/03_evaluate.ipynb out.ipynb -p parameters_file parameters/embedded.yaml \\
         -p scale xs -p recipe reasoning
     # or, without Jupyter:
-    python -c "from scale_or_reason.evaluation import evaluate; evaluate.run('parameters/embedded.yaml', 'xs', 'ift')"
+    python -c "from scale_or_reason.evaluation import evaluate
+    evaluate.run('parameters/embedded.yaml', 'xs', 'ift')"
 
 Every benchmark becomes an lm-eval task YAML written for the local files (`tasks/`): zero-shot,
 generative for multiple-choice too, greedy, stopped at the end-of-turn token with a generation cap
@@ -57,10 +58,14 @@ def max_gen_toks(study: StudyParams, data_folder: Path) -> int:
 def task_config(name: str, data_file: Path, max_tokens: int) -> dict:
     templates = {"doc_to_text": "{{prompt}}", "doc_to_target": "{{answer}}"}
     dataset = local_dataset("test", data_file)
-    return generation_task(TASK_PREFIX + name, dataset, "test", SYNTHETIC_METRIC, [TURN_END], max_tokens, templates)
+    return generation_task(
+        TASK_PREFIX + name, dataset, "test", SYNTHETIC_METRIC, [TURN_END], max_tokens, templates
+    )
 
 
-def write_task_yamls(study: StudyParams, data_folder: Path, tasks_folder: Path, max_tokens: int) -> dict[str, str]:
+def write_task_yamls(
+    study: StudyParams, data_folder: Path, tasks_folder: Path, max_tokens: int
+) -> dict[str, str]:
     """One task YAML per benchmark (and the module their `!function` hooks point to); returns the
     lm-eval task name of each benchmark."""
     tasks_folder.mkdir(parents=True, exist_ok=True)
@@ -73,15 +78,19 @@ def write_task_yamls(study: StudyParams, data_folder: Path, tasks_folder: Path, 
         names[benchmark.name] = write_synthetic_task(benchmark.name, data_file, tasks_folder, max_tokens)
     paper = [b.name for b in study.benchmarks if not b.is_synthetic]
     if paper:
-        written = benchmarks.write_paper_task_yamls(paper, tasks_folder, until=[TURN_END], max_gen_toks=max_tokens)
-        names.update(zip(paper, written))
+        written = benchmarks.write_paper_task_yamls(
+            paper, tasks_folder, until=[TURN_END], max_gen_toks=max_tokens
+        )
+        names.update(zip(paper, written, strict=True))
     return names
 
 
 def write_synthetic_task(name: str, data_file: Path, tasks_folder: Path, max_tokens: int) -> str:
     """One task YAML scored by `scoring.process_results`; returns its lm-eval task name."""
     config = task_config(name, data_file, max_tokens)
-    write_task_yaml(tasks_folder / f"{name}.yaml", config, {"process_results": f"{HOOKS_MODULE}.process_results"})
+    write_task_yaml(
+        tasks_folder / f"{name}.yaml", config, {"process_results": f"{HOOKS_MODULE}.process_results"}
+    )
     return config["task"]
 
 
@@ -95,17 +104,24 @@ def lm_eval_model(study: StudyParams, model_folder: Path, recipe: str):
             from lm_eval.models.vllm_causallms import VLLM
 
             return VLLM(
-                pretrained=str(model_folder), tensor_parallel_size=evaluation.tensor_parallel_size,
-                batch_size="auto", seed=study.seed, trust_remote_code=study.trust_remote_code,
+                pretrained=str(model_folder),
+                tensor_parallel_size=evaluation.tensor_parallel_size,
+                batch_size="auto",
+                seed=study.seed,
+                trust_remote_code=study.trust_remote_code,
                 chat_template_args=chat_template_args,
-            )  # fmt: skip
+            )
         except ModuleNotFoundError as error:
-            raise ModuleNotFoundError(f"evaluation.backend: vllm needs vLLM installed (`pip install vllm`): {error}") from None
+            raise ModuleNotFoundError(
+                f"evaluation.backend: vllm needs vLLM installed (`pip install vllm`): {error}"
+            ) from None
     tokenizer = load_tokenizer(model_folder)
     model = AutoModelForCausalLM.from_pretrained(
-        str(model_folder), use_safetensors=True, trust_remote_code=study.trust_remote_code,
+        str(model_folder),
+        use_safetensors=True,
+        trust_remote_code=study.trust_remote_code,
         dtype=torch.bfloat16 if study.training.bf16 and torch.cuda.is_available() else torch.float32,
-    ).eval()  # fmt: skip
+    ).eval()
     return HFLM(
         pretrained=model,
         tokenizer=tokenizer,
@@ -147,9 +163,13 @@ def synthetic_reference(doc: dict) -> str:
 
 
 def sample_records(
-    samples: list[dict], tokenizer, arch: flops.Architecture, cap: int,
-    score=synthetic_score, reference=synthetic_reference,
-) -> list[dict]:  # fmt: skip
+    samples: list[dict],
+    tokenizer,
+    arch: flops.Architecture,
+    cap: int,
+    score=synthetic_score,
+    reference=synthetic_reference,
+) -> list[dict]:
     """One row per generation: raw response, extracted answer, score (`correct`: 0/1, or a
     graded score such as ROUGE-L for summaries), token counts and FLOPs."""
     records = []
@@ -201,7 +221,9 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str) -> pd.DataFram
     if units.is_complete(folder):
         return pd.read_csv(folder / "metrics.csv")
     data_folder = units.require_complete(units.data_dir(study), "generation")
-    train_folder = units.require_complete(units.train_dir(study, scale, recipe), f"training of {scale}-{recipe}")
+    train_folder = units.require_complete(
+        units.train_dir(study, scale, recipe), f"training of {scale}-{recipe}"
+    )
     torch.set_num_threads(study.evaluation.threads)
     logging.getLogger("lm_eval").setLevel(logging.WARNING)
     folder.mkdir(parents=True, exist_ok=True)
@@ -217,7 +239,9 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str) -> pd.DataFram
     rows = []
     for benchmark in study.benchmarks:
         scoring = {} if benchmark.is_synthetic else paper_scoring(benchmark.name)
-        records = sample_records(results["samples"][task_names[benchmark.name]], tokenizer, arch, cap, **scoring)
+        records = sample_records(
+            results["samples"][task_names[benchmark.name]], tokenizer, arch, cap, **scoring
+        )
         path = folder / "samples" / f"{benchmark.name}.jsonl"
         files.write_jsonl(path, records)
         rows.append(summarise(benchmark.name, benchmark.family_or_group, records))
@@ -238,7 +262,9 @@ def write_solved(folder: Path, records: list[dict], family_of: dict[str, str]) -
     correct = table["correct"].astype(bool)
     pass_rate = correct.groupby(table["id"].map(family_of)).mean()
     solved = sorted(table.loc[correct, "id"])
-    files.write_json(folder / SOLVED_FILE, {"solved": solved, "questions": len(table), "pass_rate": pass_rate.to_dict()})
+    files.write_json(
+        folder / SOLVED_FILE, {"solved": solved, "questions": len(table), "pass_rate": pass_rate.to_dict()}
+    )
 
 
 def run(parameters_file: str, scale: str, recipe: str) -> pd.DataFrame:

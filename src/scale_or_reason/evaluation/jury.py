@@ -255,7 +255,7 @@ def cohen_kappa(first: Sequence[bool], second: Sequence[bool]) -> float | None:
     """Cohen's kappa of two yes/no raters; None when undefined (no items, or chance agreement 1)."""
     if not first:
         return None
-    observed = sum(a == b for a, b in zip(first, second)) / len(first)
+    observed = sum(a == b for a, b in zip(first, second, strict=True)) / len(first)
     yes_first, yes_second = sum(first) / len(first), sum(second) / len(second)
     chance = yes_first * yes_second + (1 - yes_first) * (1 - yes_second)
     return None if chance >= 1 - 1e-12 else (observed - chance) / (1 - chance)
@@ -277,10 +277,10 @@ def fleiss_kappa(ratings: Sequence[Sequence[bool]]) -> float | None:
 
 def paired(first: Sequence[bool | None], second: Sequence[bool | None]) -> dict:
     """Agreement and Cohen's kappa of two raters on the items both gave a verdict for."""
-    pairs = [(a, b) for a, b in zip(first, second) if a is not None and b is not None]
+    pairs = [(a, b) for a, b in zip(first, second, strict=True) if a is not None and b is not None]
     if not pairs:
         return {"agreement": None, "cohen_kappa": None, "items": 0}
-    a, b = (list(side) for side in zip(*pairs))
+    a, b = (list(side) for side in zip(*pairs, strict=True))
     agreement = sum(x == y for x, y in pairs) / len(pairs)
     return {"agreement": agreement, "cohen_kappa": cohen_kappa(a, b), "items": len(pairs)}
 
@@ -289,7 +289,7 @@ def agreement_report(per_item: pd.DataFrame, names: list[str]) -> dict:
     """How the judges agree with each other (pairs, Fleiss) and with the rule-based score."""
     verdicts = {name: per_item[name].tolist() for name in names}
     rule_based = per_item["correct"].tolist()
-    complete = [list(row) for row in zip(*verdicts.values()) if None not in row]
+    complete = [list(row) for row in zip(*verdicts.values(), strict=True) if None not in row]
     pairs = [{"judges": [a, b], **paired(verdicts[a], verdicts[b])} for a, b in combinations(names, 2)]
     with_rules = {name: paired(verdicts[name], rule_based) for name in names}
     with_rules["jury"] = paired(per_item["jury_correct"].tolist(), rule_based)
@@ -331,12 +331,14 @@ def run_jury(samples: pd.DataFrame, judges: Sequence) -> tuple[pd.DataFrame, dic
     kept = [column for column in ("id", "answer", "extracted") if column in samples.columns]
     per_item = samples[kept].copy()
     per_item["correct"] = samples["correct"].astype(bool)
-    for name, judge in zip(names, judges):
+    for name, judge in zip(names, judges, strict=True):
         verdicts = judge.judge(items)
         if len(verdicts) != len(items):
             raise RuntimeError(f"judge {name} returned {len(verdicts)} verdicts for {len(items)} items")
         per_item[name] = pd.Series(verdicts, index=samples.index, dtype=object)
-    per_item["jury_correct"] = [majority(row) for row in zip(*(per_item[name] for name in names))]
+    per_item["jury_correct"] = [
+        majority(row) for row in zip(*(per_item[name] for name in names), strict=True)
+    ]
     return per_item, agreement_report(per_item, names)
 
 
@@ -356,8 +358,9 @@ def benchmark_file(eval_folder: Path, benchmark: str, benchmarks_folder: Path | 
         return Path(benchmarks_folder) / f"{benchmark}.jsonl"
     task_yaml = eval_folder / "tasks" / f"{benchmark}.yaml"
     if not task_yaml.is_file():
-        raise FileNotFoundError(f"the samples hold no questions and {task_yaml} is missing: "
-                                "give benchmarks_folder")
+        raise FileNotFoundError(
+            f"the samples hold no questions and {task_yaml} is missing: give benchmarks_folder"
+        )
     config = yaml.load(task_yaml.read_text(), Loader=_TaskLoader)
     return Path(config["dataset_kwargs"]["data_files"]["test"])
 
@@ -368,7 +371,9 @@ def with_questions(
     """The samples with the prompt of each item, joined on `id` from the benchmark file."""
     if {"question", "prompt"} & set(samples.columns):
         return samples
-    prompts = files.read_jsonl_table(benchmark_file(eval_folder, benchmark, benchmarks_folder)).set_index("id")["prompt"]
+    prompts = files.read_jsonl_table(benchmark_file(eval_folder, benchmark, benchmarks_folder)).set_index(
+        "id"
+    )["prompt"]
     missing = set(samples["id"]) - set(prompts.index)
     if missing:
         example = min(missing)
@@ -419,9 +424,11 @@ def judges_from_params(jury_params, trust_remote_code: bool = False) -> list:
             judges.append(ChatCompletionsJudge(judge.base_url, judge.model, name=name))
         else:
             backend = load_backend(
-                judge.kind, judge.model, tensor_parallel_size=judge.tensor_parallel_size,
+                judge.kind,
+                judge.model,
+                tensor_parallel_size=judge.tensor_parallel_size,
                 trust_remote_code=trust_remote_code,
-            )  # fmt: skip
+            )
             judges.append(BackendJudge(backend, name))
     return judges
 

@@ -32,7 +32,11 @@ def token_lengths(study: StudyParams) -> dict[str, float] | None:
     estimates = study.estimates
     if None in (estimates.prompt_tokens, estimates.ift_tokens, estimates.reasoning_tokens):
         return None
-    return {"prompt": estimates.prompt_tokens, "ift": estimates.ift_tokens, "reasoning": estimates.reasoning_tokens}
+    return {
+        "prompt": estimates.prompt_tokens,
+        "ift": estimates.ift_tokens,
+        "reasoning": estimates.reasoning_tokens,
+    }
 
 
 def training_samples(study: StudyParams) -> int | None:
@@ -42,7 +46,9 @@ def training_samples(study: StudyParams) -> int | None:
     return teacher.limit or study.estimates.samples
 
 
-def unit_flops(study: StudyParams, scale: str, recipe: str, lengths: dict | None) -> tuple[float | None, float | None]:
+def unit_flops(
+    study: StudyParams, scale: str, recipe: str, lengths: dict | None
+) -> tuple[float | None, float | None]:
     """Paper-formula training and evaluation FLOPs of one student, from mean lengths."""
     samples = training_samples(study)
     if lengths is None or samples is None:
@@ -59,9 +65,12 @@ def unit_flops(study: StudyParams, scale: str, recipe: str, lengths: dict | None
         items = study.teacher.test_per_family
     generated = lengths["reasoning"] if share > 0 else lengths["ift"]
     evaluate = (
-        None if items is None
-        else items * len(study.benchmarks) * flops.inference_flops(arch, round(lengths["prompt"]), round(generated))
-    )  # fmt: skip
+        None
+        if items is None
+        else items
+        * len(study.benchmarks)
+        * flops.inference_flops(arch, round(lengths["prompt"]), round(generated))
+    )
     return float(train), (None if evaluate is None else float(evaluate))
 
 
@@ -110,7 +119,11 @@ def describe(study: StudyParams, planned: list) -> str:
     """The dry-run report: the plan table, the benchmarks and the assumptions behind the FLOPs."""
     table = plan_table(study, planned)
     lengths = token_lengths(study)
-    source = "measured on the generated data" if units.is_complete(units.data_dir(study)) else "assumed (estimates)"
+    source = (
+        "measured on the generated data"
+        if units.is_complete(units.data_dir(study))
+        else "assumed (estimates)"
+    )
     lines = [
         f"{study.study}: {len(planned)} units, {sum(table['state'] == 'to do')} to do",
         f"teacher: {study.teacher.kind} {study.teacher.model or study.teacher.source or ''}".rstrip(),
@@ -123,9 +136,12 @@ def describe(study: StudyParams, planned: list) -> str:
     if "est_flops" in table and table["est_flops"].notna().any():
         lines.append(f"\ntotal estimated FLOPs: {table['est_flops'].sum():.3g} (paper formula)")
     if "gpu_hours" in table and table["gpu_hours"].notna().any():
-        stages = table.assign(stage=table["unit"].str.split(":").str[0]).groupby("stage", sort=False)["gpu_hours"].sum()
-        per_stage = ", ".join(f"{stage} {hours:,.0f}" for stage, hours in stages.items())
-        lines.append(
-            f"GPU-hours at {study.estimates.gpu_flops_per_second:.3g} FLOP/s and MFU {study.estimates.mfu:.0%}: {per_stage}"
+        stages = (
+            table.assign(stage=table["unit"].str.split(":").str[0])
+            .groupby("stage", sort=False)["gpu_hours"]
+            .sum()
         )
+        per_stage = ", ".join(f"{stage} {hours:,.0f}" for stage, hours in stages.items())
+        peak, mfu = study.estimates.gpu_flops_per_second, study.estimates.mfu
+        lines.append(f"GPU-hours at {peak:.3g} FLOP/s and MFU {mfu:.0%}: {per_stage}")
     return "\n".join(lines)

@@ -88,10 +88,20 @@ def execute(unit: Unit, study: StudyParams) -> None:
     log_file = unit.folder / "papermill.log"
     executed = unit.folder / unit.notebook.name
     command = [
-        sys.executable, "-m", "papermill", str(unit.notebook), str(executed),
-        "-y", yaml.safe_dump(unit.parameters), "--cwd", str(paths.project_dir()), "-k", "python3",
-        "--log-output", "--no-progress-bar",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "papermill",
+        str(unit.notebook),
+        str(executed),
+        "-y",
+        yaml.safe_dump(unit.parameters),
+        "--cwd",
+        str(paths.project_dir()),
+        "-k",
+        "python3",
+        "--log-output",
+        "--no-progress-bar",
+    ]
     environment = kernel_environment(study, unit.threads)
     with log_file.open("w") as log:
         finished = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=environment, check=False)

@@ -46,7 +46,10 @@ def run_units(planned: list[Unit], study: StudyParams, jobs: int, rerun: set[str
             del pending[key]
     running: dict[Future, Unit] = {}
     failed = False
-    with ThreadPoolExecutor(max_workers=jobs) as pool, tqdm(total=len(planned), desc=study.study, unit="unit") as bar:
+    with (
+        ThreadPoolExecutor(max_workers=jobs) as pool,
+        tqdm(total=len(planned), desc=study.study, unit="unit") as bar,
+    ):
         bar.update(len(outcomes))
         while pending or running:
             finished = {key for key, outcome in outcomes.items() if outcome.status in ("ran", "skipped")}
@@ -69,7 +72,9 @@ def run_units(planned: list[Unit], study: StudyParams, jobs: int, rerun: set[str
 def timing_table(outcomes: list[Outcome]) -> pd.DataFrame:
     records = [{"stage": o.unit.stage, "status": o.status, "seconds": o.seconds} for o in outcomes]
     table = pd.DataFrame(records)
-    summary = table.pivot_table(index="stage", columns="status", values="seconds", aggfunc="count", fill_value=0)
+    summary = table.pivot_table(
+        index="stage", columns="status", values="seconds", aggfunc="count", fill_value=0
+    )
     summary["seconds"] = table.groupby("stage")["seconds"].sum()
     return summary.reindex([s for s in STAGES if s in summary.index]).astype({"seconds": float}).round(1)
 
@@ -99,11 +104,15 @@ def run_study(
     study = load_study(parameters_file)
     unknown = set(rerun) - set(STAGES)
     if unknown:
-        raise ValueError(f"unknown stage(s) to rerun: {', '.join(sorted(unknown))}; stages: {', '.join(STAGES)}")
+        raise ValueError(
+            f"unknown stage(s) to rerun: {', '.join(sorted(unknown))}; stages: {', '.join(STAGES)}"
+        )
     preflight.check_study(study)  # paths and folders, before the lock, the peak benchmark or any unit
     folder = units.study_dir(study)
     with study_lock(study, wait=wait):
-        files.write_text(folder / "study.yaml", yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
+        files.write_text(
+            folder / "study.yaml", yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)
+        )
         planned = units.plan(study, parameters_file)
         start = time.perf_counter()
         if executor == "slurm":  # each job measures its own node's peak
@@ -118,7 +127,10 @@ def run_study(
             how = f"with {jobs or study.runner.jobs} job(s)"
         wall = time.perf_counter() - start
     timings = pd.DataFrame(
-        [{"stage": o.unit.stage, "unit": o.unit.name, "status": o.status, "seconds": round(o.seconds, 1)} for o in outcomes]
+        [
+            {"stage": o.unit.stage, "unit": o.unit.name, "status": o.status, "seconds": round(o.seconds, 1)}
+            for o in outcomes
+        ]
     )
     files.write_csv(folder / "timings.csv", timings)
     print(f"\n{study.study}: timings per stage (wall clock {wall:.0f} s {how})")

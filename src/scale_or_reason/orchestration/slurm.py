@@ -90,7 +90,8 @@ def check_reachable() -> None:
     missing = [c for c in COMMANDS if shutil.which(c) is None]
     if missing:
         raise SlurmUnavailable(
-            f"Slurm is not reachable: {', '.join(missing)} not found on PATH (looked for {', '.join(COMMANDS)})"
+            f"Slurm is not reachable: {', '.join(missing)} not found on PATH "
+            f"(looked for {', '.join(COMMANDS)})"
         )
     _slurm(SQUEUE)
 
@@ -128,7 +129,11 @@ def dependency(unit: Unit, job_ids: dict[str, str]) -> str | None:
 
 
 def reusable_jobs(
-    planned: list[Unit], to_run: set[str], recorded: dict[str, str], queue: dict[str, QueuedJob], names: dict[str, str]
+    planned: list[Unit],
+    to_run: set[str],
+    recorded: dict[str, str],
+    queue: dict[str, QueuedJob],
+    names: dict[str, str],
 ) -> dict[str, str]:
     """Units to run whose recorded job is still pending or running, by unit key.
 
@@ -195,7 +200,9 @@ def _read_recorded(file: Path) -> dict[str, str]:
     return {key: str(job) for key, job in files.read_json(file).items()} if file.is_file() else {}
 
 
-def submit_units(planned: list[Unit], study: StudyParams, to_run: set[str], slurm: SlurmParams) -> dict[str, str]:
+def submit_units(
+    planned: list[Unit], study: StudyParams, to_run: set[str], slurm: SlurmParams
+) -> dict[str, str]:
     """Submit (or reattach to) a job per unit in `to_run`; returns unit key → job id."""
     records = slurm_dir(study) / "jobs.json"
     recorded, queue = _read_recorded(records), read_queue()
@@ -207,7 +214,9 @@ def submit_units(planned: list[Unit], study: StudyParams, to_run: set[str], slur
     for unit in to_submit:
         unplanned = [need for need in unit.needs if need not in job_ids and need in to_run]
         if unplanned:
-            raise ValueError(f"{unit.key} needs {', '.join(unplanned)}, which come after it in the units' order")
+            raise ValueError(
+                f"{unit.key} needs {', '.join(unplanned)}, which come after it in the units' order"
+            )
         job_ids[unit.key] = _submit(executor, unit, study, slurm, dependency(unit, job_ids))
         # Written after every submission, so a submitter killed halfway leaves a true record.
         files.write_json(records, {**recorded, **job_ids})
@@ -243,7 +252,9 @@ def judge(job: Tracked, study: StudyParams, how_it_ended: str) -> Outcome:
     else:
         reason = f"the job ended without a result ({how_it_ended})"
     job_files = _job_paths(study, job.job_id)
-    tails = "".join(log_tail(p) for p in (job_files.stdout, job_files.stderr, job.unit.folder / "papermill.log"))
+    tails = "".join(
+        log_tail(p) for p in (job_files.stdout, job_files.stderr, job.unit.folder / "papermill.log")
+    )
     error = f"{job.unit.key} failed in Slurm job {job.job_id}: {reason}{tails}"
     return Outcome(job.unit, "failed", ended - (job.started or job.since), error)
 
@@ -264,7 +275,8 @@ def _cancel_dependants(
     cancel([tracked[key].job_id for key in waiting])
     reason = f"cancelled: it needs {failed.unit.key}, which failed"
     return [
-        Outcome(tracked[key].unit, "failed", 0.0, f"{key} (Slurm job {tracked[key].job_id}) {reason}") for key in waiting
+        Outcome(tracked[key].unit, "failed", 0.0, f"{key} (Slurm job {tracked[key].job_id}) {reason}")
+        for key in waiting
     ]
 
 
@@ -299,7 +311,9 @@ def wait_for(
                 for outcome in finished:
                     outcomes[outcome.unit.key] = outcome
                     job_id = tracked[outcome.unit.key].job_id
-                    bar.write(f"{outcome.status:>7}  {outcome.unit.key}  job {job_id}  {outcome.seconds:7.1f} s")
+                    bar.write(
+                        f"{outcome.status:>7}  {outcome.unit.key}  job {job_id}  {outcome.seconds:7.1f} s"
+                    )
                     bar.update()
             counts = _counts(tracked, queue, outcomes)
             if counts != shown:  # one line per change keeps CI logs short
@@ -310,7 +324,9 @@ def wait_for(
     return outcomes
 
 
-def run_units_slurm(planned: list[Unit], study: StudyParams, rerun: set[str], slurm: SlurmParams) -> list[Outcome]:
+def run_units_slurm(
+    planned: list[Unit], study: StudyParams, rerun: set[str], slurm: SlurmParams
+) -> list[Outcome]:
     """`runner.run_units` on Slurm: skip complete units, submit the rest as jobs, wait for them all."""
     for unit in planned:
         check_notebook_parameters(unit)

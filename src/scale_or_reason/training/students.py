@@ -64,7 +64,9 @@ def prepare_for_chat(model, tokenizer: PreTrainedTokenizerBase) -> None:
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.eos_token = TURN_END
     if tokenizer.pad_token is None or tokenizer.pad_token_id == end_of_turn:
-        raise ModelUnavailable(f"the tokenizer of {model.name_or_path} needs a padding token other than {TURN_END}")
+        raise ModelUnavailable(
+            f"the tokenizer of {model.name_or_path} needs a padding token other than {TURN_END}"
+        )
     model.config.eos_token_id = end_of_turn
     model.generation_config.eos_token_id = end_of_turn
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -75,8 +77,11 @@ def load_pretrained(name: str, *, bf16: bool, trust_remote_code: bool = False):
     unreachable hub id raises `core.hub.HubUnreachableError`, which names the offline alternative."""
     tokenizer = load_tokenizer(name, trust_remote_code=trust_remote_code)
     model = load_from_hub_or_folder(
-        AutoModelForCausalLM, name, dtype=torch.bfloat16 if bf16 else torch.float32,
-        use_safetensors=True, trust_remote_code=trust_remote_code,
-    )  # fmt: skip
+        AutoModelForCausalLM,
+        name,
+        dtype=torch.bfloat16 if bf16 else torch.float32,
+        use_safetensors=True,
+        trust_remote_code=trust_remote_code,
+    )
     prepare_for_chat(model, tokenizer)
     return model, tokenizer

@@ -68,7 +68,9 @@ class SmallVocabSFTTrainer(SFTTrainer):
     """
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        return Trainer.compute_loss(
+            self, model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+        )
 
 
 def schedule_steps(training, steps: int) -> tuple[int, int]:
@@ -77,7 +79,9 @@ def schedule_steps(training, steps: int) -> tuple[int, int]:
     A run shorter than warmup + decay keeps their proportions, so the schedule still warms up,
     holds and decays instead of being cut off mid-warmup.
     """
-    warmup = training.warmup_steps if training.warmup_steps is not None else round(training.warmup_ratio * steps)
+    warmup = (
+        training.warmup_steps if training.warmup_steps is not None else round(training.warmup_ratio * steps)
+    )
     decay = training.decay_steps if training.decay_steps is not None else round(training.decay_ratio * steps)
     if warmup + decay > steps:
         warmup, decay = (round(part * steps / (warmup + decay)) for part in (warmup, decay))
@@ -127,10 +131,12 @@ def sft_config(study: StudyParams, scale: str, recipe: str, output_dir: Path, st
     )
 
 
-def check_lengths(dataset, eos_id: int, max_length: int | None, max_positions: int | None = None) -> list[int]:
+def check_lengths(
+    dataset, eos_id: int, max_length: int | None, max_positions: int | None = None
+) -> list[int]:
     """Real lengths of the tokenized rows; refuses rows that are too long or lost their end."""
     lengths = []
-    for row_id, input_ids, labels in zip(dataset["id"], dataset["input_ids"], dataset["labels"]):
+    for row_id, input_ids, labels in zip(dataset["id"], dataset["input_ids"], dataset["labels"], strict=True):
         completion = [label for label in labels if label != IGNORED_LABEL]
         if eos_id not in completion:
             raise TruncationError(f"training row {row_id}: the completion lost its end-of-turn token")
@@ -160,7 +166,9 @@ def student_and_tokenizer(study: StudyParams, scale: str, data_folder: Path):
         tokenizer = load_tokenizer(data_folder / "tokenizer")
         return build_student(student_config(scale_params, tokenizer, MAX_POSITIONS), study.seed), tokenizer
     torch.manual_seed(study.seed)
-    return load_pretrained(scale_params.model, bf16=study.training.bf16, trust_remote_code=study.trust_remote_code)
+    return load_pretrained(
+        scale_params.model, bf16=study.training.bf16, trust_remote_code=study.trust_remote_code
+    )
 
 
 def train_student(study: StudyParams, scale: str, recipe: str) -> dict:
@@ -189,7 +197,10 @@ def train_student(study: StudyParams, scale: str, recipe: str) -> dict:
     trainer.train_dataset = trainer.train_dataset.select(order)
     examples = rows.select(order)
     lengths = check_lengths(
-        trainer.train_dataset, tokenizer.eos_token_id, study.training.max_length, model.config.max_position_embeddings
+        trainer.train_dataset,
+        tokenizer.eos_token_id,
+        study.training.max_length,
+        model.config.max_position_embeddings,
     )
     resume_from = last_checkpoint(folder / units.CHECKPOINTS)
     if resume_from:
@@ -221,8 +232,19 @@ def save_untrained(study: StudyParams, scale: str, folder: Path, model, tokenize
         tokenizer.save_pretrained(str(tmp))
 
     files.write_atomic(folder / "model", write)
-    counts = ("rows", "samples", "reasoning_rows", "steps", "train_tokens", "train_completion_tokens",
-              "train_flops_paper", "train_flops_exact", "train_seconds", "tokens_per_second", "mfu")  # fmt: skip
+    counts = (
+        "rows",
+        "samples",
+        "reasoning_rows",
+        "steps",
+        "train_tokens",
+        "train_completion_tokens",
+        "train_flops_paper",
+        "train_flops_exact",
+        "train_seconds",
+        "tokens_per_second",
+        "mfu",
+    )
     zero = dict.fromkeys(counts, 0)
     metrics = {"scale": scale, "recipe": "base", "params": count_parameters(model), "epochs": 0, **zero}
     files.write_text(folder / "train_log.csv", "step,loss\n")  # no step taken
@@ -289,7 +311,7 @@ def launch_command(study: StudyParams, parameters_file: str, scale: str, recipe:
         command += ["--config_file", str(training.accelerate_config_file())]
     elif torch.cuda.is_available():
         command += ["--multi_gpu"]
-    return command + ["-m", LAUNCHED_MODULE, str(paths.resolve(parameters_file)), scale, recipe]
+    return [*command, "-m", LAUNCHED_MODULE, str(paths.resolve(parameters_file)), scale, recipe]
 
 
 def launch(study: StudyParams, parameters_file: str, scale: str, recipe: str) -> dict:
@@ -298,12 +320,16 @@ def launch(study: StudyParams, parameters_file: str, scale: str, recipe: str) ->
     command = launch_command(study, parameters_file, scale, recipe)
     print("$", " ".join(command), flush=True)
     tail: deque[str] = deque(maxlen=LAUNCH_LOG_TAIL)
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=paths.project_dir()) as process:
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=paths.project_dir()
+    ) as process:
         for line in process.stdout:
             print(line, end="", flush=True)
             tail.append(line)
     if process.returncode != 0:
-        raise LaunchFailed(f"accelerate launch exited with {process.returncode}; last lines:\n{''.join(tail)}")
+        raise LaunchFailed(
+            f"accelerate launch exited with {process.returncode}; last lines:\n{''.join(tail)}"
+        )
     folder = units.require_complete(units.train_dir(study, scale, recipe), f"training of {scale}-{recipe}")
     return files.read_json(folder / "train_metrics.json")
 
