@@ -14,10 +14,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter
 
-from ..config.recipes import FORMATS
+from ..config.recipes import CURRICULUM_KINDS, FORMATS, GRANULARITIES
 from .pareto import SaturatingFit, fit_power_law, frontier_steps
 
-ORDERS = ("ift", "reasoning", "sequential", "mixed", "key", "answer")
+ORDERS = (*FORMATS, *CURRICULUM_KINDS, *GRANULARITIES[1:])  # the recipe kinds, in colour order
 ORDER_LABELS = {
     "ift": "IFT",
     "reasoning": "reasoning",
@@ -318,7 +318,7 @@ def curriculum_gain(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
         rows = table[table["family"] == family]
         for scale, at_scale in rows.groupby("scale", sort=False):
             ends = at_scale[at_scale["order"].isin(FORMATS)]
-            for order in ("sequential", "mixed"):
+            for order in CURRICULUM_KINDS:
                 line = pd.concat([ends, at_scale[at_scale["order"] == order]]).sort_values("reasoning_share")
                 if len(line) > len(ends):
                     ax.plot(
@@ -336,7 +336,7 @@ def curriculum_gain(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
             title=family,
             xticks=[0, 25, 50, 75, 100],
         )
-    _legend(fig, ["sequential", "mixed"], sorted(set(table["scale"]), key=scales.index))
+    _legend(fig, list(CURRICULUM_KINDS), sorted(set(table["scale"]), key=scales.index))
     return fig
 
 
@@ -349,7 +349,7 @@ def curriculum_orders(table: pd.DataFrame) -> plt.Figure:
         rows = table[(table["family"] == family) & (table["scale"] == scale)]
         ends = rows[rows["order"].isin(FORMATS)]
         lengths = ax.twinx()
-        for order in ("sequential", "mixed"):
+        for order in CURRICULUM_KINDS:
             line = pd.concat([ends, rows[rows["order"] == order]]).sort_values("reasoning_share")
             ax.plot(
                 100 * line["reasoning_share"],
@@ -374,7 +374,7 @@ def curriculum_orders(table: pd.DataFrame) -> plt.Figure:
         )
         lengths.set_ylabel("generated tokens (dotted)")
         lengths.grid(False)
-    handles = [plt.Line2D([], [], color=colour(o), label=ORDER_LABELS[o]) for o in ("sequential", "mixed")]
+    handles = [plt.Line2D([], [], color=colour(o), label=ORDER_LABELS[o]) for o in CURRICULUM_KINDS]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     fig.tight_layout()
     return fig

@@ -10,8 +10,7 @@ from ..config.recipes import CURRICULUM_KINDS
 from ..core import files
 from . import granularity, transfer, verdicts
 from .markdown import markdown_table
-
-FLOPS_COUNTS = {"paper": "the paper formula", "exact": "the exact count"}
+from .plots import COUNT_LABELS
 
 
 def _share(count: tuple[int, int]) -> str:
@@ -91,7 +90,7 @@ def render(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataF
         f"# {study.study}: scale or reason?",
         study.description,
         f"Students (parameters): {sizes}. Benchmarks: {', '.join(b.name for b in study.benchmarks)}. "
-        f"FLOPs on the axes: {FLOPS_COUNTS[study.analysis.flops]}. "
+        f"FLOPs on the axes: the {COUNT_LABELS[study.analysis.flops]}. "
         f"Family verdicts use each family's in-distribution benchmark.",
         "## Headlines",
         "\n".join(f"- {line}" for line in headlines(study, results, tables)),

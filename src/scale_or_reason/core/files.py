@@ -66,9 +66,9 @@ def _plain(value):
 
 
 def write_jsonl(path: Path, rows: Iterable[dict]) -> Path:
-    """One JSON object per line, non-ASCII text kept as it is."""
-    text = "".join(json.dumps(row, ensure_ascii=False, default=_plain) + "\n" for row in rows)
-    return write_text(path, text)
+    """One compact JSON object per line, non-ASCII text kept as it is."""
+    lines = (json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=_plain) for row in rows)
+    return write_text(path, "".join(line + "\n" for line in lines))
 
 
 def read_jsonl(path: Path) -> list[dict]:
