@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from scale_or_reason.pareto import frontier_steps, pareto_mask
+from scale_or_reason.pareto import frontier_probability, frontier_steps, pareto_mask
 
 
 def brute_force(costs, scores):
@@ -35,6 +35,51 @@ def test_known_frontier():
 def test_shapes_must_agree():
     with pytest.raises(ValueError):
         pareto_mask([1, 2], [1])
+
+
+# --- the probability of being on the frontier -------------------------------------------------
+
+
+def test_a_point_dominated_in_every_replicate_has_probability_zero_and_a_dominant_one_one():
+    rng = np.random.default_rng(0)
+    scores = np.column_stack([rng.uniform(0.6, 0.9, 500), rng.uniform(0.1, 0.5, 500), rng.uniform(0, 1, 500)])
+    costs = [1.0, 2.0, 0.5]  # point 0 is cheaper and better than point 1 in every replicate
+    probability = frontier_probability(costs, scores)
+    assert probability[1] == 0.0
+    assert probability[0] > 0
+    best = np.column_stack([np.ones(500), scores[:, 1]])  # cheapest and most accurate: always there
+    assert frontier_probability([0.1, 2.0], best).tolist() == [1.0, 0.0]
+
+
+def test_two_exchangeable_points_are_each_on_it_half_the_time():
+    rng = np.random.default_rng(1)
+    scores = rng.normal(0.5, 0.1, size=(20_000, 2))
+    probability = frontier_probability([1.0, 1.0], scores)  # same cost: the better one of each draw
+    np.testing.assert_allclose(probability, [0.5, 0.5], atol=0.015)
+
+
+def test_resampled_costs_count_per_replicate():
+    scores = np.array([[0.5, 0.5], [0.5, 0.5]])
+    costs = np.array([[1.0, 2.0], [3.0, 2.0]])  # point 0 cheaper in the first replicate only
+    assert frontier_probability(costs, scores).tolist() == [0.5, 0.5]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_frontier_probability_matches_a_brute_force_loop(seed):
+    rng = np.random.default_rng(seed)
+    replicates, points = 40, 12
+    costs = rng.integers(1, 6, size=(replicates, points)).astype(float)
+    scores = rng.integers(0, 4, size=(replicates, points)) / 3
+    expected = np.mean([brute_force(costs[r], scores[r]) for r in range(replicates)], axis=0)
+    np.testing.assert_allclose(frontier_probability(costs, scores), expected)
+    fixed = costs[0]
+    expected_fixed = np.mean([brute_force(fixed, scores[r]) for r in range(replicates)], axis=0)
+    np.testing.assert_allclose(frontier_probability(fixed, scores), expected_fixed)
+
+
+def test_frontier_probability_needs_replicates_by_points():
+    with pytest.raises(ValueError):
+        frontier_probability([1.0, 2.0], [0.5, 0.6])
 
 
 # --- the saturating fit ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ __all__ = [
     "SaturatingFit",
     "fit_power_law",
     "fit_saturating",
+    "frontier_probability",
     "frontier_steps",
     "mark_frontiers",
     "pareto_mask",
@@ -36,6 +37,25 @@ def pareto_mask(costs, scores) -> np.ndarray:
     no_worse = (costs[None, :] <= costs[:, None]) & (scores[None, :] >= scores[:, None])
     strictly_better = (costs[None, :] < costs[:, None]) | (scores[None, :] > scores[:, None])
     return ~(no_worse & strictly_better).any(axis=1)
+
+
+def frontier_probability(costs, score_samples) -> np.ndarray:
+    """For each point, the share of replicates in which no other point dominates it.
+
+    `score_samples` is replicates × points (bootstrap replicates of each point's accuracy);
+    `costs` is one cost per point, or replicates × points when the cost is itself resampled
+    (inference FLOPs per item depend on which items a replicate drew). Dominance as in
+    `pareto_mask`: another point costs no more and scores no less, strictly better in one.
+    """
+    scores = np.asarray(score_samples, dtype=float)
+    if scores.ndim != 2:
+        raise ValueError("score_samples must be replicates × points")
+    costs = np.broadcast_to(np.asarray(costs, dtype=float), scores.shape)
+    # [r, i, j]: in replicate r, point j dominates point i.
+    no_worse = (costs[:, None, :] <= costs[:, :, None]) & (scores[:, None, :] >= scores[:, :, None])
+    strictly_better = (costs[:, None, :] < costs[:, :, None]) | (scores[:, None, :] > scores[:, :, None])
+    dominated = (no_worse & strictly_better).any(axis=2)
+    return 1.0 - dominated.mean(axis=0)
 
 
 def mark_frontiers(

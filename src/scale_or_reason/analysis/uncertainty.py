@@ -1,0 +1,215 @@
+"""How sure each accuracy is: a bootstrap over seeds and items, and what follows from it.
+
+Every accuracy is an estimate with two sources of noise: which items the benchmark drew and which
+training run (seed) produced the student. Each bootstrap replicate resamples, per student, its
+seeds (with replacement), and, shared by all students, the benchmark's items: the resampling is
+paired, so a difference between two students on the same items keeps its correlation and is not
+drowned in item noise both share. From the replicates:
+
+- a 95% percentile interval on every accuracy, beside the seed-to-seed standard deviation (how
+  much of the spread is training noise);
+- the difference reasoning minus IFT at equal size, with its interval and a verdict that says
+  "within noise" when the interval holds zero;
+- for each student and cost axis, the probability of being on the Pareto frontier: the share of
+  replicates in which no other student is at most as costly and at least as accurate
+  (`pareto.frontier_probability`; inference FLOPs per item are resampled with the items).
+
+Input is one row per student, seed, benchmark and item (`results.item_outcomes`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..config.recipes import FORMATS
+from .pareto import frontier_probability
+
+REPLICATES = 2000
+CONFIDENCE = 0.95
+STUDENT = ["scale", "recipe"]
+WITHIN_NOISE = "within noise"
+
+
+@dataclass(frozen=True)
+class Replicates:
+    """One benchmark's bootstrap: per student (rows of `students`), the estimate, its replicates
+    and its inference FLOPs per item, all in the students' order."""
+
+    benchmark: str
+    students: pd.DataFrame  # scale, recipe
+    accuracy: np.ndarray  # students: mean over seeds of the accuracy on every item
+    accuracy_samples: np.ndarray  # replicates × students
+    inference_flops: np.ndarray  # students
+    inference_flops_samples: np.ndarray  # replicates × students
+    seed_sd: np.ndarray  # students: standard deviation of the per-seed accuracies (nan with one seed)
+    seeds: np.ndarray  # students: how many seeds
+    items: int
+
+    def interval(self, values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        samples = self.accuracy_samples if values is None else values
+        tail = 100 * (1 - CONFIDENCE) / 2
+        low, high = np.percentile(samples, [tail, 100 - tail], axis=0)
+        return low, high
+
+    def column(self, scale: str, recipe: str) -> int | None:
+        match = self.students.index[(self.students["scale"] == scale) & (self.students["recipe"] == recipe)]
+        return int(match[0]) if len(match) else None
+
+
+def _tensor(
+    outcomes: pd.DataFrame, value: str, students: pd.DataFrame, items: list, seeds: int
+) -> np.ndarray:
+    """students × seeds × items of `value` (nan where a student has fewer seeds)."""
+    tensor = np.full((len(students), seeds, len(items)), np.nan)
+    item_index = {item: i for i, item in enumerate(items)}
+    for s, (_, student) in enumerate(students.iterrows()):
+        rows = outcomes[(outcomes["scale"] == student["scale"]) & (outcomes["recipe"] == student["recipe"])]
+        for k, (_, run) in enumerate(rows.groupby("seed", sort=True)):
+            tensor[s, k, run["id"].map(item_index).to_numpy()] = run[value].to_numpy(dtype=float)
+    return tensor
+
+
+def _item_weights(rng: np.random.Generator, replicates: int, items: int) -> np.ndarray:
+    """replicates × items: how often each item is drawn in each replicate (n draws with replacement)."""
+    draws = rng.integers(0, items, size=(replicates, items)) + items * np.arange(replicates)[:, None]
+    return np.bincount(draws.ravel(), minlength=replicates * items).reshape(replicates, items)
+
+
+def _seed_means(per_seed: np.ndarray, seeds: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """replicates × students: the mean over each student's seeds drawn with replacement, from
+    per_seed (students × seeds × replicates)."""
+    students, most, replicates = per_seed.shape
+    draws = np.floor(rng.random((students, most, replicates)) * seeds[:, None, None]).astype(int)
+    chosen = np.take_along_axis(per_seed, draws, axis=1)
+    used = np.arange(most)[None, :, None] < seeds[:, None, None]
+    return (np.where(used, chosen, 0.0).sum(axis=1) / seeds[:, None]).T
+
+
+def bootstrap(outcomes: pd.DataFrame, replicates: int = REPLICATES, seed: int = 0) -> Replicates:
+    """The bootstrap of one benchmark. `outcomes`: scale, recipe, seed, id, correct (0/1 or a graded
+    score) and inference_flops, one row per student, seed and item; every run answers the same items."""
+    if outcomes["benchmark"].nunique() != 1:
+        raise ValueError("bootstrap one benchmark at a time")
+    students = outcomes[STUDENT].drop_duplicates().reset_index(drop=True)
+    items = sorted(outcomes["id"].unique())
+    seeds = (
+        outcomes.groupby(STUDENT, sort=False)["seed"]
+        .nunique()
+        .reindex(pd.MultiIndex.from_frame(students))
+        .to_numpy()
+    )
+    correct = _tensor(outcomes, "correct", students, items, int(seeds.max()))
+    flops = _tensor(outcomes, "inference_flops", students, items, int(seeds.max()))
+    benchmark = outcomes["benchmark"].iloc[0]
+    if (outcomes.groupby([*STUDENT, "seed"]).size() != len(items)).any():
+        raise ValueError(f"every run must answer the same {len(items)} items of {benchmark}")
+    rng = np.random.default_rng([seed, *benchmark.encode()])  # a stream per benchmark
+    draws = _item_weights(rng, replicates, len(items)).T  # items × replicates
+    # students × seeds × replicates; sums of whole counts first, so that all-right stays exactly 1
+    resampled = [(np.nan_to_num(values) @ draws) / len(items) for values in (correct, flops)]
+    accuracy_samples, flops_samples = (_seed_means(values, seeds, rng) for values in resampled)
+    per_seed = correct.mean(axis=2)  # students × seeds (nan for the seeds a student lacks)
+    spread = [np.std(row[:n], ddof=1) if n > 1 else np.nan for row, n in zip(per_seed, seeds, strict=True)]
+    return Replicates(
+        benchmark=benchmark,
+        students=students,
+        accuracy=np.nanmean(per_seed, axis=1),
+        accuracy_samples=accuracy_samples,
+        inference_flops=np.nanmean(flops.mean(axis=2), axis=1),
+        inference_flops_samples=flops_samples,
+        seed_sd=np.array(spread),
+        seeds=seeds,
+        items=len(items),
+    )
+
+
+def bootstrap_study(
+    outcomes: pd.DataFrame, replicates: int = REPLICATES, seed: int = 0
+) -> dict[str, Replicates]:
+    """Every benchmark's bootstrap; each draws from a stream of its own (seeded by `seed` and its
+    name), so adding a benchmark changes no other's intervals."""
+    return {
+        benchmark: bootstrap(rows, replicates, seed)
+        for benchmark, rows in outcomes.groupby("benchmark", sort=False)
+    }
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+
+def accuracy_table(replicates: dict[str, Replicates]) -> pd.DataFrame:
+    """One row per student and benchmark: the seed mean, its 95% interval, the seed-to-seed
+    standard deviation, the number of seeds and of items."""
+    tables = []
+    for benchmark, reps in replicates.items():
+        low, high = reps.interval()
+        tables.append(
+            reps.students.assign(
+                benchmark=benchmark,
+                mean=reps.accuracy,
+                low=low,
+                high=high,
+                sd_seeds=reps.seed_sd,
+                seeds=reps.seeds,
+                n=reps.items,
+            )
+        )
+    return pd.concat(tables, ignore_index=True)
+
+
+def verdict(low: float, high: float, better: str, worse: str) -> str:
+    """Which side an interval of `better − worse` supports, or that it holds zero."""
+    if low > 0:
+        return better
+    if high < 0:
+        return worse
+    return WITHIN_NOISE
+
+
+def format_differences(replicates: dict[str, Replicates], panels: dict[str, str]) -> pd.DataFrame:
+    """Per family (its in-distribution benchmark) and scale with both formats: reasoning minus IFT,
+    its 95% interval and which format the interval supports."""
+    ift, reasoning = FORMATS
+    rows = []
+    for family, benchmark in panels.items():
+        if benchmark not in replicates:
+            continue
+        reps = replicates[benchmark]
+        for scale in reps.students["scale"].unique():
+            a, b = reps.column(scale, reasoning), reps.column(scale, ift)
+            if a is None or b is None:
+                continue
+            samples = reps.accuracy_samples[:, a] - reps.accuracy_samples[:, b]
+            low, high = reps.interval(samples)
+            rows.append(
+                {
+                    "family": family,
+                    "scale": scale,
+                    "difference": reps.accuracy[a] - reps.accuracy[b],
+                    "low": low,
+                    "high": high,
+                    "verdict": verdict(low, high, reasoning, ift),
+                }
+            )
+    return pd.DataFrame(rows, columns=["family", "scale", "difference", "low", "high", "verdict"])
+
+
+def frontier_table(replicates: dict[str, Replicates], train_flops: pd.DataFrame) -> pd.DataFrame:
+    """Per benchmark and student, the probability of being on the training and on the inference
+    frontier. `train_flops`: scale, recipe, train_flops (fixed per student: its data and length)."""
+    tables = []
+    for benchmark, reps in replicates.items():
+        costs = reps.students.merge(train_flops, on=STUDENT, how="left")["train_flops"].to_numpy(dtype=float)
+        tables.append(
+            reps.students.assign(
+                benchmark=benchmark,
+                p_train_frontier=frontier_probability(costs, reps.accuracy_samples),
+                p_inference_frontier=frontier_probability(
+                    reps.inference_flops_samples, reps.accuracy_samples
+                ),
+            )
+        )
+    return pd.concat(tables, ignore_index=True)

@@ -1,0 +1,141 @@
+"""The bootstrap over seeds and items, on tables whose answers are known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scale_or_reason.analysis import uncertainty
+from scale_or_reason.analysis.uncertainty import WITHIN_NOISE, accuracy_table, bootstrap, format_differences
+
+
+def outcomes(runs: dict[tuple[str, str, int], list[float]], benchmark="math_oe", flops=None) -> pd.DataFrame:
+    """One row per (scale, recipe, seed) and item from lists of per-item scores."""
+    rows = []
+    for (scale, recipe, seed), scores in runs.items():
+        for item, score in enumerate(scores):
+            cost = (flops or {}).get((scale, recipe), 1.0) * (1 + item % 3)
+            rows.append(
+                {"scale": scale, "recipe": recipe, "seed": seed, "benchmark": benchmark, "id": f"q{item:03d}",
+                 "correct": score, "inference_flops": cost}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_a_student_right_on_every_item_has_a_point_interval():
+    reps = bootstrap(outcomes({("s", "ift", 0): [1.0] * 40}), replicates=200)
+    low, high = reps.interval()
+    assert reps.accuracy.tolist() == [1.0] and low.tolist() == [1.0] and high.tolist() == [1.0]
+    assert np.isnan(reps.seed_sd[0]) and reps.seeds.tolist() == [1] and reps.items == 40
+
+
+def test_item_noise_matches_the_binomial_standard_error():
+    rng = np.random.default_rng(3)
+    scores = (rng.random(400) < 0.5).astype(float)
+    reps = bootstrap(outcomes({("s", "ift", 0): list(scores)}), replicates=4000)
+    p = scores.mean()
+    assert reps.accuracy_samples[:, 0].std() == pytest.approx(np.sqrt(p * (1 - p) / 400), rel=0.08)
+    low, high = reps.interval()
+    assert low[0] < p < high[0] and high[0] - low[0] == pytest.approx(
+        2 * 1.96 * np.sqrt(p * (1 - p) / 400), rel=0.1
+    )
+
+
+def test_items_are_resampled_together_so_identical_students_never_differ():
+    rng = np.random.default_rng(4)
+    scores = list((rng.random(100) < 0.6).astype(float))
+    table = outcomes({("s", "ift", 0): scores, ("s", "reasoning", 0): scores})
+    reps = bootstrap(table, replicates=500)
+    assert np.array_equal(reps.accuracy_samples[:, 0], reps.accuracy_samples[:, 1])
+    differences = format_differences({"math_oe": reps}, {"math_oe": "math_oe"})
+    assert differences[["difference", "low", "high"]].iloc[0].tolist() == [0.0, 0.0, 0.0]
+    assert differences["verdict"].iloc[0] == WITHIN_NOISE
+
+
+def test_seeds_are_resampled_per_student_and_their_spread_reported():
+    # Seed 0 right on every item, seed 1 on none: the estimate is their mean, and a replicate that
+    # draws the same seed twice lands on 0 or 1.
+    table = outcomes({("s", "ift", 0): [1.0] * 50, ("s", "ift", 1): [0.0] * 50})
+    reps = bootstrap(table, replicates=2000)
+    assert reps.accuracy.tolist() == [0.5] and reps.seeds.tolist() == [2]
+    assert reps.seed_sd[0] == pytest.approx(np.sqrt(0.5))
+    share = np.bincount((2 * reps.accuracy_samples[:, 0]).round().astype(int), minlength=3) / 2000
+    np.testing.assert_allclose(share, [0.25, 0.5, 0.25], atol=0.04)
+
+
+def test_a_clear_gain_is_called_and_a_clear_loss_too():
+    better = [1.0] * 45 + [0.0] * 5
+    worse = [1.0] * 5 + [0.0] * 45
+    table = outcomes(
+        {
+            ("s", "ift", 0): worse,
+            ("s", "reasoning", 0): better,
+            ("m", "ift", 0): better,
+            ("m", "reasoning", 0): worse,
+        }
+    )
+    table = pd.concat([table, outcomes({("m", "ift", 0): better}, "other")], ignore_index=True)
+    differences = format_differences(
+        uncertainty.bootstrap_study(table, 500), {"math_oe": "math_oe", "x": "absent"}
+    )
+    by_scale = differences.set_index("scale")
+    assert by_scale.loc["s", "verdict"] == "reasoning" and by_scale.loc["s", "low"] > 0
+    assert by_scale.loc["m", "verdict"] == "ift" and by_scale.loc["m", "high"] < 0
+    assert by_scale.loc["s", "difference"] == pytest.approx(0.8)
+
+
+def test_the_accuracy_table_and_determinism():
+    rng = np.random.default_rng(5)
+    runs = {
+        ("s", r, k): list((rng.random(60) < 0.5).astype(float))
+        for r in ("ift", "reasoning")
+        for k in (0, 1, 2)
+    }
+    table = outcomes(runs)
+    first, again = (accuracy_table(uncertainty.bootstrap_study(table, 300, seed=1)) for _ in range(2))
+    pd.testing.assert_frame_equal(first, again)
+    assert list(first.columns) == [
+        "scale",
+        "recipe",
+        "benchmark",
+        "mean",
+        "low",
+        "high",
+        "sd_seeds",
+        "seeds",
+        "n",
+    ]
+    assert (first["low"] <= first["mean"]).all() and (first["mean"] <= first["high"]).all()
+    assert first["seeds"].tolist() == [3, 3] and first["n"].tolist() == [60, 60]
+    other = accuracy_table(uncertainty.bootstrap_study(table, 300, seed=2))
+    assert not first[["low", "high"]].equals(other[["low", "high"]])
+
+
+def test_inference_flops_are_resampled_with_the_items_and_feed_the_frontier():
+    scores = [1.0] * 30
+    flops = {("s", "ift"): 1.0, ("s", "reasoning"): 10.0}
+    table = outcomes({("s", "ift", 0): scores, ("s", "reasoning", 0): [0.0] * 30}, flops=flops)
+    reps = uncertainty.bootstrap_study(table, 300)
+    assert reps["math_oe"].inference_flops.tolist() == pytest.approx(
+        [2.0, 20.0]
+    )  # items cost 1, 2, 3, 1, ...
+    assert reps["math_oe"].inference_flops_samples.std(axis=0).min() > 0
+    train = pd.DataFrame({"scale": ["s", "s"], "recipe": ["ift", "reasoning"], "train_flops": [1.0, 2.0]})
+    frontier = uncertainty.frontier_table(reps, train)
+    assert frontier["p_train_frontier"].tolist() == [1.0, 0.0]
+    assert frontier["p_inference_frontier"].tolist() == [1.0, 0.0]
+
+
+def test_runs_must_answer_the_same_items():
+    table = outcomes({("s", "ift", 0): [1.0] * 10, ("s", "reasoning", 0): [1.0] * 9})
+    with pytest.raises(ValueError, match="same 10 items"):
+        bootstrap(table, 10)
+
+
+def test_students_with_fewer_seeds_draw_only_their_own():
+    table = outcomes(
+        {("s", "ift", 0): [1.0] * 10, ("s", "ift", 1): [0.0] * 10, ("s", "probe", 0): [1.0] * 10}
+    )
+    reps = bootstrap(table, replicates=300)
+    assert reps.seeds.tolist() == [2, 1] and reps.accuracy.tolist() == [0.5, 1.0]
+    assert set(reps.accuracy_samples[:, 1]) == {1.0}  # never a padded, missing seed
+    assert set(np.unique(reps.accuracy_samples[:, 0])) <= {0.0, 0.5, 1.0}
