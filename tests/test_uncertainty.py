@@ -139,3 +139,69 @@ def test_students_with_fewer_seeds_draw_only_their_own():
     assert reps.seeds.tolist() == [2, 1] and reps.accuracy.tolist() == [0.5, 1.0]
     assert set(reps.accuracy_samples[:, 1]) == {1.0}  # never a padded, missing seed
     assert set(np.unique(reps.accuracy_samples[:, 0])) <= {0.0, 0.5, 1.0}
+
+
+def test_the_headlines_count_only_what_the_intervals_allow():
+    from scale_or_reason.analysis.summary import format_headline, frontier_headlines
+
+    differences = pd.DataFrame(
+        {
+            "family": ["a", "a", "b", "b"],
+            "scale": ["s", "m", "s", "m"],
+            "difference": [0.3, 0.02, -0.2, 0.01],
+            "low": [0.1, -0.05, -0.3, -0.04],
+            "high": [0.5, 0.09, -0.1, 0.06],
+            "verdict": ["reasoning", WITHIN_NOISE, "ift", WITHIN_NOISE],
+        }
+    )
+    assert uncertainty.verdict_counts(differences) == {"reasoning": 1, "ift": 1, WITHIN_NOISE: 2}
+    text = format_headline(differences, (3, 4))
+    assert "reasoning beats IFT in 1 of 4" in text and "IFT beats reasoning in 1" in text
+    assert "in the other 2 the difference is within noise" in text and "reasoning is higher in 3 of 4" in text
+    frontier = pd.DataFrame(
+        {
+            "scale": ["s", "m", "s"],
+            "recipe": ["ift", "reasoning", "ift"],
+            "benchmark": ["home_a", "home_a", "away"],
+            "p_train_frontier": [0.95, 0.91, 1.0],
+            "p_inference_frontier": [0.5, 0.2, 1.0],
+        }
+    )
+    panels = {"a": "home_a", "b": "home_b"}
+    likely = uncertainty.likely_on_frontier(frontier, panels, "p_train_frontier")
+    assert likely.to_dict("records") == [
+        {"family": "a", "scale": "s", "recipe": "ift", "probability": 0.95},
+        {"family": "a", "scale": "m", "recipe": "reasoning", "probability": 0.91},
+    ]
+    train, inference = frontier_headlines(frontier, panels)
+    assert train.endswith("a: s ift (0.95), m reasoning (0.91).")
+    assert inference.endswith("no student in any family.")  # the transfer set's 1.0 does not count
+
+
+def test_the_verdict_table_gains_the_difference_and_the_frontier_probabilities():
+    verdicts = pd.DataFrame({"family": ["a", "a"], "scale": ["s", "m"], "accuracy": [0.5, 0.7]})
+    differences = pd.DataFrame(
+        {
+            "family": ["a"],
+            "scale": ["s"],
+            "difference": [0.2],
+            "low": [0.1],
+            "high": [0.3],
+            "verdict": ["reasoning"],
+        }
+    )
+    frontier = pd.DataFrame(
+        {
+            "scale": ["s", "s", "m"],
+            "recipe": ["ift", "reasoning", "reasoning"],
+            "benchmark": ["home_a"] * 3,
+            "p_train_frontier": [0.1, 0.8, 0.6],
+            "p_inference_frontier": [0.2, 0.3, 0.4],
+        }
+    )
+    table = uncertainty.with_uncertainty(verdicts, differences, frontier, {"a": "home_a"})
+    row = table.set_index("scale").loc["s"]
+    assert (row["difference"], row["difference_low"], row["difference_high"]) == (0.2, 0.1, 0.3)
+    assert (row["p_train_frontier"], row["p_inference_frontier"]) == (0.8, 0.3)
+    assert pd.isna(table.set_index("scale").loc["m", "difference"])  # no IFT student at m
+    assert table.set_index("scale").loc["m", "p_train_frontier"] == 0.6

@@ -2,20 +2,22 @@
 waits for. The local runner, Slurm, the dry-run plan, preflight and the analysis all ask here;
 nothing else computes a unit folder or a dependency.
 
-| stage        | notebook                   | unit                        | waits for                      |
-|--------------|----------------------------|-----------------------------|--------------------------------|
-| `generate`   | `01_generate.ipynb`        | the study's data            | nothing                        |
-| `train`      | `02_train.ipynb`           | one student (scale, recipe) | the data (`unsolved`: + probe) |
-| `evaluate`   | `03_evaluate.ipynb`        | one trained student         | its training                   |
-| `analyze`    | `04_pareto.ipynb`          | the study (if it has recipes)            | every evaluation  |
-| `curriculum` | `05_curriculum.ipynb`      | the study (if it trains curricula)       | every evaluation  |
-| `transfer`   | `06_transfer.ipynb`        | the study (if it has transfer sets)      | every evaluation  |
+| stage        | notebook                   | unit                                       | waits for        |
+|--------------|----------------------------|--------------------------------------------|------------------|
+| `generate`   | `01_generate.ipynb`        | the study's data                           | nothing          |
+| `train`      | `02_train.ipynb`           | one run: a student (scale, recipe), a seed | the data         |
+| `evaluate`   | `03_evaluate.ipynb`        | one trained run                            | its training     |
+| `analyze`    | `04_pareto.ipynb`          | the study (if it has recipes)              | every evaluation |
+| `curriculum` | `05_curriculum.ipynb`      | the study (if it trains curricula)         | every evaluation |
+| `transfer`   | `06_transfer.ipynb`        | the study (if it has transfer sets)        | every evaluation |
 | `efficiency` | `07_data_efficiency.ipynb` | the study (if it selects data or teachers) | every evaluation |
 
-A study writes under `runs/<study>/`; each unit owns a folder whose name ends with a fingerprint
-of the parameters that shape its outputs, so changed parameters get a new folder and unchanged
-ones find their finished work. A unit writes `complete.json` last; a folder without it is treated
-as unfinished and started again from scratch (a training unit keeps its periodic checkpoints).
+The `unsolved` selections of a data-efficiency study also wait for the probe's evaluation.
+A student is trained once per seed of the study (`seeds`; when unset, once, with `seed`). A study
+writes under `runs/<study>/`; each unit owns a folder whose name ends with a fingerprint of the
+parameters that shape its outputs, so changed parameters get a new folder and unchanged ones find
+their finished work. A unit writes `complete.json` last; a folder without it is treated as
+unfinished and started again from scratch (a training unit keeps its periodic checkpoints).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .config import paths
 from .config.families import IN_DISTRIBUTION
@@ -47,11 +50,23 @@ CHECKPOINTS = "checkpoints"  # a training unit's periodic checkpoints: kept when
 # of the old shape are not reused (v2: FLOPs counted both ways and MFU; v3: epochs laid out in
 # the recipe's rows, curricula).
 ARTIFACT_VERSION = 3
+# Part of the study-wide analyses' fingerprints only: bump it when what they write changes, so
+# they run again over finished runs (v2: results per seed, intervals, frontier probabilities).
+ANALYSIS_VERSION = 2
 # The candidate pool is generated data, and the tokenizer learns its traces.
 POOL_FIELDS = {"questions_per_family", "traces_per_question", "error_rate"}
 
 
-# --- the students ---------------------------------------------------------------------------
+# --- the students and their runs ---------------------------------------------------------------
+
+
+class Run(NamedTuple):
+    """One training of a student: its scale, its recipe and the seed of its initialisation and
+    data order."""
+
+    scale: str
+    recipe: str
+    seed: int
 
 
 def students(study: StudyParams) -> list[tuple[str, str]]:
@@ -92,8 +107,21 @@ def samples_per_family(study: StudyParams, recipe: str) -> int:
     return budget if budget is not None else pool_rows.get(recipe, study.teacher.train_per_family)
 
 
-def check_student(study: StudyParams, scale: str, recipe: str) -> None:
-    """Refuse a (scale, recipe) the study does not define, naming what it does define."""
+def run_seeds(study: StudyParams, recipe: str) -> list[int]:
+    """The seeds a student is trained with: every seed of the study, but the probe (an instrument of
+    data selection, not a compared student) once, with the data's seed."""
+    return [study.seed] if study.seeds is None or recipe == "probe" else list(study.seeds)
+
+
+def runs(study: StudyParams) -> list[Run]:
+    """Every run of the study: each student, once per seed."""
+    return [
+        Run(scale, recipe, seed) for scale, recipe in students(study) for seed in run_seeds(study, recipe)
+    ]
+
+
+def check_student(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> None:
+    """Refuse a (scale, recipe, seed) the study does not define, naming what it does define."""
     if scale not in study.students.scales:
         raise ParametersError(
             f"unknown scale {scale!r}; {study.study} has {', '.join(study.students.scales)}"
@@ -103,6 +131,9 @@ def check_student(study: StudyParams, scale: str, recipe: str) -> None:
         raise ParametersError(
             f"{study.study} trains no recipe {recipe!r} at scale {scale!r} (it trains {', '.join(trained)})"
         )
+    if seed is not None and seed not in run_seeds(study, recipe):
+        known = ", ".join(map(str, run_seeds(study, recipe)))
+        raise ParametersError(f"{study.study} trains {scale}-{recipe} with seed(s) {known}, not {seed}")
 
 
 # --- folders and fingerprints -----------------------------------------------------------------
@@ -140,49 +171,63 @@ def _pool_recipe_settings(study: StudyParams, recipe: str) -> dict:
     return {}
 
 
-def train_fingerprint(study: StudyParams, scale: str, recipe: str) -> str:
+def run_name(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> str:
+    """`scale-recipe`, and `-seed<n>` in a study with `seeds`."""
+    return f"{scale}-{recipe}" if study.seeds is None else f"{scale}-{recipe}-seed{_seed(study, seed)}"
+
+
+def _seed(study: StudyParams, seed: int | None) -> int:
+    return study.seed if seed is None else seed
+
+
+def train_fingerprint(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> str:
     training = study.training.model_dump(exclude={"threads"})
     scale_config = study.students.scales[scale]
     pool_settings = _pool_recipe_settings(study, recipe)
     extra = (pool_settings,) if pool_settings else ()  # the pairs' recipes keep their folders' names
-    return fingerprint(data_fingerprint(study), scale_config, recipe, training, study.seed, *extra)
+    return fingerprint(data_fingerprint(study), scale_config, recipe, training, _seed(study, seed), *extra)
 
 
-def train_dir(study: StudyParams, scale: str, recipe: str) -> Path:
-    return study_dir(study) / "train" / f"{scale}-{recipe}-{train_fingerprint(study, scale, recipe)}"
+def train_dir(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> Path:
+    key = train_fingerprint(study, scale, recipe, seed)
+    return study_dir(study) / "train" / f"{run_name(study, scale, recipe, seed)}-{key}"
 
 
-def eval_fingerprint(study: StudyParams, scale: str, recipe: str) -> str:
+def eval_fingerprint(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> str:
     evaluation = study.evaluation.model_dump(exclude={"threads"})
-    return fingerprint(train_fingerprint(study, scale, recipe), evaluation, study.seed)
+    return fingerprint(train_fingerprint(study, scale, recipe, seed), evaluation, _seed(study, seed))
 
 
-def eval_dir(study: StudyParams, scale: str, recipe: str) -> Path:
-    return study_dir(study) / "evaluate" / f"{scale}-{recipe}-{eval_fingerprint(study, scale, recipe)}"
+def eval_dir(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> Path:
+    key = eval_fingerprint(study, scale, recipe, seed)
+    return study_dir(study) / "evaluate" / f"{run_name(study, scale, recipe, seed)}-{key}"
 
 
 def _evaluations(study: StudyParams) -> list[str]:
-    return [eval_fingerprint(study, scale, recipe) for scale, recipe in students(study)]
+    return [eval_fingerprint(study, *run) for run in runs(study)]
 
 
 def analysis_dir(study: StudyParams) -> Path:
-    return study_dir(study) / f"analysis-{fingerprint(ARTIFACT_VERSION, _evaluations(study), study.analysis)}"
+    key = fingerprint(ARTIFACT_VERSION, ANALYSIS_VERSION, _evaluations(study), study.analysis)
+    return study_dir(study) / f"analysis-{key}"
 
 
 def curriculum_dir(study: StudyParams) -> Path:
-    key = fingerprint(ARTIFACT_VERSION, _evaluations(study), study.analysis, study.curricula)
+    key = fingerprint(
+        ARTIFACT_VERSION, ANALYSIS_VERSION, _evaluations(study), study.analysis, study.curricula
+    )
     return study_dir(study) / f"curriculum-{key}"
 
 
 def transfer_dir(study: StudyParams) -> Path:
     variants = [b.variant for b in study.benchmarks]
-    key = fingerprint(ARTIFACT_VERSION, _evaluations(study), study.analysis, variants)
+    key = fingerprint(ARTIFACT_VERSION, ANALYSIS_VERSION, _evaluations(study), study.analysis, variants)
     return study_dir(study) / f"transfer-{key}"
 
 
 def efficiency_dir(study: StudyParams) -> Path:
     sections = (study.analysis, study.selection, study.teacher_choice)
-    key = fingerprint(ARTIFACT_VERSION, _evaluations(study), *sections)
+    key = fingerprint(ARTIFACT_VERSION, ANALYSIS_VERSION, _evaluations(study), *sections)
     return study_dir(study) / f"efficiency-{key}"
 
 
@@ -214,9 +259,9 @@ def require_complete(folder: Path, what: str) -> Path:
     return folder
 
 
-def evaluated_students(study: StudyParams) -> list[tuple[str, str]]:
-    """The students whose evaluation has finished, in the study's order."""
-    return [student for student in students(study) if is_complete(eval_dir(study, *student))]
+def evaluated_runs(study: StudyParams) -> list[Run]:
+    """The runs whose evaluation has finished, in the study's order."""
+    return [run for run in runs(study) if is_complete(eval_dir(study, *run))]
 
 
 # --- the graph --------------------------------------------------------------------------------
@@ -254,24 +299,17 @@ def relative_cost(study: StudyParams, scale: str, recipe: str) -> float:
     return size * (1.0 + 2.0 * parse_recipe(recipe).reasoning_share) * rows
 
 
-def student_units(study: StudyParams, file: str, scale: str, recipe: str) -> list[Unit]:
-    """The training and the evaluation unit of one student."""
-    name, cost = f"{scale}-{recipe}", relative_cost(study, scale, recipe)
-    selector = {"parameters_file": file, "scale": scale, "recipe": recipe}
+def run_units(study: StudyParams, file: str, run: Run) -> list[Unit]:
+    """The training and the evaluation unit of one run."""
+    name, cost = run_name(study, *run), relative_cost(study, run.scale, run.recipe)
+    selector = {"parameters_file": file, **run._asdict()}
     needs = ("generate:data",)
-    if parse_recipe(recipe).strategy == "unsolved":  # drops what the probe solves: after its evaluation
-        needs += (f"evaluate:{study.selection.probe.scale}-probe",)
-    train = Unit(
-        "train", name, train_dir(study, scale, recipe), selector, needs, cost, study.training.threads
-    )
+    if parse_recipe(run.recipe).strategy == "unsolved":  # drops what the probe solves: after its evaluation
+        needs += (f"evaluate:{run_name(study, study.selection.probe.scale, 'probe', study.seed)}",)
+    threads = study.training.threads
+    train = Unit("train", name, train_dir(study, *run), selector, needs, cost, threads)
     evaluate = Unit(
-        "evaluate",
-        name,
-        eval_dir(study, scale, recipe),
-        selector,
-        (train.key,),
-        cost,
-        study.evaluation.threads,
+        "evaluate", name, eval_dir(study, *run), selector, (train.key,), cost, study.evaluation.threads
     )
     return [train, evaluate]
 
@@ -296,7 +334,7 @@ def plan(study: StudyParams, parameters_file: str | Path) -> list[Unit]:
     """Every unit of the study, in an order that respects dependencies."""
     file = str(paths.resolve(parameters_file))
     units = [Unit("generate", "data", data_dir(study), {"parameters_file": file}, cost=1e12)]
-    for scale, recipe in students(study):
-        units += student_units(study, file, scale, recipe)
+    for run in runs(study):
+        units += run_units(study, file, run)
     evaluations = tuple(u.key for u in units if u.stage == "evaluate")
     return units + analysis_units(study, file, evaluations)

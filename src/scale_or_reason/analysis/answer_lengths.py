@@ -22,20 +22,22 @@ from ..core.hub import load_tokenizer
 CUT_PERCENTILES = (25, 50, 75, 100)
 
 
-def student_samples(study: StudyParams, scale: str, recipe: str) -> pd.DataFrame:
-    folder = units.eval_dir(study, scale, recipe)
+def run_samples(study: StudyParams, run: units.Run) -> pd.DataFrame:
+    """Every saved generation of one evaluated run, on every benchmark."""
+    folder = units.eval_dir(study, *run)
     tables = [
         files.read_jsonl_table(folder / "samples" / f"{b.name}.jsonl").assign(
-            benchmark=b.name, family=b.family
+            benchmark=b.name, family=b.family_or_group
         )
         for b in study.benchmarks
     ]
-    return pd.concat(tables, ignore_index=True).assign(scale=scale, recipe=recipe)
+    return pd.concat(tables, ignore_index=True).assign(**run._asdict())
 
 
 def lengths_by_outcome(study: StudyParams) -> pd.DataFrame:
-    """Mean generated tokens of correct and of wrong answers, per student and benchmark."""
-    samples = pd.concat([student_samples(study, *student) for student in units.evaluated_students(study)])
+    """Mean generated tokens of correct and of wrong answers, per student and benchmark (every
+    seed's answers pooled)."""
+    samples = pd.concat([run_samples(study, run) for run in units.evaluated_runs(study)])
     return (
         samples.groupby(["scale", "recipe", "benchmark", "family", "correct"], sort=False)
         .agg(gen_tokens_mean=("gen_tokens", "mean"), n=("gen_tokens", "size"))
@@ -43,58 +45,55 @@ def lengths_by_outcome(study: StudyParams) -> pd.DataFrame:
     )
 
 
-def truncate(response: str, tokenizer, budget: int) -> str:
-    """The response as it would read had generation stopped after `budget` tokens."""
-    ids = tokenizer(response, add_special_tokens=False)["input_ids"]
+def truncate(response: str, tokenizer, budget: int, ids: list[int] | None = None) -> str:
+    """The response as it would read had generation stopped after `budget` tokens (`ids`: its
+    tokens, when already known)."""
+    ids = tokenizer(response, add_special_tokens=False)["input_ids"] if ids is None else ids
     return response if len(ids) < budget else tokenizer.decode(ids[:budget])
 
 
 def truncation_table(study: StudyParams, percentiles=CUT_PERCENTILES) -> pd.DataFrame:
     """Accuracy and inference FLOPs of every reasoning student when its generations are cut at
-    percentiles of its own answer lengths on each benchmark (100 = not cut)."""
+    percentiles of its own answer lengths on each benchmark (100 = not cut), mean over its seeds."""
     tokenizer = load_tokenizer(units.data_dir(study) / "tokenizer")
     rows = []
-    for scale, recipe in units.evaluated_students(study):
-        if recipe != "reasoning":
-            continue
-        arch = flops.architecture(
-            AutoConfig.from_pretrained(str(units.train_dir(study, scale, recipe) / "model"))
-        )
-        samples = student_samples(study, scale, recipe)
-        for benchmark, group in samples.groupby("benchmark", sort=False):
-            for percentile in percentiles:
-                budget = math.ceil(np.percentile(group["gen_tokens"], percentile))
-                kept = [min(g, budget) for g in group["gen_tokens"]]
-                correct = [
-                    is_correct(truncate(r, tokenizer, budget), a)
-                    for r, a in zip(group["response"], group["answer"], strict=True)
-                ]
-                rows.append(
-                    {
-                        "scale": scale,
-                        "recipe": recipe,
-                        "benchmark": benchmark,
-                        "family": group["family"].iloc[0],
-                        "percentile": percentile,
-                        "budget_tokens": budget,
-                        "accuracy": float(np.mean(correct)),
-                        "gen_tokens_mean": float(np.mean(kept)),
-                        "inference_flops_paper": float(
-                            np.mean(
-                                [
-                                    flops.inference_flops(arch, p, g)
-                                    for p, g in zip(group["prompt_tokens"], kept, strict=True)
-                                ]
-                            )
-                        ),
-                        "inference_flops_exact": float(
-                            np.mean(
-                                [
-                                    flops.exact_inference_flops(arch, p, g)
-                                    for p, g in zip(group["prompt_tokens"], kept, strict=True)
-                                ]
-                            )
-                        ),
-                    }
-                )
-    return pd.DataFrame(rows)
+    for run in units.evaluated_runs(study):
+        if run.recipe == "reasoning":
+            rows += _truncated_run(study, run, tokenizer, percentiles)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    keys = ["scale", "recipe", "benchmark", "family", "percentile"]
+    return table.drop(columns="seed").groupby(keys, sort=False).mean().reset_index()
+
+
+def _truncated_run(study: StudyParams, run: units.Run, tokenizer, percentiles) -> list[dict]:
+    arch = flops.architecture(AutoConfig.from_pretrained(str(units.train_dir(study, *run) / "model")))
+    samples = run_samples(study, run)
+    rows = []
+    for benchmark, group in samples.groupby("benchmark", sort=False):
+        tokens = tokenizer(list(group["response"]), add_special_tokens=False)["input_ids"]
+        for percentile in percentiles:
+            budget = math.ceil(np.percentile(group["gen_tokens"], percentile))
+            kept = [min(g, budget) for g in group["gen_tokens"]]
+            answers = zip(group["response"], tokens, group["answer"], strict=True)
+            correct = [is_correct(truncate(r, tokenizer, budget, ids), a) for r, ids, a in answers]
+            prompts = list(zip(group["prompt_tokens"], kept, strict=True))
+            rows.append(
+                {
+                    **run._asdict(),
+                    "benchmark": benchmark,
+                    "family": group["family"].iloc[0],
+                    "percentile": percentile,
+                    "budget_tokens": budget,
+                    "accuracy": float(np.mean(correct)),
+                    "gen_tokens_mean": float(np.mean(kept)),
+                    "inference_flops_paper": float(
+                        np.mean([flops.inference_flops(arch, *p) for p in prompts])
+                    ),
+                    "inference_flops_exact": float(
+                        np.mean([flops.exact_inference_flops(arch, *p) for p in prompts])
+                    ),
+                }
+            )
+    return rows

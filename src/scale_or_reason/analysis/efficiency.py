@@ -30,7 +30,8 @@ def strategy_and_budget(recipe: str) -> tuple[str, int | None]:
 
 
 def _training_facts(study: StudyParams, scale: str, recipe: str) -> dict:
-    facts = files.read_json(units.train_dir(study, scale, recipe) / "train_metrics.json")
+    seed = units.run_seeds(study, recipe)[0]  # what a run trained on is the study's data, whatever its seed
+    facts = files.read_json(units.train_dir(study, scale, recipe, seed) / "train_metrics.json")
     return facts.get("selection", {})
 
 

@@ -28,8 +28,8 @@ from ..config import paths
 from ..config.params import StudyParams, load_study
 from ..config.recipes import FORMATS
 from ..core import files
-from . import answer_lengths, efficiency, granularity, plots, transfer, verdicts
-from .results import collect_results, in_distribution, pure
+from . import answer_lengths, efficiency, granularity, plots, transfer, uncertainty, verdicts
+from .results import collect_results, in_distribution, item_outcomes, pure, seed_means
 from .summary import write_summary
 
 
@@ -42,15 +42,30 @@ def figure_folders(study: StudyParams, folder: Path) -> list[Path]:
 
 @dataclass
 class Analysis:
-    """Everything the analysis computed, as the notebooks display it."""
+    """Everything the analysis computed, as the notebooks display it: `results` has a row per run
+    (student and seed) and benchmark, `students` their mean over seeds."""
 
     results: pd.DataFrame
     tables: dict[str, pd.DataFrame]
     figures: dict[str, plt.Figure] = field(default_factory=dict)
     summary: str = ""
+    students: pd.DataFrame | None = None
+
+
+def uncertainty_tables(study: StudyParams, students: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Every accuracy's interval, reasoning minus IFT per family and scale, and each student's
+    probability of being on the frontiers, from a bootstrap over seeds and items."""
+    replicates = uncertainty.bootstrap_study(item_outcomes(study), seed=study.seed)
+    train_flops = students[["scale", "recipe", "train_flops"]].drop_duplicates(["scale", "recipe"])
+    return {
+        "accuracy": uncertainty.accuracy_table(replicates),
+        "differences": uncertainty.format_differences(replicates, study.family_panels()),
+        "frontier_probability": uncertainty.frontier_table(replicates, train_flops),
+    }
 
 
 def compute_tables(study: StudyParams, results: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The tables of `04_pareto`, from the seed means of the results."""
     panels = study.family_panels()
     ceiling = study.analysis.teacher_accuracy
     fits = pd.concat(
@@ -136,21 +151,25 @@ def analyse(study: StudyParams) -> Analysis:
     results = collect_results(study)
     files.write_csv(folder / "results.csv", results)
     files.write_csv(units.results_csv(study), results)
-    tables = compute_tables(study, results)
+    students = seed_means(results)
+    tables = {**compute_tables(study, students), **uncertainty_tables(study, students)}
+    tables["verdicts"] = uncertainty.with_uncertainty(
+        tables["verdicts"], tables["differences"], tables["frontier_probability"], study.family_panels()
+    )
     for name, table in tables.items():
         files.write_csv(folder / "tables" / f"{name}.csv", table)
-    figures = draw_figures(study, results, tables)
+    figures = draw_figures(study, students, tables)
     save_figures(study, figures, folder)
-    summary = write_summary(study, results, tables)
+    summary = write_summary(study, students, tables)
     units.mark_complete(folder, rows=len(results), figures=sorted(figures))
-    return Analysis(results, tables, figures, summary)
+    return Analysis(results, tables, figures, summary, students)
 
 
 def analyse_curricula(study: StudyParams) -> Analysis:
     """The curriculum figures and table, from the same results."""
     folder = units.curriculum_dir(study)
     folder.mkdir(parents=True, exist_ok=True)
-    results = collect_results(study)
+    results = seed_means(collect_results(study))
     panels, scales = study.family_panels(), list(study.students.scales)
     table = verdicts.curriculum_table(results, panels)
     curricula = table[table["scale"].isin(study.curricula.scales)]
@@ -175,7 +194,7 @@ def analyse_transfer(study: StudyParams) -> Analysis:
     accuracy drop from in-distribution, whether reasoning's drop is smaller than IFT's, the figure."""
     folder = units.transfer_dir(study)
     folder.mkdir(parents=True, exist_ok=True)
-    results = collect_results(study)
+    results = seed_means(collect_results(study))
     gaps = transfer.transfer_gaps(results, study.benchmark_variants())
     comparison = transfer.compare_gaps(gaps)
     tables = {"transfer": gaps, "comparison": comparison}
@@ -216,7 +235,7 @@ def analyse_efficiency(study: StudyParams) -> Analysis:
     folder.mkdir(parents=True, exist_ok=True)
     results = collect_results(study)
     files.write_csv(folder / "results.csv", results)
-    tables, agreement = efficiency_tables(study, results)
+    tables, agreement = efficiency_tables(study, seed_means(results))
     for name, table in tables.items():
         files.write_csv(folder / f"{name}.csv", table)
     plots.set_style()

@@ -8,7 +8,7 @@ from .. import units
 from ..config.params import StudyParams
 from ..config.recipes import CURRICULUM_KINDS
 from ..core import files
-from . import granularity, transfer, verdicts
+from . import granularity, transfer, uncertainty, verdicts
 from .markdown import markdown_table
 from .plots import COUNT_LABELS
 
@@ -17,19 +17,42 @@ def _share(count: tuple[int, int]) -> str:
     return f"{count[0]} of {count[1]}"
 
 
+def format_headline(differences: pd.DataFrame, by_means: tuple[int, int]) -> str:
+    """Reasoning against IFT at equal size, counted by what the intervals allow."""
+    counts = uncertainty.verdict_counts(differences)
+    return (
+        f"At equal size, reasoning beats IFT in {counts['reasoning']} of {len(differences)} family × scale "
+        f"cells and IFT beats reasoning in {counts['ift']}; in the other {counts[uncertainty.WITHIN_NOISE]} "
+        f"the difference is within noise (95% intervals over seeds and items; by the means alone, "
+        f"reasoning is higher in {_share(by_means)})."
+    )
+
+
+def frontier_headlines(frontier: pd.DataFrame, panels: dict[str, str]) -> list[str]:
+    lines = []
+    for column, words in (("p_train_frontier", "training"), ("p_inference_frontier", "inference")):
+        likely = uncertainty.likely_on_frontier(frontier, panels, column)
+        parts = [
+            f"{family}: "
+            + ", ".join(f"{r.scale} {r.recipe} ({r.probability:.2f})" for r in rows.itertuples())
+            for family, rows in likely.groupby("family", sort=False)
+        ]
+        listed = "; ".join(parts) if parts else "no student in any family"
+        lines.append(f"On the {words} frontier with probability at least {uncertainty.LIKELY:.1f}: {listed}.")
+    return lines
+
+
 def headlines(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> list[str]:
     panels = study.family_panels()
-    lines = [
-        f"At equal size, reasoning beats IFT in {_share(verdicts.cells_won_by_reasoning(results, panels))} "
-        "family × scale cells.",
-    ]
+    lines = [format_headline(tables["differences"], verdicts.cells_won_by_reasoning(results, panels))]
     for frontier, words in (("on_train_frontier", "training"), ("on_inference_frontier", "inference")):
         ift = verdicts.cells_on_frontier(results, panels, "ift", frontier)
         reasoning = verdicts.cells_on_frontier(results, panels, "reasoning", frontier)
         lines.append(
-            f"At matched {words} FLOPs, IFT is on the frontier in {_share(ift)} family × scale cells, "
-            f"reasoning in {_share(reasoning)}."
+            f"At matched {words} FLOPs, by the means, IFT is on the frontier in {_share(ift)} family × scale "
+            f"cells, reasoning in {_share(reasoning)}."
         )
+    lines += frontier_headlines(tables["frontier_probability"], panels)
     ratios = verdicts.length_ratios(results)
     if len(ratios):
         lines.append(
@@ -96,7 +119,10 @@ def render(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataF
         "\n".join(f"- {line}" for line in headlines(study, results, tables)),
         "## Verdicts: each reasoning student against the IFT students",
         "Multiples are the matching IFT student's FLOPs over the reasoning student's (below 1: IFT "
-        "is cheaper); the fit column asks the IFT curve instead (inf: beyond its ceiling).",
+        "is cheaper); the fit column asks the IFT curve instead (inf: beyond its ceiling). "
+        "`difference` is reasoning minus IFT at the same size with its 95% interval and what the "
+        "interval supports; `p_*_frontier`, the share of bootstrap replicates in which the reasoning "
+        "student is on that frontier.",
         markdown_table(tables["verdicts"]),
         "## Fitted curves f(x) = α + β(1 − exp(−γ·x^δ))",
         markdown_table(tables["fits"]),

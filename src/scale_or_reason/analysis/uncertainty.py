@@ -213,3 +213,45 @@ def frontier_table(replicates: dict[str, Replicates], train_flops: pd.DataFrame)
             )
         )
     return pd.concat(tables, ignore_index=True)
+
+
+# --- what the intervals allow ----------------------------------------------------------------------
+
+LIKELY = 0.9  # a student "on the frontier" in the summary's words: in at least this share of replicates
+
+
+def verdict_counts(differences: pd.DataFrame) -> dict[str, int]:
+    """How many family × scale cells each verdict of `format_differences` has (all three named)."""
+    counts = differences["verdict"].value_counts()
+    return {name: int(counts.get(name, 0)) for name in (*reversed(FORMATS), WITHIN_NOISE)}
+
+
+def likely_on_frontier(
+    frontier: pd.DataFrame, panels: dict[str, str], column: str, threshold: float = LIKELY
+) -> pd.DataFrame:
+    """The students on each family's in-distribution frontier in at least `threshold` of the
+    replicates: family, scale, recipe and the probability, most probable first within a family."""
+    family_of = {benchmark: family for family, benchmark in panels.items()}
+    rows = frontier[frontier["benchmark"].isin(family_of) & (frontier[column] >= threshold)]
+    rows = rows.assign(family=rows["benchmark"].map(family_of), probability=rows[column])
+    order = {family: i for i, family in enumerate(panels)}
+    rows = rows.sort_values(
+        ["family", "probability"], key=lambda c: c.map(order) if c.name == "family" else -c
+    )
+    return rows[["family", "scale", "recipe", "probability"]].reset_index(drop=True)
+
+
+def with_uncertainty(
+    verdicts: pd.DataFrame, differences: pd.DataFrame, frontier: pd.DataFrame, panels: dict[str, str]
+) -> pd.DataFrame:
+    """The verdict table (one row per family and reasoning student) with the difference reasoning
+    minus IFT at the student's size and its interval, and the student's frontier probabilities on
+    its family's in-distribution benchmark."""
+    family_of = {benchmark: family for family, benchmark in panels.items()}
+    reasoning = frontier[frontier["benchmark"].isin(family_of) & (frontier["recipe"] == FORMATS[1])]
+    probabilities = reasoning.assign(family=reasoning["benchmark"].map(family_of))[
+        ["family", "scale", "p_train_frontier", "p_inference_frontier"]
+    ]
+    gains = differences.rename(columns={"low": "difference_low", "high": "difference_high"})
+    table = verdicts.merge(gains, on=["family", "scale"], how="left")
+    return table.merge(probabilities, on=["family", "scale"], how="left")

@@ -386,7 +386,11 @@ class RunnerParams(Section):
 class StudyParams(Section):
     study: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     description: str = ""
-    seed: int = 0
+    seed: int = (
+        0  # the data's: teacher, tokenizer, benchmarks, and which prompts a curriculum gives in which form
+    )
+    # Training runs per student, one per seed (initialisation and data order); unset: one, `seed`.
+    seeds: Annotated[list[int], Field(min_length=1)] | None = None
     # Model and tokenizer code from the hub is never run unless this says so.
     trust_remote_code: bool = False
     teacher: TeacherParams = TeacherParams()
@@ -424,6 +428,13 @@ class StudyParams(Section):
         schedule ends on (sequential) or mixes in (mixed) reasoning targets."""
         rates = self.students.scales[scale].learning_rate or self.training.learning_rate
         return rates.ift if recipe == "ift" else rates.reasoning
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_differ(cls, seeds: list[int] | None) -> list[int] | None:
+        if seeds is not None and len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds repeat: {seeds}")
+        return seeds
 
     @model_validator(mode="after")
     def _curricula_scales_exist(self):

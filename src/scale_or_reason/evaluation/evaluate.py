@@ -214,16 +214,16 @@ def summarise(benchmark: str, family: str, records: list[dict]) -> dict:
     }
 
 
-def evaluate_student(study: StudyParams, scale: str, recipe: str) -> pd.DataFrame:
-    """Evaluate (or find the evaluation of) one trained student; returns per-benchmark metrics."""
-    units.check_student(study, scale, recipe)
-    folder = units.eval_dir(study, scale, recipe)
+def evaluate_student(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> pd.DataFrame:
+    """Evaluate (or find the evaluation of) one trained run of a student (its `seed`: the study's
+    when None); returns per-benchmark metrics. Decoding is greedy, so the seed only picks the run."""
+    units.check_student(study, scale, recipe, seed)
+    folder = units.eval_dir(study, scale, recipe, seed)
     if units.is_complete(folder):
         return pd.read_csv(folder / "metrics.csv")
     data_folder = units.require_complete(units.data_dir(study), "generation")
-    train_folder = units.require_complete(
-        units.train_dir(study, scale, recipe), f"training of {scale}-{recipe}"
-    )
+    name = units.run_name(study, scale, recipe, seed)
+    train_folder = units.require_complete(units.train_dir(study, scale, recipe, seed), f"training of {name}")
     torch.set_num_threads(study.evaluation.threads)
     logging.getLogger("lm_eval").setLevel(logging.WARNING)
     folder.mkdir(parents=True, exist_ok=True)
@@ -267,5 +267,5 @@ def write_solved(folder: Path, records: list[dict], family_of: dict[str, str]) -
     )
 
 
-def run(parameters_file: str, scale: str, recipe: str) -> pd.DataFrame:
-    return evaluate_student(load_study(parameters_file), scale, recipe)
+def run(parameters_file: str, scale: str, recipe: str, seed: int | None = None) -> pd.DataFrame:
+    return evaluate_student(load_study(parameters_file), scale, recipe, seed)

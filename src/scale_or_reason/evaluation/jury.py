@@ -439,9 +439,8 @@ def rescore_study(study) -> pd.DataFrame:
         raise ParametersError(f"{study.study} has no `jury:` section naming its judges")
     judges = judges_from_params(study.jury, study.trust_remote_code)
     tables = []
-    for scale, recipe in units.evaluated_students(study):
-        folder = units.eval_dir(study, scale, recipe)
-        tables.append(rescore_folder(folder, judges).assign(scale=scale, recipe=recipe))
+    for run in units.evaluated_runs(study):
+        tables.append(rescore_folder(units.eval_dir(study, *run), judges).assign(**run._asdict()))
     if not tables:
         raise FileNotFoundError(f"{study.study}: no finished evaluation to re-score; run the study first")
     table = pd.concat(tables, ignore_index=True)

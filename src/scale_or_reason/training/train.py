@@ -93,8 +93,11 @@ def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def sft_config(study: StudyParams, scale: str, recipe: str, output_dir: Path, steps: int) -> SFTConfig:
+def sft_config(
+    study: StudyParams, scale: str, recipe: str, output_dir: Path, steps: int, seed: int | None = None
+) -> SFTConfig:
     training = study.training
+    seed = study.seed if seed is None else seed
     if training.bf16 and not torch.cuda.is_available():
         raise ParametersError("training.bf16 needs a GPU; set it false to train on the CPU")
     warmup, decay = schedule_steps(training, steps)
@@ -119,8 +122,8 @@ def sft_config(study: StudyParams, scale: str, recipe: str, output_dir: Path, st
         bf16=training.bf16,
         # On CPU checkpointing only costs time (2.3x in our measurements); large students need it.
         activation_checkpointing=training.gradient_checkpointing,
-        seed=study.seed,
-        data_seed=study.seed,
+        seed=seed,
+        data_seed=seed,
         logging_steps=max(1, steps // 50),
         # Periodic checkpoints (optimizer and schedule included) let a killed unit resume.
         save_strategy="steps" if training.checkpoint_steps else "no",
@@ -159,37 +162,40 @@ def last_checkpoint(folder: Path) -> str | None:
     return get_last_checkpoint(str(folder)) if folder.is_dir() else None
 
 
-def student_and_tokenizer(study: StudyParams, scale: str, data_folder: Path):
+def student_and_tokenizer(study: StudyParams, scale: str, data_folder: Path, seed: int):
     """A fresh student from config (with the study's tokenizer), or a pretrained base student."""
     scale_params = study.students.scales[scale]
     if scale_params.from_config:
         tokenizer = load_tokenizer(data_folder / "tokenizer")
-        return build_student(student_config(scale_params, tokenizer, MAX_POSITIONS), study.seed), tokenizer
-    torch.manual_seed(study.seed)
+        return build_student(student_config(scale_params, tokenizer, MAX_POSITIONS), seed), tokenizer
+    torch.manual_seed(seed)
     return load_pretrained(
         scale_params.model, bf16=study.training.bf16, trust_remote_code=study.trust_remote_code
     )
 
 
-def train_student(study: StudyParams, scale: str, recipe: str) -> dict:
-    """Train (or find already trained) the student `scale` on `recipe`; returns its metrics."""
-    units.check_student(study, scale, recipe)
-    folder = units.train_dir(study, scale, recipe)
+def train_student(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> dict:
+    """Train (or find already trained) the student `scale` on `recipe` with `seed` (initialisation
+    and data order; the study's `seed` when None); returns its metrics. The data, and which
+    prompts a curriculum gives in which form, are the study's whatever the seed."""
+    seed = study.seed if seed is None else seed
+    units.check_student(study, scale, recipe, seed)
+    folder = units.train_dir(study, scale, recipe, seed)
     if units.is_complete(folder):
         return files.read_json(folder / "train_metrics.json")
     data_folder = units.require_complete(units.data_dir(study), "generation")
     torch.set_num_threads(study.training.threads)
     folder.mkdir(parents=True, exist_ok=True)
-    model, tokenizer = student_and_tokenizer(study, scale, data_folder)
+    model, tokenizer = student_and_tokenizer(study, scale, data_folder, seed)
     if recipe == "base":
-        return save_untrained(study, scale, folder, model, tokenizer)
+        return save_untrained(scale, seed, folder, model, tokenizer)
     rows, selection = training_rows(study, data_folder, recipe)
-    order = training_order(recipe, rows, study.training.epochs, study.seed)
+    order = training_order(recipe, rows, study.training.epochs, seed)
     steps = -(-len(order) // study.training.samples_per_step)
     trainer_class = SmallVocabSFTTrainer if study.students.scales[scale].from_config else SFTTrainer
     trainer = trainer_class(
         model=model,
-        args=sft_config(study, scale, recipe, folder / units.CHECKPOINTS, steps),
+        args=sft_config(study, scale, recipe, folder / units.CHECKPOINTS, steps, seed),
         train_dataset=rows,
         processing_class=tokenizer,
     )
@@ -206,7 +212,7 @@ def train_student(study: StudyParams, scale: str, recipe: str) -> dict:
     if resume_from:
         print(f"resuming from {resume_from}", flush=True)
     result = trainer.train(resume_from_checkpoint=resume_from)
-    metrics = _metrics(study, scale, recipe, model, trainer, examples, lengths, result)
+    metrics = {**_metrics(study, scale, recipe, model, trainer, examples, lengths, result), "seed": seed}
     if selection:
         metrics["selection"] = selection
     _save(folder, trainer, metrics)
@@ -224,7 +230,7 @@ def training_rows(study: StudyParams, data_folder: Path, recipe: str) -> tuple[D
     return reasoning_rows(chosen), pool.selection_stats(chosen)
 
 
-def save_untrained(study: StudyParams, scale: str, folder: Path, model, tokenizer) -> dict:
+def save_untrained(scale: str, seed: int, folder: Path, model, tokenizer) -> dict:
     """The `base` recipe: the student as it starts, evaluated as the baseline of a gain."""
 
     def write(tmp: Path) -> None:
@@ -246,7 +252,14 @@ def save_untrained(study: StudyParams, scale: str, folder: Path, model, tokenize
         "mfu",
     )
     zero = dict.fromkeys(counts, 0)
-    metrics = {"scale": scale, "recipe": "base", "params": count_parameters(model), "epochs": 0, **zero}
+    metrics = {
+        "scale": scale,
+        "recipe": "base",
+        "params": count_parameters(model),
+        "epochs": 0,
+        **zero,
+        "seed": seed,
+    }
     files.write_text(folder / "train_log.csv", "step,loss\n")  # no step taken
     files.write_json(folder / "train_metrics.json", metrics)
     units.mark_complete(folder, params=metrics["params"], train_flops_exact=0)
@@ -303,21 +316,28 @@ def _save(folder: Path, trainer: SFTTrainer, metrics: dict) -> None:
     units.mark_complete(folder, params=metrics["params"], train_flops_exact=metrics["train_flops_exact"])
 
 
-def launch_command(study: StudyParams, parameters_file: str, scale: str, recipe: str) -> list[str]:
-    """`accelerate launch` of this module for one student, across `training.processes` processes."""
+def launch_command(
+    study: StudyParams, parameters_file: str, scale: str, recipe: str, seed: int | None = None
+) -> list[str]:
+    """`accelerate launch` of this module for one run, across `training.processes` processes."""
     training = study.training
     command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(training.processes)]
     if training.accelerate_config:
         command += ["--config_file", str(training.accelerate_config_file())]
     elif torch.cuda.is_available():
         command += ["--multi_gpu"]
-    return [*command, "-m", LAUNCHED_MODULE, str(paths.resolve(parameters_file)), scale, recipe]
+    command += ["-m", LAUNCHED_MODULE]
+    if seed is not None and seed != study.seed:
+        command += ["--seed", str(seed)]
+    return [*command, str(paths.resolve(parameters_file)), scale, recipe]
 
 
-def launch(study: StudyParams, parameters_file: str, scale: str, recipe: str) -> dict:
+def launch(
+    study: StudyParams, parameters_file: str, scale: str, recipe: str, seed: int | None = None
+) -> dict:
     """Train in a fresh subprocess under `accelerate launch`, never forked from this (possibly
     CUDA-initialised) kernel, streaming its output here as it comes."""
-    command = launch_command(study, parameters_file, scale, recipe)
+    command = launch_command(study, parameters_file, scale, recipe, seed)
     print("$", " ".join(command), flush=True)
     tail: deque[str] = deque(maxlen=LAUNCH_LOG_TAIL)
     with subprocess.Popen(
@@ -330,21 +350,22 @@ def launch(study: StudyParams, parameters_file: str, scale: str, recipe: str) ->
         raise LaunchFailed(
             f"accelerate launch exited with {process.returncode}; last lines:\n{''.join(tail)}"
         )
-    folder = units.require_complete(units.train_dir(study, scale, recipe), f"training of {scale}-{recipe}")
+    name = units.run_name(study, scale, recipe, seed)
+    folder = units.require_complete(units.train_dir(study, scale, recipe, seed), f"training of {name}")
     return files.read_json(folder / "train_metrics.json")
 
 
-def train_unit(parameters_file: str, scale: str, recipe: str) -> dict:
+def train_unit(parameters_file: str, scale: str, recipe: str, seed: int | None = None) -> dict:
     """What `02_train` runs: in this process, or under `accelerate launch` for several processes."""
     study = load_study(parameters_file)
-    units.check_student(study, scale, recipe)
-    if study.training.processes > 1 and not units.is_complete(units.train_dir(study, scale, recipe)):
-        return launch(study, parameters_file, scale, recipe)
-    return train_student(study, scale, recipe)
+    units.check_student(study, scale, recipe, seed)
+    if study.training.processes > 1 and not units.is_complete(units.train_dir(study, scale, recipe, seed)):
+        return launch(study, parameters_file, scale, recipe, seed)
+    return train_student(study, scale, recipe, seed)
 
 
-def run(parameters_file: str, scale: str, recipe: str) -> dict:
-    return train_student(load_study(parameters_file), scale, recipe)
+def run(parameters_file: str, scale: str, recipe: str, seed: int | None = None) -> dict:
+    return train_student(load_study(parameters_file), scale, recipe, seed)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -352,8 +373,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("parameters_file")
     parser.add_argument("scale")
     parser.add_argument("recipe")
+    parser.add_argument("--seed", type=int, default=None, help="the run's seed (default: the study's)")
     args = parser.parse_args(argv)
-    run(args.parameters_file, args.scale, args.recipe)
+    run(args.parameters_file, args.scale, args.recipe, args.seed)
 
 
 if __name__ == "__main__":
