@@ -133,3 +133,23 @@ def test_the_fit_refuses_bad_input():
         fit_saturating([0, 1], [0.1, 0.2])
     with pytest.raises(ValueError, match="same length"):
         fit_saturating([1, 2, 3], [0.1, 0.2])
+
+
+def test_a_warm_start_finds_the_same_fit_and_a_band_holds_the_curve():
+    from scale_or_reason.pareto import fit_band
+
+    truth = KNOWN[0]
+    flops = np.logspace(11, 14, 7)
+    fit = fit_saturating(flops, truth(flops))
+    again = fit_saturating(flops, truth(flops), start=fit)
+    grid = np.logspace(11, 14, 20)
+    np.testing.assert_allclose(again(grid), fit(grid), atol=1e-6)
+    same = np.tile(truth(flops), (5, 1))  # replicates without noise: the band is the curve itself
+    low, high = fit_band(flops, same, fit, grid)
+    np.testing.assert_allclose(low, fit(grid), atol=1e-4)
+    np.testing.assert_allclose(high, fit(grid), atol=1e-4)
+    rng = np.random.default_rng(0)
+    noisy = np.clip(truth(flops) + rng.normal(0, 0.05, size=(60, 7)), 0, 1)
+    low, high = fit_band(flops, noisy, fit, grid)
+    assert (low <= fit(grid) + 1e-9).mean() > 0.9 and (high >= fit(grid) - 1e-9).mean() > 0.9
+    assert (high - low).min() > 0

@@ -15,9 +15,16 @@ def outcomes(runs: dict[tuple[str, str, int], list[float]], benchmark="math_oe",
         for item, score in enumerate(scores):
             cost = (flops or {}).get((scale, recipe), 1.0) * (1 + item % 3)
             rows.append(
-                {"scale": scale, "recipe": recipe, "seed": seed, "benchmark": benchmark, "id": f"q{item:03d}",
-                 "correct": score, "inference_flops": cost}
-            )  # fmt: skip
+                {
+                    "scale": scale,
+                    "recipe": recipe,
+                    "seed": seed,
+                    "benchmark": benchmark,
+                    "id": f"q{item:03d}",
+                    "correct": score,
+                    "inference_flops": cost,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -205,3 +212,47 @@ def test_the_verdict_table_gains_the_difference_and_the_frontier_probabilities()
     assert (row["p_train_frontier"], row["p_inference_frontier"]) == (0.8, 0.3)
     assert pd.isna(table.set_index("scale").loc["m", "difference"])  # no IFT student at m
     assert table.set_index("scale").loc["m", "p_train_frontier"] == 0.6
+
+
+def test_the_figure_shows_intervals_bands_and_frontier_probabilities():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from scale_or_reason.analysis import plots
+    from scale_or_reason.pareto import fit_saturating
+
+    rows = [
+        ("xs", "ift", 1e12, 0.2, 0.95),
+        ("s", "ift", 2e12, 0.4, 0.6),
+        ("m", "ift", 4e12, 0.35, 0.1),
+    ]
+    students = pd.DataFrame(
+        [
+            {
+                "scale": s,
+                "recipe": r,
+                "order": r,
+                "benchmark": "b",
+                "train_flops": x,
+                "accuracy": a,
+                "low": a - 0.05,
+                "high": a + 0.05,
+                "p_train_frontier": p,
+            }
+            for s, r, x, a, p in rows
+        ]
+    )
+    fit = fit_saturating(students["train_flops"], students["accuracy"])
+    grid = uncertainty.fit_grid(students["train_flops"])
+    bands = pd.DataFrame(
+        {"family": "f", "recipe": "ift", "flops": "train_flops", "x": grid, "low": 0.1, "high": 0.5}
+    )
+    figure = plots.accuracy_vs_flops(
+        students, {"f": "b"}, "train_flops", ["xs", "s", "m"], fits={("f", "ift"): fit}, bands=bands
+    )
+    ax = figure.axes[0]
+    markers = [line for line in ax.lines if line.get_marker() not in ("None", None, "")]
+    assert [line.get_fillstyle() for line in markers] == ["full", "left", "none"]
+    assert len(ax.collections) >= 1  # the band (fill_between) and the error bars
+    errorbars = [c for c in ax.collections if c.__class__.__name__ == "LineCollection"]
+    assert len(errorbars) == 3

@@ -16,6 +16,7 @@ from scipy.special import expit, logit
 
 __all__ = [
     "SaturatingFit",
+    "fit_band",
     "fit_power_law",
     "fit_saturating",
     "frontier_probability",
@@ -108,14 +109,17 @@ class SaturatingFit(NamedTuple):
         return (-math.log1p(-(accuracy - self.alpha) / self.beta) / self.gamma) ** (1 / self.delta)
 
 
-def fit_saturating(flops, accuracy, ceiling: float = 1.0) -> SaturatingFit:
+def fit_saturating(
+    flops, accuracy, ceiling: float = 1.0, start: SaturatingFit | None = None
+) -> SaturatingFit:
     """Fit f(x) = α + β(1 − exp(−γ·x^δ)) to points (FLOPs, accuracy) by least absolute error.
 
     Constraints (the paper's): α, β, γ > 0, 0 < δ ≤ 1 and α + β ≤ `ceiling` (the teacher's
     accuracy). They are built into the parametrisation: α = c·σ(a), β = (c − α)·σ(b),
     δ = σ(d), and γ·x^δ = exp(g)·(x / x₀)^δ with x₀ the geometric mean of the FLOPs, which keeps
     the optimisation in log-FLOPs space, where it is well conditioned; γ is reported for raw FLOPs.
-    Nelder–Mead from a small deterministic grid of starts, the best one restarted until settled.
+    Nelder–Mead from a small deterministic grid of starts, the best one restarted until settled;
+    from `start` alone when given (a fit of nearby data: a bootstrap replicate's warm start).
     """
     x, y = np.asarray(flops, dtype=float), np.asarray(accuracy, dtype=float)
     if x.shape != y.shape or x.ndim != 1 or len(x) < 2:
@@ -136,6 +140,15 @@ def fit_saturating(flops, accuracy, ceiling: float = 1.0) -> SaturatingFit:
         alpha, beta, rate, delta = unpack(theta)
         return np.abs(alpha + beta * -np.expm1(-rate * u**delta) - y).mean()
 
+    def search(theta):
+        return optimize.minimize(
+            loss, theta, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4000}
+        )
+
+    if start is not None:
+        best = search(_packed(start, ceiling, scale, eps))
+        alpha, beta, rate, delta = unpack(best.x)
+        return SaturatingFit(float(alpha), float(beta), float(rate * scale ** (-delta)), float(delta))
     low = max(min(y.min(), ceiling - 2 * eps), eps)
     starts = [
         (logit(min(max(low / ceiling, 0.01), 0.99)), b, g, d)
@@ -143,17 +156,35 @@ def fit_saturating(flops, accuracy, ceiling: float = 1.0) -> SaturatingFit:
         for g in (-2.0, 0.0, 2.0)
         for d in (0.0, 2.0)
     ]
-
-    def search(start):
-        return optimize.minimize(
-            loss, start, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4000}
-        )
-
-    best = min((search(start) for start in starts), key=lambda result: result.fun)
+    best = min((search(theta) for theta in starts), key=lambda result: result.fun)
     for _ in range(3):  # restarting from the best point un-sticks a collapsed simplex
         best = min(best, search(best.x), key=lambda result: result.fun)
     alpha, beta, rate, delta = unpack(best.x)
     return SaturatingFit(float(alpha), float(beta), float(rate * scale ** (-delta)), float(delta))
+
+
+def _packed(fit: SaturatingFit, ceiling: float, scale: float, eps: float) -> tuple[float, ...]:
+    """The optimiser's coordinates of `fit` (the inverse of `fit_saturating`'s parametrisation)."""
+
+    def inner(value: float) -> float:
+        return float(logit(min(max(value, eps), 1 - eps)))
+
+    alpha = min(fit.alpha, ceiling * (1 - eps))
+    rate = max(fit.gamma * scale**fit.delta, 1e-300)
+    return (inner(alpha / ceiling), inner(fit.beta / (ceiling - alpha)), math.log(rate), inner(fit.delta))
+
+
+def fit_band(
+    flops, accuracy_samples, fit: SaturatingFit, grid, ceiling: float = 1.0, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """The curve's 95% band on `grid`: the fit repeated on every replicate of the accuracies
+    (replicates × points), each warm-started from `fit`, and the percentiles of its values."""
+    curves = np.array(
+        [fit_saturating(flops, sample, ceiling, start=fit)(grid) for sample in accuracy_samples]
+    )
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(curves, [tail, 100 - tail], axis=0)
+    return low, high
 
 
 def fit_power_law(x, y) -> tuple[float, float]:

@@ -81,20 +81,69 @@ def _log_x(ax: plt.Axes, label: str, accuracy_axis: bool = True) -> None:
 
 
 def _points(
-    ax, table: pd.DataFrame, x: str, y: str, scales: list[str], size: float = 60, alpha: float = 1.0
+    ax,
+    table: pd.DataFrame,
+    x: str,
+    y: str,
+    scales: list[str],
+    size: float = 60,
+    alpha: float = 1.0,
+    probability: str | None = None,
 ) -> None:
+    """One marker per row, its 95% interval as an error bar where the table has `low` and `high`,
+    and, with `probability`, filled by the chance of being on the frontier (`FILLS`)."""
     for _, row in table.iterrows():
-        ax.scatter(
+        tint = colour(row["order"])
+        if "low" in row and pd.notna(row["low"]):
+            error = [[row[y] - row["low"]], [row["high"] - row[y]]]
+            ax.errorbar(
+                row[x], row[y], yerr=error, fmt="none", ecolor=tint, elinewidth=0.8, alpha=0.7 * alpha
+            )
+        fill = _fill(row[probability]) if probability else "full"
+        ax.plot(
             row[x],
             row[y],
-            color=colour(row["order"]),
+            linestyle="",
             marker=marker(row["scale"], scales),
-            s=size,
+            markersize=np.sqrt(size),
+            color=tint,
+            fillstyle=fill,
+            markerfacecoloralt="white",
+            markeredgecolor="white" if fill == "full" else tint,
+            markeredgewidth=0.6 if fill == "full" else 1.0,
             alpha=alpha,
-            edgecolor="white",
-            linewidth=0.5,
             zorder=3,
         )
+
+
+# How likely a point is to be on the frontier (share of bootstrap replicates), drawn as its fill.
+FILLS = (
+    (0.9, "full", "on the frontier in ≥ 90% of replicates"),
+    (0.5, "left", "in 50–90%"),
+    (0.0, "none", "in < 50%"),
+)
+
+
+def _fill(probability: float) -> str:
+    if pd.isna(probability):
+        return "full"
+    return next(fill for floor, fill, _ in FILLS if probability >= floor)
+
+
+def _fill_handles() -> list:
+    return [
+        plt.Line2D(
+            [],
+            [],
+            color="0.3",
+            marker="o",
+            linestyle="",
+            fillstyle=fill,
+            markerfacecoloralt="white",
+            label=label,
+        )
+        for _, fill, label in FILLS
+    ]
 
 
 def _legend(fig: plt.Figure, orders, scales: list[str], extra: list | None = None) -> None:
@@ -110,38 +159,54 @@ def _legend(fig: plt.Figure, orders, scales: list[str], extra: list | None = Non
     fig.tight_layout()
 
 
-FRONTIER_HANDLE = plt.Line2D([], [], color="0.35", linestyle="--", label="Pareto frontier (all runs)")
+FRONTIER_HANDLE = plt.Line2D([], [], color="0.35", linestyle="--", label="Pareto frontier (seed means)")
 
 
-def _fit_line(ax, fit: SaturatingFit, xs, order: str) -> None:
+def _fit_line(ax, fit: SaturatingFit, xs, order: str, band: pd.DataFrame | None = None) -> None:
     grid = np.logspace(np.log10(min(xs)) - 0.1, np.log10(max(xs)) + 0.1, 100)
     ax.plot(grid, fit(grid), color=colour(order), linewidth=1.2, alpha=0.8, zorder=1)
+    if band is not None and len(band):
+        ax.fill_between(
+            band["x"], band["low"], band["high"], color=colour(order), alpha=0.15, linewidth=0, zorder=0
+        )
 
 
 # --- 04_pareto ------------------------------------------------------------------------------
 
 
-def accuracy_vs_flops(results, panels, flops, scales, count="paper", fits=None) -> plt.Figure:
+def accuracy_vs_flops(results, panels, flops, scales, count="paper", fits=None, bands=None) -> plt.Figure:
     """Accuracy against FLOPs, one panel per family: pure formats in colour with their fitted
-    curves, curricula (if any) faded, and the frontier over all runs dashed.
+    curves (and the curves' 95% bands), curricula (if any) faded, every point with its 95%
+    interval and filled by its chance of being on the frontier, and the frontier through the seed
+    means dashed.
 
-    `panels` maps a family to the benchmark shown; `fits` maps (family, recipe) to a fit.
+    `panels` maps a family to the benchmark shown; `fits` maps (family, recipe) to a fit; `bands`
+    is the `fit_bands` table.
     """
     fig, axes = _panel_grid(len(panels))
+    probability = f"p_{flops.removesuffix('_flops')}_frontier"
+    probability = probability if probability in results else None
     for ax, (family, benchmark) in zip(axes, panels.items(), strict=False):
         table = results[results["benchmark"] == benchmark]
         pure = table["recipe"].isin(FORMATS)
-        _points(ax, table[~pure], flops, "accuracy", scales, size=30, alpha=0.55)
-        _points(ax, table[pure], flops, "accuracy", scales)
+        _points(ax, table[~pure], flops, "accuracy", scales, size=30, alpha=0.55, probability=probability)
+        _points(ax, table[pure], flops, "accuracy", scales, probability=probability)
         for recipe in FORMATS:
             if fits and (family, recipe) in fits:
-                _fit_line(ax, fits[(family, recipe)], table[flops], recipe)
+                band = None
+                if bands is not None:
+                    chosen = (
+                        (bands["family"] == family) & (bands["recipe"] == recipe) & (bands["flops"] == flops)
+                    )
+                    band = bands[chosen]
+                _fit_line(ax, fits[(family, recipe)], table[flops], recipe, band)
         xs, ys = frontier_steps(table[flops], table["accuracy"])
         ax.step(xs, ys, where="post", color="0.35", linestyle="--", linewidth=1, zorder=2)
         _log_x(ax, f"{FLOPS_LABELS[flops]} ({COUNT_LABELS[count]})")
         ax.set_title(family if family == benchmark else f"{family} ({benchmark})")
-    fit_handle = plt.Line2D([], [], color="0.3", linewidth=1.2, label="fit α+β(1−e^(−γx^δ))")
-    _legend(fig, results["order"], scales, [FRONTIER_HANDLE] + ([fit_handle] if fits else []))
+    fit_handle = plt.Line2D([], [], color="0.3", linewidth=1.2, label="fit α+β(1−e^(−γx^δ)), 95% band")
+    extra = [FRONTIER_HANDLE] + ([fit_handle] if fits else []) + (_fill_handles() if probability else [])
+    _legend(fig, results["order"], scales, extra)
     return fig
 
 

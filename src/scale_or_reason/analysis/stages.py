@@ -52,15 +52,26 @@ class Analysis:
     students: pd.DataFrame | None = None
 
 
-def uncertainty_tables(study: StudyParams, students: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Every accuracy's interval, reasoning minus IFT per family and scale, and each student's
-    probability of being on the frontiers, from a bootstrap over seeds and items."""
+def uncertainty_tables(
+    study: StudyParams, students: pd.DataFrame, fits: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    """Every accuracy's interval, reasoning minus IFT per family and scale, each student's
+    probability of being on the frontiers and the fitted curves' bands, from a bootstrap over
+    seeds and items."""
     replicates = uncertainty.bootstrap_study(item_outcomes(study), seed=study.seed)
+    panels = study.family_panels()
     train_flops = students[["scale", "recipe", "train_flops"]].drop_duplicates(["scale", "recipe"])
+    curves = {
+        (row.family, row.recipe, row.flops): verdicts.fit_of(fits, row.family, row.recipe, row.flops)
+        for row in fits.itertuples()
+    }
     return {
         "accuracy": uncertainty.accuracy_table(replicates),
-        "differences": uncertainty.format_differences(replicates, study.family_panels()),
+        "differences": uncertainty.format_differences(replicates, panels),
         "frontier_probability": uncertainty.frontier_table(replicates, train_flops),
+        "fit_bands": uncertainty.fit_bands(
+            students, curves, replicates, panels, study.analysis.teacher_accuracy
+        ),
     }
 
 
@@ -111,15 +122,19 @@ def _gain_pairs(results: pd.DataFrame) -> pd.DataFrame:
 def draw_figures(
     study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataFrame]
 ) -> dict[str, plt.Figure]:
+    """The figures of `04_pareto`; `results` are the seed means, with each accuracy's interval
+    and frontier probabilities when the tables hold them."""
     plots.set_style()
     scales, panels, count = list(study.students.scales), study.family_panels(), study.analysis.flops
+    if "accuracy" in tables:
+        results = uncertainty.with_intervals(results, tables["accuracy"], tables["frontier_probability"])
     fits = tables["fits"]
     figures = {}
     for flops in ("train_flops", "inference_flops"):
         curves = {(f, r): verdicts.fit_of(fits, f, r, flops) for f in panels for r in FORMATS}
         curves = {key: fit for key, fit in curves.items() if fit is not None}
         figures[f"accuracy_vs_{flops}"] = plots.accuracy_vs_flops(
-            results, panels, flops, scales, count, curves
+            results, panels, flops, scales, count, curves, tables.get("fit_bands")
         )
     figures["accuracy_vs_params"] = plots.accuracy_vs_params(
         results, [b.name for b in study.benchmarks], scales
@@ -152,7 +167,8 @@ def analyse(study: StudyParams) -> Analysis:
     files.write_csv(folder / "results.csv", results)
     files.write_csv(units.results_csv(study), results)
     students = seed_means(results)
-    tables = {**compute_tables(study, students), **uncertainty_tables(study, students)}
+    tables = compute_tables(study, students)
+    tables.update(uncertainty_tables(study, students, tables["fits"]))
     tables["verdicts"] = uncertainty.with_uncertainty(
         tables["verdicts"], tables["differences"], tables["frontier_probability"], study.family_panels()
     )

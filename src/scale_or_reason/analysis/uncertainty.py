@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..config.recipes import FORMATS
-from .pareto import frontier_probability
+from .pareto import SaturatingFit, fit_band, frontier_probability
 
 REPLICATES = 2000
 CONFIDENCE = 0.95
@@ -255,3 +255,57 @@ def with_uncertainty(
     gains = differences.rename(columns={"low": "difference_low", "high": "difference_high"})
     table = verdicts.merge(gains, on=["family", "scale"], how="left")
     return table.merge(probabilities, on=["family", "scale"], how="left")
+
+
+# --- bands on the fitted curves --------------------------------------------------------------------
+
+BAND_REPLICATES = 100  # each a warm-started fit: enough for a 95% band's edges at a few seconds a curve
+BAND_POINTS = 60
+
+
+def fit_grid(flops) -> np.ndarray:
+    """Where a fitted curve is drawn: a tenth of a decade beyond the points on either side."""
+    low, high = np.log10(np.min(flops)), np.log10(np.max(flops))
+    return np.logspace(low - 0.1, high + 0.1, BAND_POINTS)
+
+
+def fit_bands(
+    students: pd.DataFrame,
+    fits: dict[tuple[str, str, str], SaturatingFit],
+    replicates: dict[str, Replicates],
+    panels: dict[str, str],
+    ceiling: float,
+) -> pd.DataFrame:
+    """For each fitted curve ((family, recipe, FLOPs axis) → fit), its 95% band: the fit repeated
+    on the first `BAND_REPLICATES` bootstrap replicates of the accuracies it was fitted to.
+    One row per curve and grid point: family, recipe, flops (the axis), x, low, high."""
+    tables = []
+    for (family, recipe, axis), fit in fits.items():
+        reps = replicates.get(panels[family])
+        if reps is None:
+            continue
+        points = reps.students.reset_index().merge(
+            students[(students["benchmark"] == panels[family])][["scale", "recipe", axis]],
+            on=STUDENT,
+        )
+        points = points[points["recipe"] == recipe]
+        x = points[axis].to_numpy(dtype=float)
+        samples = reps.accuracy_samples[:BAND_REPLICATES, points["index"].to_numpy()]
+        grid = fit_grid(x)
+        low, high = fit_band(x, samples, fit, grid, ceiling, CONFIDENCE)
+        tables.append(
+            pd.DataFrame(
+                {"family": family, "recipe": recipe, "flops": axis, "x": grid, "low": low, "high": high}
+            )
+        )
+    columns = ["family", "recipe", "flops", "x", "low", "high"]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
+
+
+def with_intervals(students: pd.DataFrame, accuracy: pd.DataFrame, frontier: pd.DataFrame) -> pd.DataFrame:
+    """The seed means with each accuracy's 95% interval (`low`, `high`) and the student's frontier
+    probabilities on that benchmark, for the figures."""
+    keys = [*STUDENT, "benchmark"]
+    intervals = accuracy[[*keys, "low", "high"]]
+    probabilities = frontier[[*keys, "p_train_frontier", "p_inference_frontier"]]
+    return students.merge(intervals, on=keys, how="left").merge(probabilities, on=keys, how="left")
