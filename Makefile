@@ -35,8 +35,8 @@ test: setup lint
 	$(PYTHON) -m pytest
 
 lint: setup
-	$(PYTHON) -m ruff check src tests
-	$(PYTHON) -m ruff format --check src tests
+	$(PYTHON) -m ruff check src tests benchmarks
+	$(PYTHON) -m ruff format --check src tests benchmarks
 
 layers: setup  # the package's import graph by layer
 	$(PYTHON) tests/import_graph.py
