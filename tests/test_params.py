@@ -118,3 +118,20 @@ def test_students_to_train_adds_curricula_at_their_scales_only(smoke_study):
     assert len(students) == len(set(students)) == 6
     with pytest.raises(ParametersError, match="trains no recipe 'mixed-50' at scale 'small'"):
         units.check_student(smoke_study, "small", "mixed-50")
+
+
+def test_a_benchmark_may_set_its_own_size_and_only_then_the_data_moves(smoke_study, isolated_runs):
+    from scale_or_reason.data import generation
+    from scale_or_reason.orchestration.estimates import evaluation_items
+
+    data = smoke_study.model_dump(mode="json")
+    unset = parse_study(data)
+    assert units.data_dir(unset) == units.data_dir(smoke_study)
+    data["benchmarks"][0]["items"] = 11
+    sized = parse_study(data)
+    assert units.data_dir(sized) != units.data_dir(smoke_study)
+    assert evaluation_items(sized) == 11 + 4 * sized.teacher.test_per_family
+    generation.generate_data(sized)
+    folder = units.data_dir(sized) / "benchmarks"
+    rows = {path.stem: len(path.read_text().splitlines()) for path in folder.glob("*.jsonl")}
+    assert rows == {"math_oe": 11, "math_mc": 6, "general_oe": 6, "general_mc": 6, "math_oe_rephrased": 6}

@@ -98,6 +98,10 @@ class BenchmarkParams(Section):
     name: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
     family: Family | None = None
     variant: Variant = "test"
+    items: PositiveInt | None = None  # a synthetic benchmark's size; teacher.test_per_family when unset
+
+    def items_or(self, default: int) -> int:
+        return default if self.items is None else self.items
 
     @property
     def is_synthetic(self) -> bool:

@@ -53,7 +53,11 @@ def benchmark_pairs(study: StudyParams, seen_keys: set[str]) -> dict[str, list[d
     (The paper's benchmarks are read by lm-eval from their own datasets.)"""
     return {
         benchmark.name: synthetic_pairs(
-            benchmark.family, benchmark.variant, study.teacher.test_per_family, study.seed, seen_keys
+            benchmark.family,
+            benchmark.variant,
+            benchmark.items_or(study.teacher.test_per_family),
+            study.seed,
+            seen_keys,
         )
         for benchmark in study.benchmarks
         if benchmark.is_synthetic

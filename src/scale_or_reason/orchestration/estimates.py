@@ -60,18 +60,20 @@ def unit_flops(
     target = share * lengths["reasoning"] + (1 - share) * lengths["ift"]
     rows = samples * study.training.epochs
     train = rows * 3 * flops.forward_flops(arch, round(lengths["prompt"] + target))
-    items = study.estimates.eval_items_per_benchmark
-    if items is None and all(b.is_synthetic for b in study.benchmarks):
-        items = study.teacher.test_per_family
     generated = lengths["reasoning"] if share > 0 else lengths["ift"]
-    evaluate = (
-        None
-        if items is None
-        else items
-        * len(study.benchmarks)
-        * flops.inference_flops(arch, round(lengths["prompt"]), round(generated))
-    )
-    return float(train), (None if evaluate is None else float(evaluate))
+    items = evaluation_items(study)
+    per_item = flops.inference_flops(arch, round(lengths["prompt"]), round(generated))
+    return float(train), (None if items is None else float(items * per_item))
+
+
+def evaluation_items(study: StudyParams) -> int | None:
+    """Items a student answers in its evaluation: the synthetic benchmarks' own sizes, the paper's
+    at `estimates.eval_items_per_benchmark` each (unknown without it)."""
+    assumed = study.estimates.eval_items_per_benchmark
+    sizes = [
+        b.items_or(study.teacher.test_per_family) if b.is_synthetic else assumed for b in study.benchmarks
+    ]
+    return None if None in sizes else sum(sizes)
 
 
 def teacher_flops(study: StudyParams, lengths: dict | None) -> float | None:
