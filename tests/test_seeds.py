@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import yaml
 from safetensors.torch import load_file
 
 from conftest import REPO, run_sor
@@ -102,9 +103,13 @@ def test_seed_means_average_what_differs_between_seeds():
 @pytest.mark.slow
 def test_a_seeded_study_runs_end_to_end_with_intervals(tmp_path):
     runs = tmp_path / "runs"
-    finished = run_sor("study", str(SEEDED), runs_dir=runs)
+    parameters = yaml.safe_load(SEEDED.read_text())
+    parameters["analysis"] = {"figures_dir": str(tmp_path / "figures")}
+    file = tmp_path / "seeds_smoke.yaml"
+    file.write_text(yaml.safe_dump(parameters))
+    finished = run_sor("study", str(file), runs_dir=runs)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
-    study = load_study(SEEDED)
+    study = load_study(file)
     results = pd.read_csv(runs / "seeds_smoke" / "results.csv")
     assert sorted(results["seed"].unique()) == [0, 1]
     assert len(results) == 2 * 2 * 2  # recipes × seeds × benchmarks
@@ -121,5 +126,19 @@ def test_a_seeded_study_runs_end_to_end_with_intervals(tmp_path):
         set(differences["family"]) == {"math_oe", "general_mc"}
         and (differences["low"] <= differences["high"]).all()
     )
+    committed = pd.read_csv(tmp_path / "figures" / "accuracy.csv")
+    assert list(committed.columns) == [
+        "scale",
+        "recipe",
+        "benchmark",
+        "mean",
+        "low",
+        "high",
+        "sd_seeds",
+        "seeds",
+        "n",
+    ]
+    pd.testing.assert_frame_equal(committed, accuracy)
+    assert (tmp_path / "figures" / "accuracy_vs_train_flops.png").is_file()
     frontier = pd.read_csv(folder / "frontier_probability.csv")
     assert frontier[["p_train_frontier", "p_inference_frontier"]].stack().between(0, 1).all()

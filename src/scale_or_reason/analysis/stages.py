@@ -176,6 +176,8 @@ def analyse(study: StudyParams) -> Analysis:
         files.write_csv(folder / "tables" / f"{name}.csv", table)
     figures = draw_figures(study, students, tables)
     save_figures(study, figures, folder)
+    if study.analysis.figures_dir:  # committed beside the figures: what a rerun is compared with
+        files.write_csv(paths.resolve(study.analysis.figures_dir) / "accuracy.csv", tables["accuracy"])
     summary = write_summary(study, students, tables)
     units.mark_complete(folder, rows=len(results), figures=sorted(figures))
     return Analysis(results, tables, figures, summary, students)
