@@ -78,7 +78,7 @@ def test_key_steps_still_determine_the_answer_without_the_working(family, varian
 
 
 def test_key_multiplication_keeps_every_running_result_and_carry():
-    steps = ("47 × 6", "7 × 6 = 42, carry 4, so far 2", "4 × 6 + 4 = 28, so far 282")
+    steps = ("47 × 6", "7 × 6 = 42, carry 4, so far 2", "4 × 6 = 24, 24 + 4 = 28, so far 282")
     problem = Problem("math_oe", "multiply", "47 times 6?", "282", steps, "47x6")
     assert trace_steps(problem, "key") == ("47 × 6", "carry 4, so far 2", "so far 282")
 

@@ -120,7 +120,7 @@ def test_a_wrong_trace_states_the_wrong_answer_it_ends_in(family, pools):
             assert re.search(rf"(^|\D){re.escape(answer)}($|\D)", last), (answer, last)
 
 
-DIGIT_LINE = re.compile(r"(\d) × (\d)(?: \+ (\d))? = (\d+)(?:, carry (\d))?, so far (\d+)")
+DIGIT_LINE = re.compile(r"(\d) × (\d) = (\d+)(?:, \3 \+ (\d) = (\d+))?(?:, carry (\d))?, so far (\d+)")
 
 
 def test_a_wrong_multiplication_has_exactly_one_wrong_line_and_follows_it():
@@ -129,9 +129,11 @@ def test_a_wrong_multiplication_has_exactly_one_wrong_line_and_follows_it():
         _header, *digit_lines = trace_lines(row["reasoning"])
         carry_in, so_far, wrong_lines = 0, "", 0
         for line in digit_lines:
-            digit, factor, added, product, carry_out, written = DIGIT_LINE.fullmatch(line).groups()
-            added, product = int(added or 0), int(product)
-            wrong_lines += added != carry_in or product != int(digit) * int(factor) + added
+            digit, factor, fact, added, total, carry_out, written = DIGIT_LINE.fullmatch(line).groups()
+            added, fact = int(added or 0), int(fact)
+            product = int(total) if total else fact
+            assert product == fact + added  # a slip is in one step; the addition follows it
+            wrong_lines += added != carry_in or fact != int(digit) * int(factor)
             if carry_out is None:  # the last digit writes its whole product
                 so_far = str(product) + so_far
             else:  # every later line follows the (possibly wrong) product of this one

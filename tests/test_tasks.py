@@ -51,12 +51,14 @@ def test_multiple_choice_answers_point_at_the_right_option():
         assert options[row["answer"]] == max(options.values())
 
 
-def test_distractors_share_the_last_digit_so_it_cannot_decide():
+def test_distractors_share_only_the_length_and_last_digit_and_no_first_digit():
     rng = random.Random(0)
-    for a, b in [(47, 6), (85, 3), (120, 9), (99, 9)]:
+    for a, b in [(347, 6), (850, 3), (120, 9), (999, 9), (47, 6)]:
         wrong = tasks.multiplication_distractors(a, b, rng)
+        right = str(a * b)
         assert len(set(wrong)) == 3 and a * b not in wrong
-        assert all(w % 10 == a * b % 10 for w in wrong)
+        assert all(len(str(w)) == len(right) and str(w)[-1] == right[-1] for w in wrong)
+        assert len({str(w)[0] for w in wrong} | {right[0]}) == 4
 
 
 def test_sorting_answer_and_counting_trace():

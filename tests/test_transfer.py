@@ -21,15 +21,18 @@ from scale_or_reason.data.teachers import synthetic_pairs
 
 # Digests of 40 problems (prompt, answer, steps, key) per family and trained variant at seed 0,
 # recorded before the related variant was added: adding a variant must not move a single draw.
+# The arithmetic ones were recorded again when multiplication became 3-digit × 1-digit with the
+# carry added on its own line, first-digit distractors and a scan of the options' first digits
+# (issue 13).
 RECORDED_DIGESTS = {
-    ("math_oe", "train"): "601b20155a9a7571",
-    ("math_oe", "test"): "a578cc6534eec61c",
-    ("math_oe", "rephrased"): "613d1a73ec7281fb",
-    ("math_oe", "harder"): "6964e437ec862932",
-    ("math_mc", "train"): "1a32c6ed1ad15bc0",
-    ("math_mc", "test"): "cdbc22dd48afeaa2",
-    ("math_mc", "rephrased"): "6b8c6d056055e0e7",
-    ("math_mc", "harder"): "de9fa1cec34e4dea",
+    ("math_oe", "train"): "509fef4f2e51cdfb",
+    ("math_oe", "test"): "b399f36a89708c19",
+    ("math_oe", "rephrased"): "7b746a2a68827dc4",
+    ("math_oe", "harder"): "6d1bfccb331f6e8d",
+    ("math_mc", "train"): "9788c160bd1c0c82",
+    ("math_mc", "test"): "ecb0eb4973a05e39",
+    ("math_mc", "rephrased"): "5bd86a5e178dccef",
+    ("math_mc", "harder"): "14e77e81720c223b",
     ("general_oe", "train"): "a64e9e60a2bc1ec1",
     ("general_oe", "test"): "8934d92905c41a08",
     ("general_oe", "rephrased"): "f885640d1c65e21d",
@@ -55,10 +58,10 @@ def test_trained_variants_draw_what_they_drew_before(family, variant):
 def test_first_test_problem_as_recorded():
     problem = draw_problems("math_oe", "test", 1, seed=0)[0]
     assert (
-        problem.prompt == "A farm packs 10 eggs a day. How many eggs does it pack in 7 days? "
+        problem.prompt == "A shelf holds 209 jars. How many jars fit on 3 shelves? "
         "Put the final answer in \\boxed{}."
     )
-    assert (problem.answer, problem.key) == ("70", "10x7")
+    assert (problem.answer, problem.key) == ("627", "209x3")
 
 
 def question(prompt: str) -> str:
@@ -72,7 +75,7 @@ def options(prompt: str) -> dict[str, int]:
 def test_related_products_are_right_with_the_factors_swapped():
     for problem in draw_problems("math_oe", "related", 100, seed=0):
         small, large = map(int, re.findall(r"\d+", question(problem.prompt)))
-        assert small < 10 <= large < 100  # the one-digit factor now comes first
+        assert small < 10 and 100 <= large < 1000  # the one-digit factor now comes first
         assert problem.answer == str(small * large)
         assert problem.steps[0] == f"{small} × {large} = {large} × {small}"
         assert problem.steps[-1].endswith(f"so far {small * large}")
@@ -85,6 +88,7 @@ def test_related_choices_point_at_the_product():
         assert small < 10 <= large and len(set(choices.values())) == 4
         assert choices[problem.answer] == small * large
         assert problem.steps[-1] == f"{small * large} is option {problem.answer}"
+        assert problem.steps[0] == "first digits: " + ", ".join(f"{x} {str(choices[x])[0]}" for x in "ABCD")
 
 
 def test_related_sorts_are_descending():
@@ -324,7 +328,7 @@ def test_no_transfer_sets_no_markdown(results):
 
 
 def test_variants_of_a_study():
-    study = load_study(PARAMETERS_DIR / "embedded.yaml")
+    study = load_study(PARAMETERS_DIR / "transfer.yaml")
     variants = study.benchmark_variants()
     assert variants["math_oe_rephrased"] == ("math_oe", "rephrased")
     assert variants["general_oe_longer"] == ("general_oe", "harder")

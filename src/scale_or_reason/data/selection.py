@@ -9,8 +9,9 @@ list, the options) in a *style*, a wording and an order of the lines, optionally
 
 - `multiply`: no line can move (carries run right to left), so its traces differ in wording.
   Slips: a digit fact off by −10, −1, +1, +2 or +10, or the carry into a digit forgotten.
-- `multiply_choice`: as `multiply`, keeping the slips whose wrong product is an option; failing
-  any, the right product matched to a wrong option.
+- `multiply_choice`: the options' first digits scanned, then as `multiply`, keeping the slips
+  whose wrong product is an option; failing any (the usual case), the right product matched to a
+  wrong option.
 - `sort`: the digit counts can come in any order (none depends on another); the list is still
   written out smallest first. Slip: a digit counted once too often or (if twice or more) too rarely.
 - `largest`: the options can be scanned in any order. Slips: the second-largest first digit taken
@@ -44,63 +45,73 @@ MULTIPLY_WORDINGS = (
     {
         "header": "{a} × {b}",
         "fact": "{d} × {b}",
-        "plus": " + {c}",
+        "plus": ", {p} + {c}",
         "is": " = {p}",
         "carry": ", carry {k}, so far {s}",
         "last": ", so far {s}",
+        "scan": "first digits: {items}",
+        "item": "{letter} {first}",
         "option": "{p} is option {letter}",
     },
     {
         "header": "{a} times {b}",
         "fact": "{d} times {b}",
-        "plus": " plus {c}",
+        "plus": ", {p} plus {c}",
         "is": " is {p}",
         "carry": ", carry {k}, result {s}",
         "last": ", result {s}",
+        "scan": "leading digits: {items}",
+        "item": "{letter} {first}",
         "option": "option {letter} is {p}",
     },
     {
         "header": "{b} × {a}",
         "fact": "{b} × {d}",
-        "plus": " + {c}",
+        "plus": "; {p} + {c}",
         "is": " = {p}",
         "carry": "; carry {k}; so far {s}",
         "last": "; so far {s}",
+        "scan": "first digits: {items}",
+        "item": "{letter}={first}",
         "option": "{p} matches option {letter}",
     },
     {
         "header": "multiply {a} by {b}",
         "fact": "{d}·{b}",
-        "plus": "+{c}",
+        "plus": " {p}+{c}",
         "is": "={p}",
         "carry": " carry {k} → {s}",
         "last": " → {s}",
+        "scan": "first digit of each: {items}",
+        "item": "{letter}:{first}",
         "option": "{p} → option {letter}",
     },
 )
 
 
 def multiplication_lines(a: int, b: int, wording: int, slip: tuple | None = None) -> tuple[list[str], int]:
-    """The header and digit lines of a × b (one digit fact plus carry each), and the product they
-    reach. `slip`: ("fact", position, delta) puts that digit's product off by delta; ("carry",
-    position) forgets the carry into that digit."""
+    """The header and digit lines of a × b (a digit fact, the carry added, the carry out), and the
+    product they reach. `slip`: ("fact", position, delta) puts that digit's fact off by delta;
+    ("carry", position) forgets the carry into that digit."""
     words = MULTIPLY_WORDINGS[wording]
     lines, carry, so_far = [words["header"].format(a=a, b=b)], 0, ""
     digits = str(a)[::-1]
     for position, digit in enumerate(digits):
         added = 0 if slip == ("carry", position) else carry
         delta = slip[2] if slip and slip[:2] == ("fact", position) else 0
-        product = int(digit) * b + added + delta
-        if product < 0:
+        fact = int(digit) * b + delta
+        if fact < 0:
             raise ValueError(f"slip {slip} makes a digit product negative")
-        plus = words["plus"].format(c=added) if added else ""
-        fact = words["fact"].format(d=digit, b=b) + plus + words["is"].format(p=product)
+        product = fact + added
+        line = words["fact"].format(d=digit, b=b) + words["is"].format(p=fact)
+        if added:
+            line += words["plus"].format(p=fact, c=added) + words["is"].format(p=product)
         if position == len(digits) - 1:
             so_far = str(product) + so_far
-            lines.append(fact + words["last"].format(s=so_far))
+            lines.append(line + words["last"].format(s=so_far))
         else:
             carry, so_far = product // 10, str(product % 10) + so_far
-            lines.append(fact + words["carry"].format(k=carry, s=so_far))
+            lines.append(line + words["carry"].format(k=carry, s=so_far))
     if so_far != str(int(so_far)):
         raise ValueError(f"slip {slip} leaves a leading zero")
     return lines, int(so_far)
@@ -140,8 +151,8 @@ def _write_multiply_choice(facts: dict, wording: int, order: str, slip: tuple | 
     lines, product = multiplication_lines(*facts["operands"], wording, computed)
     letter_of = {number: letter for letter, number in facts["options"].items()}
     letter = slip[1] if slip and slip[0] == "option" else letter_of[product]
-    lines.append(MULTIPLY_WORDINGS[wording]["option"].format(p=product, letter=letter))
-    return lines, letter
+    scan = _first_digits_scan(facts["options"], MULTIPLY_WORDINGS[wording], "".join(facts["options"]))
+    return [scan, *lines, MULTIPLY_WORDINGS[wording]["option"].format(p=product, letter=letter)], letter
 
 
 def _multiply_slips(facts: dict) -> list[tuple]:
@@ -150,7 +161,8 @@ def _multiply_slips(facts: dict) -> list[tuple]:
 
 def _multiply_choice_slips(facts: dict) -> list[tuple]:
     """Computing slips whose wrong product is one of the options; failing any, a right product
-    matched to a wrong option (the distractors are the classic slips, so this fallback is rare)."""
+    matched to a wrong option (the distractors share only their length and last digit with the
+    product, so a slip rarely reaches one and the fallback is the usual wrong trace)."""
     options = facts["options"]
     reached = multiplication_slips(*facts["operands"])
     slips = [slip for slip, product in reached.items() if product in options.values()]
@@ -230,6 +242,16 @@ def _first_digits(options: dict[str, int]) -> dict[str, int]:
     return {letter: int(str(number)[0]) for letter, number in options.items()}
 
 
+def _first_digits_scan(options: dict[str, int], words: dict[str, str], order: str) -> str:
+    """The options' first digits in `order`, in `words`' scan and item wording (largest-of-four
+    scans them to find the largest; multiple-choice multiplication, lettered, to find its
+    product's option)."""
+    firsts = _first_digits(options)
+    return words["scan"].format(
+        items=", ".join(words["item"].format(letter=letter, first=firsts[letter]) for letter in order)
+    )
+
+
 def _write_largest(facts: dict, wording: int, order: str, slip: tuple | None) -> tuple[list[str], str]:
     """The first digits scanned in `order` (any order finds the same maximum), the options with the
     largest, the largest of a tie, the option. `slip`: ("top", digit) or ("tie", number) taken
@@ -240,8 +262,10 @@ def _write_largest(facts: dict, wording: int, order: str, slip: tuple | None) ->
     tied = [options[letter] for letter in order if firsts[letter] == top]
     best = slip[1] if slip and slip[0] == "tie" else max(tied)
     letter = next(letter for letter, number in options.items() if number == best)
-    items = ", ".join(words["item"].format(letter=letter, first=firsts[letter]) for letter in order)
-    lines = [words["scan"].format(items=items), words["top"].format(top=top, tied=", ".join(map(str, tied)))]
+    lines = [
+        _first_digits_scan(options, words, order),
+        words["top"].format(top=top, tied=", ".join(map(str, tied))),
+    ]
     if len(tied) > 1:
         lines.append(words["tie"].format(best=best))
     return [*lines, words["option"].format(best=best, letter=letter)], letter

@@ -6,8 +6,8 @@ steps into a `<think>` trace or drops them for the IFT form.
 
 | family       | kind of task                                   | IFT can shortcut it?           |
 |--------------|------------------------------------------------|--------------------------------|
-| `math_oe`    | multiplication word problem, open answer       | hardly: needs carried digits   |
-| `math_mc`    | the same with four lettered options            | partly: magnitudes differ      |
+| `math_oe`    | 3-digit × 1-digit word problem, open answer    | hardly: needs carried digits   |
+| `math_mc`    | the same with four lettered options            | partly: first digits differ    |
 | `general_oe` | sort a short list of digits                    | yes: counting is attention     |
 | `general_mc` | pick the largest of four numbers (lettered)    | yes: comparison is attention   |
 
@@ -16,12 +16,12 @@ the rest by prompt), `rephrased` uses prompt templates never used in training, `
 larger numbers or longer lists than training ever shows, `related` asks a related task never
 trained on, in the training prompt style and with its own worked steps:
 
-| family       | related task                                                                 |
-|--------------|------------------------------------------------------------------------------|
-| `math_oe`    | factors in swapped roles: "holds 6 apples … in 47 crates" (1-digit × 2-digit) |
-| `math_mc`    | the same with four lettered options                                          |
-| `general_oe` | sort from largest to smallest                                                |
-| `general_mc` | pick the smallest of four numbers                                            |
+| family       | related task                                                                   |
+|--------------|--------------------------------------------------------------------------------|
+| `math_oe`    | factors in swapped roles: "holds 6 apples … in 347 crates" (1-digit × 3-digit) |
+| `math_mc`    | the same with four lettered options                                            |
+| `general_oe` | sort from largest to smallest                                                  |
+| `general_mc` | pick the smallest of four numbers                                              |
 
 Why swapped factors for arithmetic rather than, say, addition: every digit fact the related
 trace needs (one digit × the one-digit factor, plus a carry) is one the student has trained on;
@@ -85,34 +85,53 @@ MULTIPLY_TEMPLATES_UNSEEN = (
 
 
 def multiplication_steps(a: int, b: int) -> tuple[str, ...]:
-    """Long multiplication by a one-digit factor, one digit fact plus carry per line.
+    """Long multiplication by a one-digit factor, one digit per line: the digit fact, then the
+    carry added on its own, then the carry out and the running result.
 
     The running result grows one digit per line, so the final answer is a copy of the last line:
-    the grain at which a sub-million-parameter student can compute (NOTES-cpu.md).
+    the grain at which a sub-million-parameter student can compute (NOTES-cpu.md). The carry is
+    added in a step of its own because a fact and an addition in one ("7 × 9 + 8 = 71") was the
+    step students got wrong: the largest embedded student wrote every first-digit fact right and
+    only 39% of the lines adding a carry (issue 13).
     """
     steps = [f"{a} × {b}"]
     digits = str(a)[::-1]
     carry, so_far = 0, ""
     for position, digit in enumerate(digits):
-        product = int(digit) * b + carry
-        fact = f"{digit} × {b}" + (f" + {carry}" if carry else "") + f" = {product}"
+        fact = int(digit) * b
+        product = fact + carry
+        line = f"{digit} × {b} = {fact}" + (f", {fact} + {carry} = {product}" if carry else "")
         if position == len(digits) - 1:
             so_far = str(product) + so_far
-            steps.append(f"{fact}, so far {so_far}")
+            steps.append(f"{line}, so far {so_far}")
         else:
             carry, so_far = product // 10, str(product % 10) + so_far
-            steps.append(f"{fact}, carry {carry}, so far {so_far}")
+            steps.append(f"{line}, carry {carry}, so far {so_far}")
     assert int(so_far) == a * b
     return tuple(steps)
 
 
 def _multiplication_operands(rng: random.Random, variant: str) -> tuple[int, int]:
-    digits = 3 if variant == "harder" else 2
+    digits = 4 if variant == "harder" else 3
     return rng.randint(10 ** (digits - 1), 10**digits - 1), rng.randint(2, 9)
 
 
 def _template(rng: random.Random, variant: str, seen: tuple[str, ...], unseen: tuple[str, ...]):
     return rng.choice(unseen if variant == "rephrased" else seen)
+
+
+def first_digits_line(options: list[int], lettered: bool = False) -> str:
+    """The options' first digits in letter order (`lettered`: each after its letter, "A 5, B 3").
+
+    Largest-of-four scans them to find the largest. Multiple-choice multiplication scans them
+    lettered, first thing in its trace: written after the product, at the end of a long trace, the
+    largest embedded student copied none of the 500 scans right; written first, a 101k student
+    copied all of them (issue 13)."""
+    if lettered:
+        return "first digits: " + ", ".join(
+            f"{letter} {str(option)[0]}" for letter, option in zip(OPTION_LETTERS, options, strict=True)
+        )
+    return "first digits: " + ", ".join(str(option)[0] for option in options)
 
 
 def _with_options(question: str, options: list[str]) -> str:
@@ -121,24 +140,20 @@ def _with_options(question: str, options: list[str]) -> str:
 
 
 def multiplication_distractors(a: int, b: int, rng: random.Random) -> list[int]:
-    """Three wrong products sharing the right one's last digit, so it alone cannot decide.
+    """Three wrong products of the right one's length, each with a first digit of its own, random
+    middle digits and the right one's last digit.
 
-    Candidates are the classic slips: a carry dropped at one position, and misplaced tens or
-    hundreds.
+    The last digit cannot decide, so a student without a trace must estimate the leading digits
+    from the operands' (the shortcut that keeps multiple choice "partly" reachable); one that
+    computed the product finds its option by its first digit, among numbers that otherwise look
+    different, as in largest-of-four. Distractors that differed from the product in the first
+    digit alone left every student at chance: with the same digits in every option, no student
+    learned to find the product's option (issue 13).
     """
-    right = a * b
-    digits = [int(d) for d in str(a)[::-1]]
-    candidates = set()
-    for dropped in range(len(digits) - 1):
-        total, carry = 0, 0
-        for position, digit in enumerate(digits):
-            product = digit * b + carry
-            carry = 0 if position == dropped else product // 10
-            total += (product % 10 if position < len(digits) - 1 else product) * 10**position
-        candidates.add(total)
-    candidates |= {right + 10, right - 10, right + 100, right - 100, right + 20}
-    candidates = sorted(c for c in candidates if c > 0 and c != right)
-    return rng.sample(candidates, 3)
+    right = str(a * b)
+    firsts = rng.sample([digit for digit in "123456789" if digit != right[0]], 3)
+    middles = ["".join(rng.choice("0123456789") for _ in right[1:-1]) for _ in firsts]
+    return [int(first + middle + right[-1]) for first, middle in zip(firsts, middles, strict=True)]
 
 
 def math_open_ended(rng: random.Random, variant: str) -> Problem:
@@ -155,7 +170,11 @@ def math_multiple_choice(rng: random.Random, variant: str) -> Problem:
     rng.shuffle(options)
     letter = OPTION_LETTERS[options.index(a * b)]
     prompt = _with_options(question.format(a=a, b=b), [str(o) for o in options])
-    steps = (*multiplication_steps(a, b), f"{a * b} is option {letter}")
+    steps = (
+        first_digits_line(options, lettered=True),
+        *multiplication_steps(a, b),
+        f"{a * b} is option {letter}",
+    )
     return Problem("math_mc", "multiply_choice", prompt + "\n" + BOXED_INSTRUCTION, letter, steps, f"{a}x{b}")
 
 
@@ -206,7 +225,7 @@ def extreme_steps(options: list[int], pick=max, word: str = "largest") -> tuple[
     firsts = [int(str(n)[0]) for n in options]
     chosen = pick(firsts)
     tied = [n for n in options if int(str(n)[0]) == chosen]
-    steps = [f"first digits: {_join(firsts)}", f"{word} first digit {chosen}: {_join(tied)}"]
+    steps = [first_digits_line(options), f"{word} first digit {chosen}: {_join(tied)}"]
     if len(tied) > 1:
         steps.append(f"{word} of these: {pick(tied)}")
     return tuple(steps)
@@ -248,7 +267,7 @@ def swapped_multiplication_steps(a: int, b: int) -> tuple[str, ...]:
 
 
 def _swapped_question(rng: random.Random) -> tuple[int, int, str]:
-    """A product of the trained size (2-digit × 1-digit), asked with the one-digit factor first."""
+    """A product of the trained size (3-digit × 1-digit), asked with the one-digit factor first."""
     a, b = _multiplication_operands(rng, "related")
     question = rng.choice(MULTIPLY_TEMPLATES).format(a=b, b=a)
     return a, b, question
@@ -266,7 +285,11 @@ def related_math_multiple_choice(rng: random.Random) -> Problem:
     rng.shuffle(options)
     letter = OPTION_LETTERS[options.index(a * b)]
     prompt = _with_options(question, [str(o) for o in options]) + "\n" + BOXED_INSTRUCTION
-    steps = (*swapped_multiplication_steps(a, b), f"{a * b} is option {letter}")
+    steps = (
+        first_digits_line(options, lettered=True),
+        *swapped_multiplication_steps(a, b),
+        f"{a * b} is option {letter}",
+    )
     return Problem("math_mc", "multiply_swapped_choice", prompt, letter, steps, f"{a}x{b}")
 
 

@@ -52,15 +52,17 @@ def reasoning_text(steps: tuple[str, ...] | list[str], answer: str) -> str:
 
 # --- trace granularity --------------------------------------------------------------------------
 
-DIGIT_FACT = re.compile(r"^\d × \d(?: \+ \d+)? = \d+, ")  # "7 × 6 = 42, " of "..., carry 4, so far 2"
+# "7 × 6 = 42, 42 + 4 = 46, " of "7 × 6 = 42, 42 + 4 = 46, carry 4, so far 6"
+FIRST_DIGITS = "first digits: "  # the scan of the options' first digits (tasks.first_digits_line)
+DIGIT_FACT = re.compile(r"^\d × \d = \d+, (?:\d+ \+ \d+ = \d+, )?")
 
 
 def _multiplication_key(steps: tuple[str, ...]) -> tuple[str, ...]:
     """Of each digit line only what the next line needs, the carry and the running result; the
     digit fact that produced them is left for the student to compute. The header (the operands,
     or the swap of the related task) and, for multiple choice, the option match stay: they are
-    decisions, not working."""
-    return tuple(DIGIT_FACT.sub("", step) for step in steps)
+    decisions, not working; the scan of the options' first digits goes, as for largest-of-four."""
+    return tuple(DIGIT_FACT.sub("", step) for step in steps if not step.startswith(FIRST_DIGITS))
 
 
 def _sorting_key(steps: tuple[str, ...]) -> tuple[str, ...]:
@@ -74,7 +76,7 @@ def _sorting_key(steps: tuple[str, ...]) -> tuple[str, ...]:
 def _largest_key(steps: tuple[str, ...]) -> tuple[str, ...]:
     """The decisions (the group with the largest first digit, the largest of a tie, the option)
     without the scan of every option's first digit that led to them."""
-    if not steps or not steps[0].startswith("first digits: "):
+    if not steps or not steps[0].startswith(FIRST_DIGITS):
         raise ValueError(f"largest-number trace without its 'first digits:' scan: {steps!r}")
     return steps[1:]
 
