@@ -30,6 +30,7 @@ $(STAMP): pyproject.toml
 
 study: setup
 	$(PYTHON) -m scale_or_reason.cli study $(PARAMETERS) $(if $(JOBS),--jobs $(JOBS))
+	$(if $(filter parameters/embedded.yaml,$(PARAMETERS)),$(PYTHON) -m scale_or_reason.cli readme $(PARAMETERS))
 
 test: setup lint
 	$(PYTHON) -m pytest

@@ -4,8 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import PARAMETERS
 from scale_or_reason.analysis import uncertainty
+from scale_or_reason.analysis.summary import curriculum_scale_headline
 from scale_or_reason.analysis.uncertainty import WITHIN_NOISE, accuracy_table, bootstrap, format_differences
+from scale_or_reason.config.params import load_study
 
 
 def outcomes(runs: dict[tuple[str, str, int], list[float]], benchmark="math_oe", flops=None) -> pd.DataFrame:
@@ -256,3 +259,45 @@ def test_the_figure_shows_intervals_bands_and_frontier_probabilities():
     assert len(ax.collections) >= 1  # the band (fill_between) and the error bars
     errorbars = [c for c in ax.collections if c.__class__.__name__ == "LineCollection"]
     assert len(errorbars) == 3
+
+
+def test_curriculum_gains_carry_the_interval_of_the_paired_difference():
+    rng = np.random.default_rng(7)
+    ift = (rng.random(200) < 0.3).astype(float)
+    same = ift.copy()
+    better = np.maximum(ift, (rng.random(200) < 0.6).astype(float))
+    table = outcomes(
+        {
+            ("m", "ift", 0): list(ift),
+            ("m", "mixed-50", 0): list(same),
+            ("m", "sequential-50", 0): list(better),
+        }
+    )
+    reps = {"math_oe": bootstrap(table, replicates=500)}
+    panels = {"math_oe": "math_oe"}
+    gains = uncertainty.gains_over_ift(reps, panels).set_index("recipe")
+    assert gains.loc["mixed-50", ["gain", "gain_low", "gain_high"]].tolist() == [0.0, 0.0, 0.0]
+    assert gains.loc["sequential-50", "gain_low"] > 0 and gains.loc["ift", "gain"] == 0
+    assert gains.loc["sequential-50", "gain"] == pytest.approx(better.mean() - ift.mean())
+    curricula = pd.DataFrame({"family": "math_oe", "scale": "m", "recipe": ["mixed-50", "sequential-50"]})
+    merged = uncertainty.with_gain_intervals(curricula, gains.reset_index(), accuracy_table(reps), panels)
+    assert (
+        merged.set_index("recipe").loc["sequential-50", "gain_low"] == gains.loc["sequential-50", "gain_low"]
+    )
+    assert (merged["low"] <= merged["high"]).all() and merged["low"].notna().all()
+
+
+def test_the_summary_names_the_scale_of_the_largest_gain_beside_the_curricula():
+    study = load_study(PARAMETERS / "embedded.yaml")
+    differences = pd.DataFrame(
+        {"family": ["a", "b", "a", "b"], "scale": ["s", "s", "m", "m"], "difference": [0.1, 0.3, 0.5, -0.1]}
+    )
+    (line,) = curriculum_scale_headline(differences, study)
+    assert line.startswith(
+        "Pure reasoning gains most over IFT at s (+0.20 mean over families; s +0.20, m +0.20"
+    )
+    differences.loc[2, "difference"] = 0.6
+    (line,) = curriculum_scale_headline(differences, study)
+    assert "at m (+0.25" in line and line.endswith("the curricula are trained at the same scale.")
+    no_curricula = study.model_copy(update={"curricula": study.curricula.model_copy(update={"recipes": []})})
+    assert curriculum_scale_headline(differences, no_curricula) == []

@@ -6,6 +6,8 @@
     sor study parameters/smoke.yaml --executor slurm   # every unit a Slurm job (runner.slurm)
     sor check parameters/embedded.yaml            # validate, list units and their state
     sor jury parameters/paper.yaml                # re-score saved generations with the `jury:` judges
+    sor readme parameters/embedded.yaml           # the README's accuracy table from accuracy.csv
+    sor compare figures/embedded/accuracy.csv runs/embedded/analysis-*/tables/accuracy.csv
     sor flops --config runs/embedded/train/xl-ift-*/model --samples 1000 \
         --prompt-tokens 1000 --completion-tokens 10000 --generated-tokens 10000
 """
@@ -15,8 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+
+import pandas as pd
 
 from . import units
+from .analysis.stages import update_readme
+from .analysis.uncertainty import rerun_agreement
 from .config import paths
 from .config.params import ParametersError, load_study
 from .core import flops
@@ -62,6 +69,20 @@ def _parser() -> argparse.ArgumentParser:
     jury.add_argument("parameters")
     check = commands.add_parser("check", help="validate a parameters file and list its units")
     check.add_argument("parameters")
+    compare = commands.add_parser(
+        "compare", help="how many of a rerun's accuracies land inside a committed accuracy.csv's intervals"
+    )
+    compare.add_argument("committed", help="an accuracy.csv, e.g. figures/embedded/accuracy.csv")
+    compare.add_argument(
+        "rerun", help="the rerun's accuracy.csv (runs/<study>/analysis-*/tables/accuracy.csv)"
+    )
+    readme = commands.add_parser(
+        "readme", help="rewrite the README's accuracy table of a study from its committed accuracy.csv"
+    )
+    readme.add_argument("parameters")
+    readme.add_argument(
+        "--readme", default=None, help="the file to rewrite (default: the project's README.md)"
+    )
     counter = commands.add_parser("flops", help="parameters and FLOPs of a model config, as JSON")
     counter.add_argument("--config", required=True, help="a config.json, a checkpoint folder, or a hub id")
     counter.add_argument("--samples", type=_count, default=1, help="training sequences (default 1)")
@@ -98,6 +119,27 @@ def _flops(args) -> None:
     print(json.dumps(counts, indent=2))
 
 
+def _compare(committed: str, rerun: str) -> None:
+    table = rerun_agreement(pd.read_csv(committed), pd.read_csv(rerun))
+    if table.empty:
+        raise ParametersError(f"{committed} and {rerun} share no student and benchmark")
+    print(f"{int(table['inside'].sum())} of {len(table)} rerun accuracies inside the committed 95% intervals")
+    outside = table[~table["inside"]]
+    if len(outside):
+        print(outside.drop(columns="inside").to_string(index=False, float_format="%.3f"))
+
+
+def _readme(args) -> int:
+    readme = Path(args.readme) if args.readme else paths.project_dir() / "README.md"
+    try:
+        changed = update_readme(load_study(args.parameters), readme)
+    except ValueError as error:  # no figures_dir, or the README lacks the table's markers
+        print(f"error: {readme}: {error}", file=sys.stderr)
+        return 2
+    print(f"{readme}: accuracy table {'rewritten' if changed else 'already up to date'}")
+    return 0
+
+
 def _check(parameters_file: str) -> None:
     study = load_study(parameters_file)
     for unit in units.plan(study, parameters_file):
@@ -127,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             _flops(args)
         elif args.command == "jury":
             print(rescore_study(load_study(args.parameters)).to_string(index=False))
+        elif args.command == "readme":
+            return _readme(args)
+        elif args.command == "compare":
+            _compare(args.committed, args.rerun)
         else:
             _check(args.parameters)
     except (ParametersError, UnknownNotebookParameter, ConfigError, SlurmUnavailable) as error:

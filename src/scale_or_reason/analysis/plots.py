@@ -374,6 +374,16 @@ def early_stopping(
 # --- 05_curriculum --------------------------------------------------------------------------
 
 
+def _line_with_interval(ax, x, table: pd.DataFrame, y: str, interval: str, tint, **style) -> None:
+    """A line through `table[y]`, with error bars from the `<interval>_low`/`_high` columns (or
+    `low`/`high` for an empty prefix) where the table has them."""
+    low, high = (f"{interval}_low", f"{interval}_high") if interval else ("low", "high")
+    if low in table and table[low].notna().any():
+        error = [(table[y] - table[low]).clip(lower=0), (table[high] - table[y]).clip(lower=0)]
+        ax.errorbar(x, table[y], yerr=error, fmt="none", ecolor=tint, elinewidth=0.8, alpha=0.6)
+    ax.plot(x, table[y], color=tint, **style)
+
+
 def curriculum_gain(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
     """Accuracy gain over pure IFT against the reasoning share ρ, per family, one line per
     curriculum order and scale (ρ = 0 is IFT, ρ = 100% pure reasoning)."""
@@ -386,10 +396,13 @@ def curriculum_gain(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
             for order in CURRICULUM_KINDS:
                 line = pd.concat([ends, at_scale[at_scale["order"] == order]]).sort_values("reasoning_share")
                 if len(line) > len(ends):
-                    ax.plot(
+                    _line_with_interval(
+                        ax,
                         100 * line["reasoning_share"],
-                        line["gain_over_ift"],
-                        color=colour(order),
+                        line,
+                        "gain_over_ift",
+                        "gain",
+                        colour(order),
                         marker=marker(scale, scales),
                         linewidth=1.2,
                         markersize=5,
@@ -416,10 +429,13 @@ def curriculum_orders(table: pd.DataFrame) -> plt.Figure:
         lengths = ax.twinx()
         for order in CURRICULUM_KINDS:
             line = pd.concat([ends, rows[rows["order"] == order]]).sort_values("reasoning_share")
-            ax.plot(
+            _line_with_interval(
+                ax,
                 100 * line["reasoning_share"],
-                line["accuracy"],
-                color=colour(order),
+                line,
+                "accuracy",
+                "",
+                colour(order),
                 marker="o",
                 linewidth=1.4,
             )

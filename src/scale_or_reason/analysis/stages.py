@@ -28,7 +28,7 @@ from ..config import paths
 from ..config.params import StudyParams, load_study
 from ..config.recipes import FORMATS
 from ..core import files
-from . import answer_lengths, efficiency, granularity, plots, transfer, uncertainty, verdicts
+from . import answer_lengths, efficiency, granularity, markdown, plots, transfer, uncertainty, verdicts
 from .results import collect_results, in_distribution, item_outcomes, pure, seed_means
 from .summary import write_summary
 
@@ -68,6 +68,7 @@ def uncertainty_tables(
     return {
         "accuracy": uncertainty.accuracy_table(replicates),
         "differences": uncertainty.format_differences(replicates, panels),
+        "gains": uncertainty.gains_over_ift(replicates, panels),
         "frontier_probability": uncertainty.frontier_table(replicates, train_flops),
         "fit_bands": uncertainty.fit_bands(
             students, curves, replicates, panels, study.analysis.teacher_accuracy
@@ -169,9 +170,14 @@ def analyse(study: StudyParams) -> Analysis:
     students = seed_means(results)
     tables = compute_tables(study, students)
     tables.update(uncertainty_tables(study, students, tables["fits"]))
+    panels = study.family_panels()
     tables["verdicts"] = uncertainty.with_uncertainty(
-        tables["verdicts"], tables["differences"], tables["frontier_probability"], study.family_panels()
+        tables["verdicts"], tables["differences"], tables["frontier_probability"], panels
     )
+    if "curricula" in tables:
+        tables["curricula"] = uncertainty.with_gain_intervals(
+            tables["curricula"], tables["gains"], tables["accuracy"], panels
+        )
     for name, table in tables.items():
         files.write_csv(folder / "tables" / f"{name}.csv", table)
     figures = draw_figures(study, students, tables)
@@ -184,19 +190,31 @@ def analyse(study: StudyParams) -> Analysis:
 
 
 def analyse_curricula(study: StudyParams) -> Analysis:
-    """The curriculum figures and table, from the same results."""
+    """The curriculum figures and table, from the same results, with intervals from a bootstrap
+    over seeds and items of the in-distribution benchmarks."""
     folder = units.curriculum_dir(study)
     folder.mkdir(parents=True, exist_ok=True)
     results = seed_means(collect_results(study))
     panels, scales = study.family_panels(), list(study.students.scales)
-    table = verdicts.curriculum_table(results, panels)
+    outcomes = item_outcomes(study)
+    in_distribution_items = outcomes[outcomes["benchmark"].isin(panels.values())]
+    replicates = uncertainty.bootstrap_study(in_distribution_items, seed=study.seed)
+    accuracy = uncertainty.accuracy_table(replicates)
+    table = uncertainty.with_gain_intervals(
+        verdicts.curriculum_table(results, panels),
+        uncertainty.gains_over_ift(replicates, panels),
+        accuracy,
+        panels,
+    )
     curricula = table[table["scale"].isin(study.curricula.scales)]
     files.write_csv(folder / "curricula.csv", curricula)
     plots.set_style()
     figures = {
         "curriculum_gain": plots.curriculum_gain(curricula, scales),
         "curriculum_orders": plots.curriculum_orders(curricula),
-        "curriculum_vs_train_flops": plots.curriculum_vs_flops(results, panels, scales, study.analysis.flops),
+        "curriculum_vs_train_flops": plots.curriculum_vs_flops(
+            uncertainty.with_intervals(results, accuracy), panels, scales, study.analysis.flops
+        ),
     }
     save_figures(study, figures, folder)
     units.mark_complete(folder, figures=sorted(figures))
@@ -271,3 +289,25 @@ def analyse_efficiency(study: StudyParams) -> Analysis:
         files.write_text(units.study_dir(study) / "summary.md", summary)
     units.mark_complete(folder, figures=sorted(figures))
     return Analysis(results, tables, figures, summary)
+
+
+def readme_accuracy_block(study: StudyParams) -> tuple[str, str]:
+    """The README block a study's committed accuracy table fills: its marker name and content."""
+    if not study.analysis.figures_dir:
+        raise ValueError(f"study {study.study!r} has no analysis.figures_dir, so no committed accuracy.csv")
+    source = f"{study.analysis.figures_dir}/accuracy.csv"
+    accuracy = pd.read_csv(paths.resolve(source))
+    table = markdown.accuracy_markdown(
+        accuracy, list(study.students.scales), [b.name for b in study.benchmarks]
+    )
+    return f"accuracy from {source}", table
+
+
+def update_readme(study: StudyParams, readme: Path) -> bool:
+    """Rewrite the README's accuracy table for `study` from its committed accuracy.csv; whether
+    anything changed."""
+    text = readme.read_text()
+    updated = markdown.replace_block(text, *readme_accuracy_block(study))
+    if updated != text:
+        files.write_text(readme, updated)
+    return updated != text

@@ -75,7 +75,24 @@ def headlines(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.Da
     if "granularity" in tables:
         lines += granularity.granularity_headline(tables["granularity"])
     lines += curriculum_headlines(tables.get("curricula"), study)
+    lines += curriculum_scale_headline(tables["differences"], study)
     return lines
+
+
+def curriculum_scale_headline(differences: pd.DataFrame, study: StudyParams) -> list[str]:
+    """Where pure reasoning gains most over IFT (mean over families), beside where the curricula
+    were trained: a curriculum can only capture a gain its scale has."""
+    if not study.curricula.recipes or differences.empty:
+        return []
+    by_scale = differences.groupby("scale", sort=False)["difference"].mean()
+    best = by_scale.idxmax()
+    trained = ", ".join(study.curricula.scales)
+    where = "the same scale" if [best] == study.curricula.scales else f"{trained}"
+    return [
+        f"Pure reasoning gains most over IFT at {best} ({by_scale[best]:+.2f} mean over families; "
+        + ", ".join(f"{scale} {gain:+.2f}" for scale, gain in by_scale.items())
+        + f"); the curricula are trained at {where}."
+    ]
 
 
 def curriculum_headlines(table: pd.DataFrame | None, study: StudyParams) -> list[str]:

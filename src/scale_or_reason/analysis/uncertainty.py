@@ -197,6 +197,45 @@ def format_differences(replicates: dict[str, Replicates], panels: dict[str, str]
     return pd.DataFrame(rows, columns=["family", "scale", "difference", "low", "high", "verdict"])
 
 
+def gains_over_ift(replicates: dict[str, Replicates], panels: dict[str, str]) -> pd.DataFrame:
+    """Per family (its in-distribution benchmark) and every student with an IFT student of its
+    size: its accuracy minus that IFT student's, with the 95% interval of the difference (the
+    curricula's gains; the pure reasoning student's is `format_differences`'s difference)."""
+    rows = []
+    for family, benchmark in panels.items():
+        reps = replicates.get(benchmark)
+        if reps is None:
+            continue
+        for student in reps.students.itertuples():
+            ift = reps.column(student.scale, FORMATS[0])
+            if ift is None:
+                continue
+            samples = reps.accuracy_samples[:, student.Index] - reps.accuracy_samples[:, ift]
+            low, high = reps.interval(samples)
+            gain = reps.accuracy[student.Index] - reps.accuracy[ift]
+            rows.append(
+                {"family": family, "scale": student.scale, "recipe": student.recipe, "gain": gain}
+                | {"gain_low": low, "gain_high": high}
+            )
+    return pd.DataFrame(rows, columns=["family", "scale", "recipe", "gain", "gain_low", "gain_high"])
+
+
+def with_gain_intervals(
+    curricula: pd.DataFrame, gains: pd.DataFrame, accuracy: pd.DataFrame, panels: dict[str, str]
+) -> pd.DataFrame:
+    """The curriculum table (one row per family and student) with the 95% interval of each
+    student's accuracy on the family's in-distribution benchmark (`low`, `high`) and of its gain
+    over IFT (`gain_low`, `gain_high`)."""
+    family_of = {benchmark: family for family, benchmark in panels.items()}
+    intervals = accuracy[accuracy["benchmark"].isin(family_of)]
+    intervals = intervals.assign(family=intervals["benchmark"].map(family_of))[
+        ["family", *STUDENT, "low", "high"]
+    ]
+    keys = ["family", *STUDENT]
+    table = curricula.merge(intervals, on=keys, how="left")
+    return table.merge(gains[[*keys, "gain_low", "gain_high"]], on=keys, how="left")
+
+
 def frontier_table(replicates: dict[str, Replicates], train_flops: pd.DataFrame) -> pd.DataFrame:
     """Per benchmark and student, the probability of being on the training and on the inference
     frontier. `train_flops`: scale, recipe, train_flops (fixed per student: its data and length)."""
@@ -302,10 +341,27 @@ def fit_bands(
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
 
 
-def with_intervals(students: pd.DataFrame, accuracy: pd.DataFrame, frontier: pd.DataFrame) -> pd.DataFrame:
-    """The seed means with each accuracy's 95% interval (`low`, `high`) and the student's frontier
-    probabilities on that benchmark, for the figures."""
+def with_intervals(
+    students: pd.DataFrame, accuracy: pd.DataFrame, frontier: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The seed means with each accuracy's 95% interval (`low`, `high`) and, given `frontier`, the
+    student's frontier probabilities on that benchmark, for the figures."""
     keys = [*STUDENT, "benchmark"]
-    intervals = accuracy[[*keys, "low", "high"]]
+    table = students.merge(accuracy[[*keys, "low", "high"]], on=keys, how="left")
+    if frontier is None:
+        return table
     probabilities = frontier[[*keys, "p_train_frontier", "p_inference_frontier"]]
-    return students.merge(intervals, on=keys, how="left").merge(probabilities, on=keys, how="left")
+    return table.merge(probabilities, on=keys, how="left")
+
+
+# --- a rerun against the committed table -----------------------------------------------------------
+
+
+def rerun_agreement(committed: pd.DataFrame, rerun: pd.DataFrame) -> pd.DataFrame:
+    """Per student and benchmark in both `accuracy.csv` tables: the committed mean and 95%
+    interval, the rerun's mean, and whether it lands inside the interval."""
+    keys = [*STUDENT, "benchmark"]
+    table = committed[[*keys, "mean", "low", "high"]].merge(
+        rerun[[*keys, "mean"]].rename(columns={"mean": "rerun_mean"}), on=keys, how="inner"
+    )
+    return table.assign(inside=(table["rerun_mean"] >= table["low"]) & (table["rerun_mean"] <= table["high"]))
