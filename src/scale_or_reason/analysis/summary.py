@@ -86,8 +86,7 @@ def curriculum_scale_headline(differences: pd.DataFrame, study: StudyParams) -> 
         return []
     by_scale = differences.groupby("scale", sort=False)["difference"].mean()
     best = by_scale.idxmax()
-    trained = ", ".join(study.curricula.scales)
-    where = "the same scale" if [best] == study.curricula.scales else f"{trained}"
+    where = "the same scale" if [best] == study.curricula.scales else ", ".join(study.curricula.scales)
     return [
         f"Pure reasoning gains most over IFT at {best} ({by_scale[best]:+.2f} mean over families; "
         + ", ".join(f"{scale} {gain:+.2f}" for scale, gain in by_scale.items())

@@ -214,8 +214,14 @@ def gains_over_ift(replicates: dict[str, Replicates], panels: dict[str, str]) ->
             low, high = reps.interval(samples)
             gain = reps.accuracy[student.Index] - reps.accuracy[ift]
             rows.append(
-                {"family": family, "scale": student.scale, "recipe": student.recipe, "gain": gain}
-                | {"gain_low": low, "gain_high": high}
+                {
+                    "family": family,
+                    "scale": student.scale,
+                    "recipe": student.recipe,
+                    "gain": gain,
+                    "gain_low": low,
+                    "gain_high": high,
+                }
             )
     return pd.DataFrame(rows, columns=["family", "scale", "recipe", "gain", "gain_low", "gain_high"])
 
