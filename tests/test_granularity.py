@@ -57,7 +57,9 @@ def answer_from_key_steps(task: str, steps: tuple[str, ...]) -> str:
     """What the key steps alone determine, read without the digit facts or the scan."""
     if task.startswith("multiply") and not task.endswith("choice"):
         return re.fullmatch(r"so far (\d+)", steps[-1]).group(1)
-    if task.endswith("choice") or task in ("largest", "smallest"):
+    if task.endswith("choice"):
+        return re.fullmatch(r"\d+ starts with \d: (?:[A-D] \d no, )*([A-D]) \d yes", steps[-1]).group(1)
+    if task in ("largest", "smallest"):
         return re.fullmatch(r"\d+ is option ([A-D])", steps[-1]).group(1)
     words = {"once": 1, "twice": 2, "three times": 3, "four times": 4, "five times": 5, "six times": 6}
     counts = sorted(re.fullmatch(r"(\d) appears (.+)", step).groups() for step in steps)

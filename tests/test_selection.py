@@ -145,12 +145,13 @@ def test_a_wrong_multiplication_has_exactly_one_wrong_line_and_follows_it():
 
 
 def test_a_multiple_choice_no_slip_reaches_is_matched_to_a_wrong_option():
-    """Options far from every slipped product leave one wrong step: matching to the wrong letter."""
+    """Options far from every slipped product leave one wrong step: the check says yes to a wrong letter."""
     prompt = "A box has 47 pens. How many pens are in 6 boxes?\nA) 282\nB) 999\nC) 555\nD) 111\nBox it."
     row = {"task": "multiply_choice", "key": "47x6", "prompt": prompt, "answer": "A", "reasoning": ""}
     wrong = inject_errors([row], 1.0, seed=0)[0]
     letter = final_answer(wrong["reasoning"])
-    assert letter in "BCD" and trace_lines(wrong["reasoning"])[-1] == f"282 is option {letter}"
+    checks = {"B": "A 2 no, B 9 yes", "C": "A 2 no, B 9 no, C 5 yes", "D": "A 2 no, B 9 no, C 5 no, D 1 yes"}
+    assert letter in "BCD" and trace_lines(wrong["reasoning"])[-1] == f"282 starts with 2: {checks[letter]}"
 
 
 def test_injected_errors_are_chosen_by_seed():

@@ -9,9 +9,9 @@ list, the options) in a *style*, a wording and an order of the lines, optionally
 
 - `multiply`: no line can move (carries run right to left), so its traces differ in wording.
   Slips: a digit fact off by −10, −1, +1, +2 or +10, or the carry into a digit forgotten.
-- `multiply_choice`: the options' first digits scanned, then as `multiply`, keeping the slips
-  whose wrong product is an option; failing any (the usual case), the right product matched to a
-  wrong option.
+- `multiply_choice`: the options' first digits scanned, then as `multiply`, then the options
+  checked against the product's first digit; keeping the slips whose wrong product is an option;
+  failing any (the usual case), the right product checked to a wrong option.
 - `sort`: the digit counts can come in any order (none depends on another); the list is still
   written out smallest first. Slip: a digit counted once too often or (if twice or more) too rarely.
 - `largest`: the options can be scanned in any order. Slips: the second-largest first digit taken
@@ -33,7 +33,7 @@ from collections.abc import Callable
 from itertools import combinations, permutations
 
 from ..core.answers import is_correct
-from .tasks import COUNT_WORDS, Problem, draw_problems
+from .tasks import CHECK_WORDS, COUNT_WORDS, Problem, draw_problems, option_check
 from .teachers import pair_row, reasoning_text
 
 WORDINGS = 4
@@ -51,7 +51,7 @@ MULTIPLY_WORDINGS = (
         "last": ", so far {s}",
         "scan": "first digits: {items}",
         "item": "{letter} {first}",
-        "option": "{p} is option {letter}",
+        "check": CHECK_WORDS,
     },
     {
         "header": "{a} times {b}",
@@ -62,7 +62,12 @@ MULTIPLY_WORDINGS = (
         "last": ", result {s}",
         "scan": "leading digits: {items}",
         "item": "{letter} {first}",
-        "option": "option {letter} is {p}",
+        "check": {
+            "head": "{p} begins with {first}: ",
+            "item": "option {letter} {first} {verdict}",
+            "yes": "match",
+            "no": "no match",
+        },
     },
     {
         "header": "{b} × {a}",
@@ -73,7 +78,12 @@ MULTIPLY_WORDINGS = (
         "last": "; so far {s}",
         "scan": "first digits: {items}",
         "item": "{letter}={first}",
-        "option": "{p} matches option {letter}",
+        "check": {
+            "head": "first digit of {p} is {first}; ",
+            "item": "{letter}={first} {verdict}",
+            "yes": "yes",
+            "no": "no",
+        },
     },
     {
         "header": "multiply {a} by {b}",
@@ -84,7 +94,7 @@ MULTIPLY_WORDINGS = (
         "last": " → {s}",
         "scan": "first digit of each: {items}",
         "item": "{letter}:{first}",
-        "option": "{p} → option {letter}",
+        "check": {"head": "{p} → {first}: ", "item": "{letter}:{first} {verdict}", "yes": "✓", "no": "✗"},
     },
 )
 
@@ -151,8 +161,11 @@ def _write_multiply_choice(facts: dict, wording: int, order: str, slip: tuple | 
     lines, product = multiplication_lines(*facts["operands"], wording, computed)
     letter_of = {number: letter for letter, number in facts["options"].items()}
     letter = slip[1] if slip and slip[0] == "option" else letter_of[product]
-    scan = _first_digits_scan(facts["options"], MULTIPLY_WORDINGS[wording], "".join(facts["options"]))
-    return [scan, *lines, MULTIPLY_WORDINGS[wording]["option"].format(p=product, letter=letter)], letter
+    words = MULTIPLY_WORDINGS[wording]
+    scan = _first_digits_scan(facts["options"], words, "".join(facts["options"]))
+    options = [facts["options"][option_letter] for option_letter in sorted(facts["options"])]
+    check = option_check(product, options, facts["options"][letter], words["check"])
+    return [scan, *lines, check], letter
 
 
 def _multiply_slips(facts: dict) -> list[tuple]:

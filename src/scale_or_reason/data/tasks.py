@@ -156,6 +156,40 @@ def multiplication_distractors(a: int, b: int, rng: random.Random) -> list[int]:
     return [int(first + middle + right[-1]) for first, middle in zip(firsts, middles, strict=True)]
 
 
+CHECK_WORDS = {
+    "head": "{p} starts with {first}: ",
+    "item": "{letter} {first} {verdict}",
+    "yes": "yes",
+    "no": "no",
+}
+
+
+def option_check(
+    product: int, options: list[int], chosen: int | None = None, words: dict = CHECK_WORDS
+) -> str:
+    """The options checked in letter order against the product's first digit, each by its own
+    first digit, up to the one that matches ("672 starts with 6: A 1 no, B 6 yes"); `chosen`
+    (default the product) is the option the trace picks, `words` its wording.
+
+    Each check copies a digit from the scan that opened the trace, keyed by its letter, a token
+    found nowhere else in the context, and decides from two digits a few tokens apart; the boxed
+    letter is the one before "yes". Every way of going from the product back to a letter failed
+    the embedded students (issue 13): "672 is option B" (the letter before a first digit in the
+    scan), "672: 6 B" (the letter after it) and, with distractors differing only in the last
+    digit, "2 is option A" two lines below the scan, all at chance for a 231k student that
+    computed 79-95% of the products right; the check reached 0.58 where the product was right
+    in 91%.
+    """
+    chosen = product if chosen is None else chosen
+    checks = []
+    for letter, option in zip(OPTION_LETTERS, options, strict=True):
+        verdict = words["yes"] if option == chosen else words["no"]
+        checks.append(words["item"].format(letter=letter, first=str(option)[0], verdict=verdict))
+        if option == chosen:
+            break
+    return words["head"].format(p=product, first=str(product)[0]) + ", ".join(checks)
+
+
 def math_open_ended(rng: random.Random, variant: str) -> Problem:
     a, b = _multiplication_operands(rng, variant)
     question = _template(rng, variant, MULTIPLY_TEMPLATES, MULTIPLY_TEMPLATES_UNSEEN)
@@ -173,7 +207,7 @@ def math_multiple_choice(rng: random.Random, variant: str) -> Problem:
     steps = (
         first_digits_line(options, lettered=True),
         *multiplication_steps(a, b),
-        f"{a * b} is option {letter}",
+        option_check(a * b, options),
     )
     return Problem("math_mc", "multiply_choice", prompt + "\n" + BOXED_INSTRUCTION, letter, steps, f"{a}x{b}")
 
@@ -288,7 +322,7 @@ def related_math_multiple_choice(rng: random.Random) -> Problem:
     steps = (
         first_digits_line(options, lettered=True),
         *swapped_multiplication_steps(a, b),
-        f"{a * b} is option {letter}",
+        option_check(a * b, options),
     )
     return Problem("math_mc", "multiply_swapped_choice", prompt, letter, steps, f"{a}x{b}")
 
