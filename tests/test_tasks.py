@@ -51,6 +51,23 @@ def test_multiple_choice_answers_point_at_the_right_option():
         assert options[row["answer"]] == max(options.values())
 
 
+def test_multiple_choice_trace_checks_the_options_up_to_the_answer():
+    for problem in draw_problems("math_mc", "train", 50, seed=2):
+        options = dict(re.findall(r"^([A-D])\) (\d+)$", problem.prompt, re.M))
+        head, checks = problem.steps[-1].split(": ")
+        product = options[problem.answer]
+        assert head == f"{product} starts with {product[0]}"
+        items = [item.split(" ") for item in checks.split(", ")]
+        assert [letter for letter, _, _ in items] == list("ABCD"[: "ABCD".index(problem.answer) + 1])
+        assert all(digit == options[letter][0] for letter, digit, _ in items)
+        assert [verdict for _, _, verdict in items] == ["no"] * (len(items) - 1) + ["yes"]
+
+
+def test_a_check_can_pick_a_wrong_option():
+    check = tasks.option_check(672, [172, 672, 732, 262], chosen=732)
+    assert check == "672 starts with 6: A 1 no, B 6 no, C 7 yes"
+
+
 def test_distractors_share_only_the_length_and_last_digit_and_no_first_digit():
     rng = random.Random(0)
     for a, b in [(347, 6), (850, 3), (120, 9), (999, 9), (47, 6)]:

@@ -288,7 +288,8 @@ def test_curriculum_gains_carry_the_interval_of_the_paired_difference():
 
 
 def test_the_summary_names_the_scale_of_the_largest_gain_beside_the_curricula():
-    study = load_study(PARAMETERS / "embedded.yaml")
+    embedded = load_study(PARAMETERS / "embedded.yaml")
+    study = embedded.model_copy(update={"curricula": embedded.curricula.model_copy(update={"scales": ["m"]})})
     differences = pd.DataFrame(
         {"family": ["a", "b", "a", "b"], "scale": ["s", "s", "m", "m"], "difference": [0.1, 0.3, 0.5, -0.1]}
     )

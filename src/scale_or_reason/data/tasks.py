@@ -177,7 +177,7 @@ def option_check(
     the embedded students (issue 13): "672 is option B" (the letter before a first digit in the
     scan), "672: 6 B" (the letter after it) and, with distractors differing only in the last
     digit, "2 is option A" two lines below the scan, all at chance for a 231k student that
-    computed 79-95% of the products right; the check reached 0.58 where the product was right
+    computed 76-95% of the products right; the check reached 0.58 where the product was right
     in 91%.
     """
     chosen = product if chosen is None else chosen
