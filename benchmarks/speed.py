@@ -71,7 +71,7 @@ def bare_loop(model, batches, learning_rate: float) -> float:
     times = []
     for batch in batches:
         start = time.perf_counter()
-        loss = model(**{k: batch[k] for k in ("input_ids", "attention_mask", "labels") if k in batch}).loss
+        loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

@@ -58,7 +58,7 @@ def answer_from_key_steps(task: str, steps: tuple[str, ...]) -> str:
     if task.startswith("multiply") and not task.endswith("choice"):
         return re.fullmatch(r"so far (\d+)", steps[-1]).group(1)
     if task.endswith("choice"):
-        return re.fullmatch(r"\d+ starts with \d: (?:[A-D] \d no, )*([A-D]) \d yes", steps[-1]).group(1)
+        return re.search(r"\d vs \d yes ([A-D])", steps[-1]).group(1)
     if task in ("largest", "smallest"):
         return re.fullmatch(r"\d+ is option ([A-D])", steps[-1]).group(1)
     words = {"once": 1, "twice": 2, "three times": 3, "four times": 4, "five times": 5, "six times": 6}

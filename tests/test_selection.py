@@ -150,8 +150,10 @@ def test_a_multiple_choice_no_slip_reaches_is_matched_to_a_wrong_option():
     row = {"task": "multiply_choice", "key": "47x6", "prompt": prompt, "answer": "A", "reasoning": ""}
     wrong = inject_errors([row], 1.0, seed=0)[0]
     letter = final_answer(wrong["reasoning"])
-    checks = {"B": "A 2 no, B 9 yes", "C": "A 2 no, B 9 no, C 5 yes", "D": "A 2 no, B 9 no, C 5 no, D 1 yes"}
-    assert letter in "BCD" and trace_lines(wrong["reasoning"])[-1] == f"282 starts with 2: {checks[letter]}"
+    verdicts = {option: f"yes {option}" if option == letter else "no" for option in "ABCD"}
+    firsts = {"A": 2, "B": 9, "C": 5, "D": 1}
+    checks = ", ".join(f"{option} {first} vs 2 {verdicts[option]}" for option, first in firsts.items())
+    assert letter in "BCD" and trace_lines(wrong["reasoning"])[-1] == f"282 starts with 2: {checks}"
 
 
 def test_injected_errors_are_chosen_by_seed():

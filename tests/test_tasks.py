@@ -51,21 +51,24 @@ def test_multiple_choice_answers_point_at_the_right_option():
         assert options[row["answer"]] == max(options.values())
 
 
-def test_multiple_choice_trace_checks_the_options_up_to_the_answer():
+def test_multiple_choice_trace_checks_every_option_beside_the_product_digit():
     for problem in draw_problems("math_mc", "train", 50, seed=2):
         options = dict(re.findall(r"^([A-D])\) (\d+)$", problem.prompt, re.M))
         head, checks = problem.steps[-1].split(": ")
         product = options[problem.answer]
         assert head == f"{product} starts with {product[0]}"
         items = [item.split(" ") for item in checks.split(", ")]
-        assert [letter for letter, _, _ in items] == list("ABCD"[: "ABCD".index(problem.answer) + 1])
-        assert all(digit == options[letter][0] for letter, digit, _ in items)
-        assert [verdict for _, _, verdict in items] == ["no"] * (len(items) - 1) + ["yes"]
+        assert [letter for letter, *_ in items] == list("ABCD")
+        assert all(digit == options[letter][0] for letter, digit, *_ in items)
+        assert all(between == "vs" and target == product[0] for _, _, between, target, *_ in items)
+        verdicts = [" ".join(verdict) for *_, verdict in ([*item[:4], item[4:]] for item in items)]
+        assert verdicts == [f"yes {letter}" if letter == problem.answer else "no" for letter in "ABCD"]
+        assert problem.steps[0] == problem.key.replace("x", " × ")  # no scan before the product
 
 
 def test_a_check_can_pick_a_wrong_option():
     check = tasks.option_check(672, [172, 672, 732, 262], chosen=732)
-    assert check == "672 starts with 6: A 1 no, B 6 no, C 7 yes"
+    assert check == "672 starts with 6: A 1 vs 6 no, B 6 vs 6 no, C 7 vs 6 yes C, D 2 vs 6 no"
 
 
 def test_distractors_share_only_the_length_and_last_digit_and_no_first_digit():

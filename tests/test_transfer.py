@@ -24,16 +24,17 @@ from scale_or_reason.data.teachers import synthetic_pairs
 # The arithmetic ones were recorded again when multiplication became 3-digit × 1-digit with the
 # carry added on its own line, first-digit distractors and a scan of the options' first digits
 # (issue 13), and the multiple-choice ones when its trace came to check the options against the
-# product (same prompts and answers).
+# product and again when every option came to be checked beside the product's digit, without the
+# scan (same prompts and answers).
 RECORDED_DIGESTS = {
     ("math_oe", "train"): "509fef4f2e51cdfb",
     ("math_oe", "test"): "b399f36a89708c19",
     ("math_oe", "rephrased"): "7b746a2a68827dc4",
     ("math_oe", "harder"): "6d1bfccb331f6e8d",
-    ("math_mc", "train"): "c97aa35f2858951c",
-    ("math_mc", "test"): "a64d6acb680250be",
-    ("math_mc", "rephrased"): "3f0f7e169d30526b",
-    ("math_mc", "harder"): "130610dc24a4c4a0",
+    ("math_mc", "train"): "f2f9a0cec447ae5a",
+    ("math_mc", "test"): "724d0b3abb5d7bee",
+    ("math_mc", "rephrased"): "b8d9572e24b22a69",
+    ("math_mc", "harder"): "5051dbe14025d138",
     ("general_oe", "train"): "a64e9e60a2bc1ec1",
     ("general_oe", "test"): "8934d92905c41a08",
     ("general_oe", "rephrased"): "f885640d1c65e21d",
@@ -88,12 +89,11 @@ def test_related_choices_point_at_the_product():
         choices = options(problem.prompt)
         assert small < 10 <= large and len(set(choices.values())) == 4
         assert choices[problem.answer] == small * large
-        checked = ", ".join(f"{x} {str(choices[x])[0]} no" for x in "ABCD" if x < problem.answer)
-        last = f"{problem.answer} {str(small * large)[0]} yes"
-        assert problem.steps[-1] == f"{small * large} starts with {str(small * large)[0]}: " + (
-            f"{checked}, {last}" if checked else last
-        )
-        assert problem.steps[0] == "first digits: " + ", ".join(f"{x} {str(choices[x])[0]}" for x in "ABCD")
+        target = str(small * large)[0]
+        verdicts = {x: f"yes {x}" if x == problem.answer else "no" for x in "ABCD"}
+        checks = ", ".join(f"{x} {str(choices[x])[0]} vs {target} {verdicts[x]}" for x in "ABCD")
+        assert problem.steps[-1] == f"{small * large} starts with {target}: {checks}"
+        assert problem.steps[0] == f"{small} × {large} = {large} × {small}"  # no scan before the product
 
 
 def test_related_sorts_are_descending():

@@ -49,8 +49,9 @@ CHECKPOINTS = "checkpoints"  # a training unit's periodic checkpoints: kept when
 # Part of every fingerprint: bump it when what a unit writes changes shape, so that finished units
 # of the old shape are not reused (v2: FLOPs counted both ways and MFU; v3: epochs laid out in
 # the recipe's rows, curricula; v4: 3-digit multiplication, its carry added on a line of its
-# own, first-digit distractors; v5: multiple choice checks the options against the product).
-ARTIFACT_VERSION = 5
+# own, first-digit distractors; v5: multiple choice checks the options against the product; v6:
+# every option checked beside the product's digit, batches packed).
+ARTIFACT_VERSION = 6
 # Part of the study-wide analyses' fingerprints only: bump it when what they write changes, so
 # they run again over finished runs (v2: results per seed, intervals, frontier probabilities).
 ANALYSIS_VERSION = 2

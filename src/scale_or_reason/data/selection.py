@@ -49,8 +49,6 @@ MULTIPLY_WORDINGS = (
         "is": " = {p}",
         "carry": ", carry {k}, so far {s}",
         "last": ", so far {s}",
-        "scan": "first digits: {items}",
-        "item": "{letter} {first}",
         "check": CHECK_WORDS,
     },
     {
@@ -60,12 +58,10 @@ MULTIPLY_WORDINGS = (
         "is": " is {p}",
         "carry": ", carry {k}, result {s}",
         "last": ", result {s}",
-        "scan": "leading digits: {items}",
-        "item": "{letter} {first}",
         "check": {
-            "head": "{p} begins with {first}: ",
-            "item": "option {letter} {first} {verdict}",
-            "yes": "match",
+            "head": "{p} begins with {target}: ",
+            "item": "option {letter} {first} against {target} {verdict}",
+            "yes": "match {letter}",
             "no": "no match",
         },
     },
@@ -76,12 +72,10 @@ MULTIPLY_WORDINGS = (
         "is": " = {p}",
         "carry": "; carry {k}; so far {s}",
         "last": "; so far {s}",
-        "scan": "first digits: {items}",
-        "item": "{letter}={first}",
         "check": {
-            "head": "first digit of {p} is {first}; ",
-            "item": "{letter}={first} {verdict}",
-            "yes": "yes",
+            "head": "first digit of {p} is {target}; ",
+            "item": "{letter}={first} vs {target} {verdict}",
+            "yes": "yes {letter}",
             "no": "no",
         },
     },
@@ -92,9 +86,12 @@ MULTIPLY_WORDINGS = (
         "is": "={p}",
         "carry": " carry {k} → {s}",
         "last": " → {s}",
-        "scan": "first digit of each: {items}",
-        "item": "{letter}:{first}",
-        "check": {"head": "{p} → {first}: ", "item": "{letter}:{first} {verdict}", "yes": "✓", "no": "✗"},
+        "check": {
+            "head": "{p} → {target}: ",
+            "item": "{letter}:{first}/{target} {verdict}",
+            "yes": "✓ {letter}",
+            "no": "✗",
+        },
     },
 )
 
@@ -161,11 +158,9 @@ def _write_multiply_choice(facts: dict, wording: int, order: str, slip: tuple | 
     lines, product = multiplication_lines(*facts["operands"], wording, computed)
     letter_of = {number: letter for letter, number in facts["options"].items()}
     letter = slip[1] if slip and slip[0] == "option" else letter_of[product]
-    words = MULTIPLY_WORDINGS[wording]
-    scan = _first_digits_scan(facts["options"], words, "".join(facts["options"]))
     options = [facts["options"][option_letter] for option_letter in sorted(facts["options"])]
-    check = option_check(product, options, facts["options"][letter], words["check"])
-    return [scan, *lines, check], letter
+    check = option_check(product, options, facts["options"][letter], MULTIPLY_WORDINGS[wording]["check"])
+    return [*lines, check], letter
 
 
 def _multiply_slips(facts: dict) -> list[tuple]:
@@ -257,8 +252,7 @@ def _first_digits(options: dict[str, int]) -> dict[str, int]:
 
 def _first_digits_scan(options: dict[str, int], words: dict[str, str], order: str) -> str:
     """The options' first digits in `order`, in `words`' scan and item wording (largest-of-four
-    scans them to find the largest; multiple-choice multiplication, lettered, to find its
-    product's option)."""
+    scans them to find the largest)."""
     firsts = _first_digits(options)
     return words["scan"].format(
         items=", ".join(words["item"].format(letter=letter, first=firsts[letter]) for letter in order)

@@ -120,17 +120,8 @@ def _template(rng: random.Random, variant: str, seen: tuple[str, ...], unseen: t
     return rng.choice(unseen if variant == "rephrased" else seen)
 
 
-def first_digits_line(options: list[int], lettered: bool = False) -> str:
-    """The options' first digits in letter order (`lettered`: each after its letter, "A 5, B 3").
-
-    Largest-of-four scans them to find the largest. Multiple-choice multiplication scans them
-    lettered, first thing in its trace: written after the product, at the end of a long trace, the
-    largest embedded student copied none of the 500 scans right; written first, a 101k student
-    copied all of them (issue 13)."""
-    if lettered:
-        return "first digits: " + ", ".join(
-            f"{letter} {str(option)[0]}" for letter, option in zip(OPTION_LETTERS, options, strict=True)
-        )
+def first_digits_line(options: list[int]) -> str:
+    """The options' first digits in letter order: largest-of-four scans them to find the largest."""
     return "first digits: " + ", ".join(str(option)[0] for option in options)
 
 
@@ -157,9 +148,9 @@ def multiplication_distractors(a: int, b: int, rng: random.Random) -> list[int]:
 
 
 CHECK_WORDS = {
-    "head": "{p} starts with {first}: ",
-    "item": "{letter} {first} {verdict}",
-    "yes": "yes",
+    "head": "{p} starts with {target}: ",
+    "item": "{letter} {first} vs {target} {verdict}",
+    "yes": "yes {letter}",
     "no": "no",
 }
 
@@ -167,27 +158,33 @@ CHECK_WORDS = {
 def option_check(
     product: int, options: list[int], chosen: int | None = None, words: dict = CHECK_WORDS
 ) -> str:
-    """The options checked in letter order against the product's first digit, each by its own
-    first digit, up to the one that matches ("672 starts with 6: A 1 no, B 6 yes"); `chosen`
-    (default the product) is the option the trace picks, `words` its wording.
+    """Every option checked in letter order against the product's first digit, each by its own
+    first digit beside the product's ("672 starts with 6: A 1 vs 6 no, B 6 vs 6 yes B, C 7 vs 6
+    no, D 2 vs 6 no"); `chosen` (default the product) is the option the trace picks, `words` its
+    wording.
 
-    Each check copies a digit from the scan that opened the trace, keyed by its letter, a token
-    found nowhere else in the context, and decides from two digits a few tokens apart; the boxed
-    letter is the one before "yes". Every way of going from the product back to a letter failed
-    the embedded students (issue 13): "672 is option B" (the letter before a first digit in the
-    scan), "672: 6 B" (the letter after it) and, with distractors differing only in the last
-    digit, "2 is option A" two lines below the scan, all at chance for a 231k student that
-    computed 76-95% of the products right; the check reached 0.58 where the product was right
-    in 91%.
+    Each check copies an option's first digit from the prompt, keyed by its letter, repeats the
+    product's digit beside it so that the verdict compares two digits two tokens apart, and names
+    the letter again after "yes" so that the boxed letter is a copy of the token after it. Every
+    way of going from the product back to a letter failed the embedded students first (issue 13):
+    "672 is option B", "672: 6 B" and "2 is option A" at chance where the product was right in
+    76-95%; a lettered scan of first digits opening the trace, checked against the distant "starts
+    with 6", left half the verdicts wrong, checked up to the match taught a shortcut (the last
+    digit checked is always the product's), and checked in full left the letter before "yes"
+    unfound in half the items. Without the scan, in this form, two 334k seeds scored 0.82 and 0.89.
     """
     chosen = product if chosen is None else chosen
-    checks = []
-    for letter, option in zip(OPTION_LETTERS, options, strict=True):
-        verdict = words["yes"] if option == chosen else words["no"]
-        checks.append(words["item"].format(letter=letter, first=str(option)[0], verdict=verdict))
-        if option == chosen:
-            break
-    return words["head"].format(p=product, first=str(product)[0]) + ", ".join(checks)
+    target = str(product)[0]
+    checks = [
+        words["item"].format(
+            letter=letter,
+            first=str(option)[0],
+            target=target,
+            verdict=(words["yes"] if option == chosen else words["no"]).format(letter=letter),
+        )
+        for letter, option in zip(OPTION_LETTERS, options, strict=True)
+    ]
+    return words["head"].format(p=product, target=target) + ", ".join(checks)
 
 
 def math_open_ended(rng: random.Random, variant: str) -> Problem:
@@ -204,11 +201,7 @@ def math_multiple_choice(rng: random.Random, variant: str) -> Problem:
     rng.shuffle(options)
     letter = OPTION_LETTERS[options.index(a * b)]
     prompt = _with_options(question.format(a=a, b=b), [str(o) for o in options])
-    steps = (
-        first_digits_line(options, lettered=True),
-        *multiplication_steps(a, b),
-        option_check(a * b, options),
-    )
+    steps = (*multiplication_steps(a, b), option_check(a * b, options))
     return Problem("math_mc", "multiply_choice", prompt + "\n" + BOXED_INSTRUCTION, letter, steps, f"{a}x{b}")
 
 
@@ -319,11 +312,7 @@ def related_math_multiple_choice(rng: random.Random) -> Problem:
     rng.shuffle(options)
     letter = OPTION_LETTERS[options.index(a * b)]
     prompt = _with_options(question, [str(o) for o in options]) + "\n" + BOXED_INSTRUCTION
-    steps = (
-        first_digits_line(options, lettered=True),
-        *swapped_multiplication_steps(a, b),
-        option_check(a * b, options),
-    )
+    steps = (*swapped_multiplication_steps(a, b), option_check(a * b, options))
     return Problem("math_mc", "multiply_swapped_choice", prompt, letter, steps, f"{a}x{b}")
 
 

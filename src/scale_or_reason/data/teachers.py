@@ -60,9 +60,9 @@ DIGIT_FACT = re.compile(r"^\d × \d = \d+, (?:\d+ \+ \d+ = \d+, )?")
 def _multiplication_key(steps: tuple[str, ...]) -> tuple[str, ...]:
     """Of each digit line only what the next line needs, the carry and the running result; the
     digit fact that produced them is left for the student to compute. The header (the operands,
-    or the swap of the related task) and, for multiple choice, the option match stay: they are
-    decisions, not working; the scan of the options' first digits goes, as for largest-of-four."""
-    return tuple(DIGIT_FACT.sub("", step) for step in steps if not step.startswith(FIRST_DIGITS))
+    or the swap of the related task) and, for multiple choice, the option check stay: they are
+    decisions, not working."""
+    return tuple(DIGIT_FACT.sub("", step) for step in steps)
 
 
 def _sorting_key(steps: tuple[str, ...]) -> tuple[str, ...]:

@@ -42,10 +42,10 @@ from ..core.hub import load_tokenizer
 from ..data import pool
 from ..data.generation import load_pairs
 from ..data.sft_rows import reasoning_rows, recipe_rows, training_order
+from .packing import IGNORED_LABEL, PackedBatchCollator
 from .students import build_student, count_parameters, load_pretrained, student_config
 
 MAX_POSITIONS = 2048
-IGNORED_LABEL = -100  # TRL labels prompt tokens with it: they carry no loss
 LAUNCH_LOG_TAIL = 40
 LAUNCHED_MODULE = "scale_or_reason.training.train"  # what `accelerate launch` runs in each process
 
@@ -67,7 +67,12 @@ class SmallVocabSFTTrainer(SFTTrainer):
     negative log-likelihood over the completion, divided by the batch's completion tokens) trained
     the 9k-parameter student 2.6x and the 231k one 1.35x faster, to the same loss. Only TRL's
     logged entropy and token accuracy are lost. Pretrained students keep TRL's fused head.
+    Its batches are packed (`packing`): the same rows and loss, without the padding.
     """
+
+    def __init__(self, *args, processing_class=None, data_collator=None, **kwargs):
+        data_collator = data_collator or PackedBatchCollator(pad_token_id=processing_class.pad_token_id)
+        super().__init__(*args, processing_class=processing_class, data_collator=data_collator, **kwargs)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         return Trainer.compute_loss(
