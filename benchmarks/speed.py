@@ -8,6 +8,8 @@ For each scale of the study, on its reasoning rows (the longer format) and its o
   median milliseconds per optimizer step after a warm-up, and `tokens_per_s` (real tokens);
 - `bare_ms`: a bare PyTorch loop (forward, backward, clipping, AdamW) on the same model and the
   trainer's own batches: what is left is the model's own cost;
+- `padded_ms`: the same loop on the same rows padded to each batch's longest (TRL's own
+  collator) instead of packed (`training.packing`): what packing saves;
 - `mfu`: exact training FLOPs per trainer step over the step's time and this machine's measured
   single-thread matmul peak (`core.machine`);
 - `prepare_s`: the seconds TRL spends preparing (tokenizing) the rows before the first step;
@@ -33,6 +35,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from transformers import TrainerCallback
+from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
 from scale_or_reason import units
 from scale_or_reason.config.params import load_study
@@ -99,18 +102,24 @@ def measure_training(study, scale: str, steps: int, peak: float) -> tuple[dict, 
     trainer.train()
     step = steady(timer.times)
     steps = len(timer.times)  # fewer than asked when the rows run out
-    lengths = train.check_lengths(trainer.train_dataset, tokenizer.eos_token_id, None)
+    lengths = train.token_counts(trainer.train_dataset, tokenizer.eos_token_id, None)[0].tolist()
     per_step_tokens = sum(lengths) / steps
     arch = flops.architecture(model.config)
     per_step_flops = flops.exact_training_flops(arch, lengths) / steps
-    fresh, _ = train.student_and_tokenizer(study, scale, data_folder, seed)
     batches = list(trainer.get_train_dataloader())
-    bare = bare_loop(fresh, batches, study.learning_rate(scale, recipe))
+    learning_rate = study.learning_rate(scale, recipe)
+    bare = bare_loop(train.student_and_tokenizer(study, scale, data_folder, seed)[0], batches, learning_rate)
+    trainer.data_collator = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)
+    padded_batches = list(trainer.get_train_dataloader())
+    fresh = train.student_and_tokenizer(study, scale, data_folder, seed)[0]
+    fresh.config.use_cache = False  # as the trainer sets it
+    padded = bare_loop(fresh, padded_batches, learning_rate)
     row = {
         "scale": scale,
         "params": count_parameters(model),
         "trainer_ms": 1000 * step,
         "bare_ms": 1000 * bare,
+        "padded_ms": 1000 * padded,
         "tokens_per_s": per_step_tokens / step,
         "mfu": per_step_flops / step / peak,
         "prepare_s": prepare,

@@ -10,7 +10,7 @@ from scale_or_reason import units
 from scale_or_reason.core import flops
 from scale_or_reason.data import generation
 from scale_or_reason.training import train
-from scale_or_reason.training.train import IGNORED_LABEL, TruncationError, check_lengths
+from scale_or_reason.training.train import IGNORED_LABEL, TruncationError, token_counts
 
 
 @pytest.fixture
@@ -109,16 +109,16 @@ def test_a_sequence_longer_than_max_length_refuses_to_train():
     dataset = Dataset.from_list(
         [{"id": "row-0", "input_ids": [1, 2, 3, 4, 9], "labels": [IGNORED_LABEL, IGNORED_LABEL, 3, 4, 9]}]
     )
-    assert check_lengths(dataset, eos_id=9, max_length=None) == [5]
-    with pytest.raises(
-        TruncationError, match=r"training row row-0 has 5 tokens, more than training\.max_length=4"
-    ):
-        check_lengths(dataset, eos_id=9, max_length=4)
+    lengths, completions = token_counts(dataset, eos_id=9, max_length=None)
+    assert lengths.tolist() == [5] and completions.tolist() == [3]
+    too_long = r"training row row-0: 5 tokens, more than training\.max_length=4"
+    with pytest.raises(TruncationError, match=too_long):
+        token_counts(dataset, eos_id=9, max_length=4)
     cut = Dataset.from_list(
         [{"id": "row-0", "input_ids": [1, 2, 3, 4], "labels": [IGNORED_LABEL, IGNORED_LABEL, 3, 4]}]
     )
     with pytest.raises(TruncationError, match="lost its end-of-turn token"):
-        check_lengths(cut, eos_id=9, max_length=None)
+        token_counts(cut, eos_id=9, max_length=None)
 
 
 def test_a_curriculum_student_trains_on_its_split_in_its_order(smoke_study):

@@ -76,6 +76,15 @@ def uncertainty_tables(
     }
 
 
+def curricula_with_intervals(
+    results: pd.DataFrame, panels: dict[str, str], accuracy: pd.DataFrame, gains: pd.DataFrame
+) -> pd.DataFrame:
+    """Each curriculum's accuracy and its gain over the IFT student of its size (`results` are
+    seed means), with the bootstrap's intervals (`accuracy`, `gains`)."""
+    table = verdicts.curriculum_table(results, panels)
+    return uncertainty.with_gain_intervals(table, gains, accuracy, panels)
+
+
 def compute_tables(study: StudyParams, results: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The tables of `04_pareto`, from the seed means of the results."""
     panels = study.family_panels()
@@ -89,8 +98,6 @@ def compute_tables(study: StudyParams, results: pd.DataFrame) -> dict[str, pd.Da
         "lengths": answer_lengths.lengths_by_outcome(study),
         "truncation": answer_lengths.truncation_table(study),
     }
-    if study.curricula.recipes:
-        tables["curricula"] = verdicts.curriculum_table(results, panels)
     tables["transfer"] = transfer.transfer_gaps(results, study.benchmark_variants())
     by_granularity = granularity.study_granularity(study, results)
     if by_granularity:
@@ -174,10 +181,8 @@ def analyse(study: StudyParams) -> Analysis:
     tables["verdicts"] = uncertainty.with_uncertainty(
         tables["verdicts"], tables["differences"], tables["frontier_probability"], panels
     )
-    if "curricula" in tables:
-        tables["curricula"] = uncertainty.with_gain_intervals(
-            tables["curricula"], tables["gains"], tables["accuracy"], panels
-        )
+    if study.curricula.recipes:
+        tables["curricula"] = curricula_with_intervals(students, panels, tables["accuracy"], tables["gains"])
     for name, table in tables.items():
         files.write_csv(folder / "tables" / f"{name}.csv", table)
     figures = draw_figures(study, students, tables)
@@ -200,12 +205,8 @@ def analyse_curricula(study: StudyParams) -> Analysis:
     in_distribution_items = outcomes[outcomes["benchmark"].isin(panels.values())]
     replicates = uncertainty.bootstrap_study(in_distribution_items, seed=study.seed)
     accuracy = uncertainty.accuracy_table(replicates)
-    table = uncertainty.with_gain_intervals(
-        verdicts.curriculum_table(results, panels),
-        uncertainty.gains_over_ift(replicates, panels),
-        accuracy,
-        panels,
-    )
+    gains = uncertainty.gains_over_ift(replicates, panels)
+    table = curricula_with_intervals(results, panels, accuracy, gains)
     curricula = table[table["scale"].isin(study.curricula.scales)]
     files.write_csv(folder / "curricula.csv", curricula)
     plots.set_style()

@@ -141,31 +141,29 @@ def sft_config(
     )
 
 
-def _token_arrays(dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each tokenized row's length, and every row's labels laid end to end with where each row's
-    start: read with Arrow, not row by row in Python (27,000 rows take seconds that way)."""
+def token_counts(
+    dataset, eos_id: int, max_length: int | None, max_positions: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per tokenized row, its length and its completion tokens (those that carry loss), read with
+    Arrow rather than row by row in Python (27,000 rows take seconds that way); refuses rows that
+    are too long or lost their end."""
     table = dataset.with_format("arrow")[:]
     labels = table["labels"].combine_chunks()
-    label_counts = pc.list_value_length(labels).to_numpy()
-    starts = np.concatenate([[0], np.cumsum(label_counts)[:-1]])
-    return pc.list_value_length(table["input_ids"]).to_numpy(), labels.flatten().to_numpy(), starts
-
-
-def check_lengths(
-    dataset, eos_id: int, max_length: int | None, max_positions: int | None = None
-) -> list[int]:
-    """Real lengths of the tokenized rows; refuses rows that are too long or lost their end."""
-    lengths, labels, starts = _token_arrays(dataset)
-    ends_turn = np.add.reduceat(labels == eos_id, starts) > 0 if len(labels) else np.zeros(0, bool)
+    starts = np.concatenate([[0], np.cumsum(pc.list_value_length(labels).to_numpy())[:-1]])
+    flat_labels = labels.flatten().to_numpy()
+    lengths = pc.list_value_length(table["input_ids"]).to_numpy()
+    if not len(lengths):
+        return lengths, lengths
+    ends_turn = np.add.reduceat(flat_labels == eos_id, starts) > 0
     problems = [
         (~ends_turn, "the completion lost its end-of-turn token"),
         (
             lengths > (max_length or np.inf),
-            "has {n} tokens, more than training.max_length={max_length}: raise it or leave it unset",
+            "{n} tokens, more than training.max_length={max_length}: raise it or leave it unset",
         ),
         (
             lengths > (max_positions or np.inf),
-            "has {n} tokens, more than the student's {max_positions} positions: drop such rows from the "
+            "{n} tokens, more than the student's {max_positions} positions: drop such rows from the "
             "data or choose a longer-context student",
         ),
     ]
@@ -173,15 +171,8 @@ def check_lengths(
         if broken.any():
             row = int(np.argmax(broken))
             what = message.format(n=lengths[row], max_length=max_length, max_positions=max_positions)
-            separator = ":" if what.startswith("the") else ""
-            raise TruncationError(f"training row {dataset[row]['id']}{separator} {what}")
-    return lengths.tolist()
-
-
-def completion_tokens(dataset) -> np.ndarray:
-    """Per tokenized row, the tokens that carry loss (the completion's)."""
-    _, labels, starts = _token_arrays(dataset)
-    return np.add.reduceat(labels != IGNORED_LABEL, starts)
+            raise TruncationError(f"training row {dataset[row]['id']}: {what}")
+    return lengths, np.add.reduceat(flat_labels != IGNORED_LABEL, starts)
 
 
 def last_checkpoint(folder: Path) -> str | None:
@@ -229,9 +220,11 @@ def train_student(study: StudyParams, scale: str, recipe: str, seed: int | None 
     # Each distinct row is tokenized and checked once; the trainer then reads them in the recipe's order.
     distinct = trainer.train_dataset
     max_positions = model.config.max_position_embeddings
-    row_lengths = check_lengths(distinct, tokenizer.eos_token_id, study.training.max_length, max_positions)
-    lengths = [row_lengths[i] for i in order]
-    completion = int(completion_tokens(distinct)[order].sum())
+    row_lengths, row_completions = token_counts(
+        distinct, tokenizer.eos_token_id, study.training.max_length, max_positions
+    )
+    lengths = row_lengths[order].tolist()
+    completion = int(row_completions[order].sum())
     trainer.train_dataset = distinct.select(order)
     examples = rows.select(order)
     resume_from = last_checkpoint(folder / units.CHECKPOINTS)
