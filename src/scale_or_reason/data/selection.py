@@ -9,8 +9,8 @@ list, the options) in a *style*, a wording and an order of the lines, optionally
 
 - `multiply`: no line can move (carries run right to left), so its traces differ in wording.
   Slips: a digit fact off by −10, −1, +1, +2 or +10, or the carry into a digit forgotten.
-- `multiply_choice`: the options' first digits scanned, then as `multiply`, then the options
-  checked against the product's first digit; keeping the slips whose wrong product is an option;
+- `multiply_choice`: as `multiply`, then every option's first digit checked beside the
+  product's (`tasks.option_check`); keeping the slips whose wrong product is an option;
   failing any (the usual case), the right product checked to a wrong option.
 - `sort`: the digit counts can come in any order (none depends on another); the list is still
   written out smallest first. Slip: a digit counted once too often or (if twice or more) too rarely.
