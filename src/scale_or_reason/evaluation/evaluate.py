@@ -56,7 +56,8 @@ def max_gen_toks(study: StudyParams, data_folder: Path) -> int:
 
 
 def task_config(name: str, data_file: Path, max_tokens: int) -> dict:
-    templates = {"doc_to_text": "{{prompt}}", "doc_to_target": "{{answer}}"}
+    # Column names, not Jinja templates: lm-eval would compile a template for every request.
+    templates = {"doc_to_text": "prompt", "doc_to_target": "answer"}
     dataset = local_dataset("test", data_file)
     return generation_task(
         TASK_PREFIX + name, dataset, "test", SYNTHETIC_METRIC, [TURN_END], max_tokens, templates

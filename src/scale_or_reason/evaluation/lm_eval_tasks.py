@@ -33,8 +33,8 @@ def generation_task(
     templates: dict | None = None,
     metadata: dict | None = None,
 ) -> dict:
-    """One task's configuration; `templates` are Jinja `doc_to_text`/`doc_to_target` (or none,
-    when hooks provide them)."""
+    """One task's configuration; `templates` are `doc_to_text`/`doc_to_target` (a column name
+    or a Jinja template; none when hooks provide them)."""
     if not until:
         raise ValueError("until must name the end-of-turn string, or generation runs to max_gen_toks")
     return {
