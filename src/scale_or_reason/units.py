@@ -116,7 +116,9 @@ def run_seeds(study: StudyParams, recipe: str) -> list[int]:
 
 
 def runs(study: StudyParams) -> list[Run]:
-    """Every run of the study: each student, once per seed."""
+    """Every run of the study: each student, once per seed (none in a reported study)."""
+    if study.reported:
+        return []
     return [
         Run(scale, recipe, seed) for scale, recipe in students(study) for seed in run_seeds(study, recipe)
     ]
@@ -212,7 +214,7 @@ def _evaluations(study: StudyParams) -> list[str]:
 
 
 def analysis_dir(study: StudyParams) -> Path:
-    key = fingerprint(ARTIFACT_VERSION, ANALYSIS_VERSION, _evaluations(study), study.analysis)
+    key = fingerprint(ARTIFACT_VERSION, ANALYSIS_VERSION, _evaluations(study), study.analysis, study.reported)
     return study_dir(study) / f"analysis-{key}"
 
 
@@ -337,6 +339,8 @@ def analysis_units(study: StudyParams, file: str, evaluations: tuple[str, ...]) 
 def plan(study: StudyParams, parameters_file: str | Path) -> list[Unit]:
     """Every unit of the study, in an order that respects dependencies."""
     file = str(paths.resolve(parameters_file))
+    if study.reported:  # the paper's published numbers: nothing to generate, train or evaluate
+        return analysis_units(study, file, ())
     units = [Unit("generate", "data", data_dir(study), {"parameters_file": file}, cost=1e12)]
     for run in runs(study):
         units += run_units(study, file, run)

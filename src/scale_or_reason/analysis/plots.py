@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import EngFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
 
 from ..config.recipes import CURRICULUM_KINDS, FORMATS, GRANULARITIES
 from .pareto import SaturatingFit, fit_power_law, frontier_steps
@@ -27,7 +27,13 @@ ORDER_LABELS = {
     "answer": "reasoning, empty trace",
 }
 FLOPS_LABELS = {"train_flops": "training FLOPs", "inference_flops": "inference FLOPs per query"}
-COUNT_LABELS = {"paper": "paper formula", "exact": "exact count"}
+COUNT_LABELS = {
+    "paper": "paper formula",
+    "exact": "exact count",
+    "estimated": "estimated",  # a reported study's training FLOPs
+    "power_law": "paper's power law",  # a reported study's inference FLOPs
+}
+PUBLISHED_COUNTS = ("estimated", "power_law")
 MARKERS = ["o", "s", "D", "^", "v", "P", "X", "*"]
 
 
@@ -160,6 +166,7 @@ def _legend(fig: plt.Figure, orders, scales: list[str], extra: list | None = Non
 
 
 FRONTIER_HANDLE = plt.Line2D([], [], color="0.35", linestyle="--", label="Pareto frontier (seed means)")
+PUBLISHED_FRONTIER_HANDLE = plt.Line2D([], [], color="0.35", linestyle="--", label="Pareto frontier")
 
 
 def _fit_line(ax, fit: SaturatingFit, xs, order: str, band: pd.DataFrame | None = None) -> None:
@@ -174,14 +181,16 @@ def _fit_line(ax, fit: SaturatingFit, xs, order: str, band: pd.DataFrame | None 
 # --- 04_pareto ------------------------------------------------------------------------------
 
 
-def accuracy_vs_flops(results, panels, flops, scales, count="paper", fits=None, bands=None) -> plt.Figure:
+def accuracy_vs_flops(
+    results, panels, flops, scales, count="paper", fits=None, bands=None, ceilings=None
+) -> plt.Figure:
     """Accuracy against FLOPs, one panel per family: pure formats in colour with their fitted
     curves (and the curves' 95% bands), curricula (if any) faded, every point with its 95%
     interval and filled by its chance of being on the frontier, and the frontier through the seed
     means dashed.
 
     `panels` maps a family to the benchmark shown; `fits` maps (family, recipe) to a fit; `bands`
-    is the `fit_bands` table.
+    is the `fit_bands` table; `ceilings` maps a family to its teacher's accuracy, drawn dotted.
     """
     fig, axes = _panel_grid(len(panels))
     probability = f"p_{flops.removesuffix('_flops')}_frontier"
@@ -202,11 +211,55 @@ def accuracy_vs_flops(results, panels, flops, scales, count="paper", fits=None, 
                 _fit_line(ax, fits[(family, recipe)], table[flops], recipe, band)
         xs, ys = frontier_steps(table[flops], table["accuracy"])
         ax.step(xs, ys, where="post", color="0.35", linestyle="--", linewidth=1, zorder=2)
-        _log_x(ax, f"{FLOPS_LABELS[flops]} ({COUNT_LABELS[count]})")
+        if ceilings:
+            ax.axhline(ceilings[family], color="0.5", linestyle=":", linewidth=1, zorder=1)
+        _log_x(ax, f"{FLOPS_LABELS[flops]}\n({COUNT_LABELS[count]})")  # two lines: neighbours never overlap
         ax.set_title(family if family == benchmark else f"{family} ({benchmark})")
-    fit_handle = plt.Line2D([], [], color="0.3", linewidth=1.2, label="fit α+β(1−e^(−γx^δ)), 95% band")
-    extra = [FRONTIER_HANDLE] + ([fit_handle] if fits else []) + (_fill_handles() if probability else [])
+    band_words = ", 95% band" if bands is not None else ""
+    fit_handle = plt.Line2D([], [], color="0.3", linewidth=1.2, label=f"fit α+β(1−e^(−γx^δ)){band_words}")
+    frontier = PUBLISHED_FRONTIER_HANDLE if count in PUBLISHED_COUNTS else FRONTIER_HANDLE
+    extra = [frontier] + ([fit_handle] if fits else []) + (_fill_handles() if probability else [])
+    if ceilings:
+        extra.append(plt.Line2D([], [], color="0.5", linestyle=":", label="teacher (the fits' ceiling)"))
     _legend(fig, results["order"], scales, extra)
+    return fig
+
+
+def gain_vs_size(differences: pd.DataFrame) -> plt.Figure:
+    """Reasoning minus IFT at equal size against size, one line per family (`differences`: family,
+    params, difference; with `low` and `high`, their intervals)."""
+    fig, ax = plt.subplots(figsize=(5.0, 3.6))
+    for family, group in differences.groupby("family", sort=False):
+        group = group.sort_values("params")
+        ax.plot(group["params"], group["difference"], marker="o", linewidth=1.2, label=family)
+        if "low" in group:
+            ax.fill_between(group["params"], group["low"], group["high"], alpha=0.15, linewidth=0)
+    ax.axhline(0, color="0.4", linewidth=0.8)
+    _log_x(ax, "parameters N", accuracy_axis=False)
+    ax.set(ylabel="accuracy, reasoning − IFT")
+    ax.legend(frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def power_laws_vs_size(laws: pd.DataFrame, sizes: list[float]) -> plt.Figure:
+    """The paper's Figure 14 from its published fits: inference FLOPs per example against size,
+    coefficient × N^exponent (N in billions), one panel per family, a marker at each student size."""
+    fig, axes = _panel_grid(laws["family"].nunique())
+    at = np.array(sorted(sizes))
+    grid = np.logspace(np.log10(at.min()), np.log10(at.max()), 50)
+    for ax, (family, group) in zip(axes, laws.groupby("family", sort=False), strict=False):
+        for law in group.itertuples():
+            tint = colour(law.format)
+            label = f"{ORDER_LABELS[law.format]}: ∝ N^{law.exponent:.2f}"
+            ax.plot(grid, law.coefficient * grid**law.exponent, color=tint, linewidth=1.2, label=label)
+            ax.scatter(at, law.coefficient * at**law.exponent, color=tint, s=30, zorder=3)
+        ax.set(yscale="log", ylabel="inference FLOPs per example", title=family)
+        _log_axis(ax.yaxis)
+        _log_x(ax, "parameters N", accuracy_axis=False)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}B"))
+        ax.legend(frameon=False, fontsize="small")
+    fig.tight_layout()
     return fig
 
 

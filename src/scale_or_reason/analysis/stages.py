@@ -28,7 +28,17 @@ from ..config import paths
 from ..config.params import StudyParams, load_study
 from ..config.recipes import FORMATS
 from ..core import files
-from . import answer_lengths, efficiency, granularity, markdown, plots, transfer, uncertainty, verdicts
+from . import (
+    answer_lengths,
+    efficiency,
+    granularity,
+    markdown,
+    plots,
+    reported,
+    transfer,
+    uncertainty,
+    verdicts,
+)
 from .results import collect_results, in_distribution, item_outcomes, pure, seed_means
 from .summary import write_summary
 
@@ -50,6 +60,18 @@ class Analysis:
     figures: dict[str, plt.Figure] = field(default_factory=dict)
     summary: str = ""
     students: pd.DataFrame | None = None
+
+    def figures_for(self, name: str) -> list[plt.Figure]:
+        """The figure `name`, or, in a reported study, that figure of every corpus (`general-name`)."""
+        return _named(self.figures, name)
+
+    def tables_for(self, name: str) -> list[pd.DataFrame]:
+        """The table `name`, or that table of every corpus, as `figures_for`."""
+        return _named(self.tables, name)
+
+
+def _named(found: dict, name: str) -> list:
+    return [value for key, value in found.items() if key == name or key.endswith(f"-{name}")]
 
 
 def uncertainty_tables(
@@ -168,7 +190,10 @@ def save_figures(study: StudyParams, figures: dict[str, plt.Figure], folder: Pat
 
 
 def analyse(study: StudyParams) -> Analysis:
-    """Collect the results, compute every table, draw the figures and write the summary."""
+    """Collect the results, compute every table, draw the figures and write the summary (of the
+    paper's published numbers, for a reported study)."""
+    if study.reported:
+        return analyse_reported(study)
     folder = units.analysis_dir(study)
     folder.mkdir(parents=True, exist_ok=True)
     results = collect_results(study)
@@ -312,3 +337,64 @@ def update_readme(study: StudyParams, readme: Path) -> bool:
     if updated != text:
         files.write_text(readme, updated)
     return updated != text
+
+
+def analyse_reported(study: StudyParams) -> Analysis:
+    """A reported study (04_pareto on the paper's published numbers): per corpus, the results
+    table, fits, verdicts, frontier gaps, the Figure 2 layout, the gain against size, and for the
+    general corpus Figure 14 from the power laws; one `summary.md` for all corpora."""
+    folder = units.analysis_dir(study)
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = [reported.size_b(scale) for scale in study.students.scales]
+    table = reported.read_accuracy_table(
+        paths.PAPER_DATA_DIR / reported.TABLE_FILE, study.reported.corpora, sizes
+    )
+    ceilings = reported.teacher_ceilings()
+    panels, scales = {family: family for family in ceilings}, list(study.students.scales)
+    count = {"train_flops": "estimated", "inference_flops": "power_law"}
+    plots.set_style()
+    corpora, tables, figures = {}, {}, {}
+    for corpus in study.reported.corpora:
+        results = reported.reported_results(study, corpus, table)
+        fits = reported.fits(results, ceilings)
+        gaps = {axis: reported.frontier_gaps(results, axis) for axis in reported.cost_axes(results)}
+        corpora[corpus] = {
+            "results": results,
+            "fits": fits,
+            "verdicts": reported.verdict_table(results, fits),
+            "headlines": reported.corpus_headlines(results, gaps),
+        }
+        tables.update(
+            {
+                f"{corpus}-fits": fits,
+                f"{corpus}-verdicts": corpora[corpus]["verdicts"],
+                f"{corpus}-differences": reported.differences(results),
+                f"{corpus}-frontier_gaps": pd.concat(gaps.values(), ignore_index=True),
+            }
+        )
+        for axis in reported.cost_axes(results):
+            curves = {(f, r): verdicts.fit_of(fits, f, r, axis) for f in panels for r in FORMATS}
+            curves = {key: fit for key, fit in curves.items() if fit is not None}
+            figures[f"{corpus}-accuracy_vs_{axis}"] = plots.accuracy_vs_flops(
+                results, panels, axis, scales, count[axis], curves, ceilings=ceilings
+            )
+        figures[f"{corpus}-gain_vs_size"] = plots.gain_vs_size(tables[f"{corpus}-differences"])
+    if reported.CORPUS_WITH_POWER_LAWS in study.reported.corpora:
+        laws = reported.published(reported.POWER_LAWS_FILE)
+        figures[f"{reported.CORPUS_WITH_POWER_LAWS}-inference_flops_vs_size"] = plots.power_laws_vs_size(
+            laws, sizes
+        )
+    for name, figure in figures.items():  # each corpus's figures look alike: say whose they are
+        figure.suptitle(f"{name.split('-')[0]} corpus, as published (arXiv 2509.22193)", y=1.02)
+    results = pd.concat([c["results"] for c in corpora.values()], ignore_index=True)
+    files.write_csv(folder / "results.csv", results)
+    files.write_csv(units.results_csv(study), results)
+    for name, frame in tables.items():
+        files.write_csv(folder / "tables" / f"{name}.csv", frame)
+    save_figures(study, figures, folder)
+    summary = reported.summary_markdown(study, corpora)
+    files.write_text(units.study_dir(study) / "summary.md", summary)
+    if study.analysis.figures_dir:
+        files.write_text(paths.resolve(study.analysis.figures_dir) / "summary.md", summary)
+    units.mark_complete(folder, rows=len(results), figures=sorted(figures))
+    return Analysis(results, tables, figures, summary, results)

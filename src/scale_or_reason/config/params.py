@@ -387,6 +387,26 @@ class RunnerParams(Section):
     offline: bool = True
 
 
+class CorpusSize(Section):
+    """What one training corpus holds, for the training FLOPs of a student that was not run here:
+    samples, and mean characters of a prompt and of each format's answer."""
+
+    samples: PositiveInt
+    prompt_chars: PositiveFloat
+    ift_chars: PositiveFloat
+    reasoning_chars: PositiveFloat
+
+
+class ReportedParams(Section):
+    """A study whose results are the paper's published numbers (`paper_data/`), not runs: its
+    students' training FLOPs are estimated from the corpus sizes (characters over
+    `chars_per_token`), its inference FLOPs read from the paper's power laws."""
+
+    corpora: Annotated[list[Literal["general", "math"]], Field(min_length=1)] = ["general", "math"]
+    chars_per_token: PositiveFloat = 4.0
+    corpus_sizes: dict[Literal["general", "math"], CorpusSize]
+
+
 class StudyParams(Section):
     study: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     description: str = ""
@@ -399,7 +419,7 @@ class StudyParams(Section):
     trust_remote_code: bool = False
     teacher: TeacherParams = TeacherParams()
     tokenizer: TokenizerParams = TokenizerParams()
-    benchmarks: list[BenchmarkParams]
+    benchmarks: list[BenchmarkParams] = []  # none only in a reported study
     students: StudentParams
     recipes: list[RecipeName] = ["ift", "reasoning"]
     curricula: CurriculaParams = CurriculaParams()
@@ -412,6 +432,8 @@ class StudyParams(Section):
     jury: JuryParams | None = None
     estimates: EstimateParams = EstimateParams()
     runner: RunnerParams = RunnerParams()
+    # The paper's published numbers instead of runs: no generation, training or evaluation units.
+    reported: ReportedParams | None = None
 
     def benchmark_variants(self) -> dict[str, tuple[str, str]]:
         """benchmark name → (family, variant), in the study's order."""
@@ -439,6 +461,20 @@ class StudyParams(Section):
         if seeds is not None and len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds repeat: {seeds}")
         return seeds
+
+    @model_validator(mode="after")
+    def _reported_has_nothing_to_run(self):
+        if self.reported is None:
+            if not self.benchmarks:
+                raise ValueError("benchmarks: name at least one (only a reported study has none)")
+            return self
+        if self.benchmarks or self.curricula.recipes:
+            what = "benchmarks" if self.benchmarks else "curricula.recipes"
+            raise ValueError(f"a reported study runs nothing: remove {what} (its results are the paper's)")
+        missing = [c for c in self.reported.corpora if c not in self.reported.corpus_sizes]
+        if missing:
+            raise ValueError(f"reported.corpus_sizes has no entry for corpus {missing[0]!r}")
+        return self
 
     @model_validator(mode="after")
     def _curricula_scales_exist(self):

@@ -20,6 +20,7 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = PACKAGE_DIR / "notebooks"
 MODEL_CONFIGS_DIR = PACKAGE_DIR / "model_configs"
+PAPER_DATA_DIR = PACKAGE_DIR / "paper_data"  # the paper's published numbers (arXiv 2509.22193)
 ACCELERATE_CONFIGS_DIR = PACKAGE_DIR / "accelerate_configs"
 PROJECT_MARKER = "parameters"
 

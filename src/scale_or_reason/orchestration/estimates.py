@@ -120,6 +120,16 @@ def plan_table(study: StudyParams, planned: list) -> pd.DataFrame:
 def describe(study: StudyParams, planned: list) -> str:
     """The dry-run report: the plan table, the benchmarks and the assumptions behind the FLOPs."""
     table = plan_table(study, planned)
+    if study.reported:
+        return "\n".join(
+            [
+                f"{study.study}: {len(planned)} units, {sum(table['state'] == 'to do')} to do",
+                f"results: the paper's published numbers ({', '.join(study.reported.corpora)} corpus); "
+                "nothing is generated, trained or evaluated",
+                "",
+                table.to_string(index=False, na_rep="—"),
+            ]
+        )
     lengths = token_lengths(study)
     source = (
         "measured on the generated data"
