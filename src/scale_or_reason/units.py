@@ -109,10 +109,27 @@ def samples_per_family(study: StudyParams, recipe: str) -> int:
     return budget if budget is not None else pool_rows.get(recipe, study.teacher.train_per_family)
 
 
-def run_seeds(study: StudyParams, recipe: str) -> list[int]:
+def run_seeds(study: StudyParams, recipe: str, scale: str | None = None) -> list[int]:
     """The seeds a student is trained with: every seed of the study, but the probe (an instrument of
-    data selection, not a compared student) once, with the data's seed."""
-    return [study.seed] if study.seeds is None or recipe == "probe" else list(study.seeds)
+    data selection, not a compared student) and a student trained elsewhere (one checkpoint) once,
+    with the data's seed."""
+    once = recipe == "probe" or (scale is not None and trained_source(study, scale, recipe) is not None)
+    return [study.seed] if study.seeds is None or once else list(study.seeds)
+
+
+def trained_source(study: StudyParams, scale: str, recipe: str) -> str | None:
+    """The hub id or folder of a student trained elsewhere (`students.scales.<s>.trained`), if it is one."""
+    return (study.students.scales[scale].trained or {}).get(recipe)
+
+
+def model_source(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> str:
+    """Where a run's weights are: its training unit's `model/`, or the student trained elsewhere
+    (a local folder resolved against the project, else a hub id)."""
+    source = trained_source(study, scale, recipe)
+    if source is None:
+        return str(train_dir(study, scale, recipe, seed) / "model")
+    local = paths.resolve(source)
+    return str(local) if local.exists() else source
 
 
 def runs(study: StudyParams) -> list[Run]:
@@ -120,7 +137,9 @@ def runs(study: StudyParams) -> list[Run]:
     if study.reported:
         return []
     return [
-        Run(scale, recipe, seed) for scale, recipe in students(study) for seed in run_seeds(study, recipe)
+        Run(scale, recipe, seed)
+        for scale, recipe in students(study)
+        for seed in run_seeds(study, recipe, scale)
     ]
 
 
@@ -135,8 +154,8 @@ def check_student(study: StudyParams, scale: str, recipe: str, seed: int | None 
         raise ParametersError(
             f"{study.study} trains no recipe {recipe!r} at scale {scale!r} (it trains {', '.join(trained)})"
         )
-    if seed is not None and seed not in run_seeds(study, recipe):
-        known = ", ".join(map(str, run_seeds(study, recipe)))
+    if seed is not None and seed not in run_seeds(study, recipe, scale):
+        known = ", ".join(map(str, run_seeds(study, recipe, scale)))
         raise ParametersError(f"{study.study} trains {scale}-{recipe} with seed(s) {known}, not {seed}")
 
 
@@ -201,7 +220,8 @@ def train_dir(study: StudyParams, scale: str, recipe: str, seed: int | None = No
 
 def eval_fingerprint(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> str:
     evaluation = study.evaluation.model_dump(exclude={"threads"})
-    return fingerprint(train_fingerprint(study, scale, recipe, seed), evaluation, _seed(study, seed))
+    upstream = trained_source(study, scale, recipe) or train_fingerprint(study, scale, recipe, seed)
+    return fingerprint(upstream, evaluation, _seed(study, seed))
 
 
 def eval_dir(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> Path:
@@ -312,11 +332,12 @@ def run_units(study: StudyParams, file: str, run: Run) -> list[Unit]:
     needs = ("generate:data",)
     if parse_recipe(run.recipe).strategy == "unsolved":  # drops what the probe solves: after its evaluation
         needs += (f"evaluate:{run_name(study, study.selection.probe.scale, 'probe', study.seed)}",)
-    threads = study.training.threads
+    threads, eval_threads = study.training.threads, study.evaluation.threads
+    if trained_source(study, run.scale, run.recipe):  # trained elsewhere: its evaluation alone
+        data = needs if any(b.is_synthetic for b in study.benchmarks) else ()
+        return [Unit("evaluate", name, eval_dir(study, *run), selector, data, cost, eval_threads)]
     train = Unit("train", name, train_dir(study, *run), selector, needs, cost, threads)
-    evaluate = Unit(
-        "evaluate", name, eval_dir(study, *run), selector, (train.key,), cost, study.evaluation.threads
-    )
+    evaluate = Unit("evaluate", name, eval_dir(study, *run), selector, (train.key,), cost, eval_threads)
     return [train, evaluate]
 
 
@@ -341,8 +362,9 @@ def plan(study: StudyParams, parameters_file: str | Path) -> list[Unit]:
     file = str(paths.resolve(parameters_file))
     if study.reported:  # the paper's published numbers: nothing to generate, train or evaluate
         return analysis_units(study, file, ())
-    units = [Unit("generate", "data", data_dir(study), {"parameters_file": file}, cost=1e12)]
-    for run in runs(study):
-        units += run_units(study, file, run)
+    units = [unit for run in runs(study) for unit in run_units(study, file, run)]
+    generate = Unit("generate", "data", data_dir(study), {"parameters_file": file}, cost=1e12)
+    if any(generate.key in unit.needs for unit in units):  # students trained elsewhere need no data
+        units.insert(0, generate)
     evaluations = tuple(u.key for u in units if u.stage == "evaluate")
     return units + analysis_units(study, file, evaluations)

@@ -11,13 +11,13 @@ import math
 
 import numpy as np
 import pandas as pd
-from transformers import AutoConfig
 
 from .. import units
 from ..config.params import StudyParams
 from ..core import files, flops
 from ..core.answers import is_correct
 from ..core.hub import load_tokenizer
+from ..core.model_configs import load_config
 
 CUT_PERCENTILES = (25, 50, 75, 100)
 
@@ -68,7 +68,7 @@ def truncation_table(study: StudyParams, percentiles=CUT_PERCENTILES) -> pd.Data
 
 
 def _truncated_run(study: StudyParams, run: units.Run, tokenizer, percentiles) -> list[dict]:
-    arch = flops.architecture(AutoConfig.from_pretrained(str(units.train_dir(study, *run) / "model")))
+    arch = flops.architecture(load_config(units.model_source(study, *run)))
     samples = run_samples(study, run)
     rows = []
     for benchmark, group in samples.groupby("benchmark", sort=False):

@@ -98,7 +98,7 @@ def train_flops_estimate(
     """The paper's training FLOPs for one epoch over the corpus, every sequence at the mean length
     (an underestimate of the quadratic attention terms for a spread of lengths)."""
     length = round(mean_tokens(corpus, fmt, chars_per_token))
-    return float(corpus.samples * flops.training_flops(arch, [length]))
+    return float(flops.corpus_training_flops(arch, corpus.samples, length)[0])
 
 
 def inference_flops_law(laws: pd.DataFrame, family: str, fmt: str, size: float) -> float:

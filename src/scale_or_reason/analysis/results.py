@@ -4,8 +4,9 @@ place students; and every item's outcome, for the bootstrap (`uncertainty.py`).
 
 `train_flops` and `inference_flops` are the count the analysis plots (`analysis.flops`: `paper`,
 the default that reproduces the paper's axes, or `exact`); both counts are kept beside them.
-`order` is the recipe's kind (`config.recipes.Recipe.kind`: ift, reasoning, sequential, mixed, …),
-named as in tables written before the kind had its own name.
+`train_flops_estimated` marks students trained elsewhere, whose training FLOPs are estimated
+from the parameters' `estimates`. `order` is the recipe's kind (`config.recipes.Recipe.kind`:
+ift, reasoning, sequential, mixed, …), named as in tables written before the kind had its own name.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pandas as pd
 from .. import units
 from ..config.params import StudyParams
 from ..config.recipes import FORMATS, parse_recipe
-from ..core import files
+from ..core import files, flops
+from ..core.model_configs import student_architecture
 
 COLUMNS = [
     "scale",
@@ -43,6 +45,7 @@ COLUMNS = [
     "mfu",
     "hit_cap",
     "no_answer",
+    "train_flops_estimated",
 ]
 
 
@@ -61,9 +64,32 @@ PER_SEED = [
 ]
 
 
+def estimated_training(study: StudyParams, scale: str, recipe: str) -> dict:
+    """What a student trained elsewhere cost, as a training unit records it: one epoch of
+    `estimates.samples` sequences at the estimated mean length, its FLOPs both ways."""
+    arch, estimates = student_architecture(study, scale), study.estimates
+    length = round(estimates.prompt_tokens + getattr(estimates, f"{recipe}_tokens"))
+    paper, exact = flops.corpus_training_flops(arch, estimates.samples, length)
+    return {
+        "params": flops.parameter_counts(arch)["total"],
+        "train_tokens": estimates.samples * length,
+        "train_flops_paper": float(paper),
+        "train_flops_exact": float(exact),
+        "rows": estimates.samples,
+        "steps": float("nan"),
+        "train_seconds": float("nan"),
+        "mfu": float("nan"),
+    }
+
+
 def student_rows(study: StudyParams, run: units.Run) -> pd.DataFrame:
     scale, recipe, seed = run
-    training = files.read_json(units.train_dir(study, *run) / "train_metrics.json")
+    estimated = units.trained_source(study, scale, recipe) is not None
+    training = (
+        estimated_training(study, scale, recipe)
+        if estimated
+        else files.read_json(units.train_dir(study, *run) / "train_metrics.json")
+    )
     metrics = pd.read_csv(units.eval_dir(study, *run) / "metrics.csv")
     count = study.analysis.flops  # which count is the x-axis: the paper's formula or the exact one
     parsed = parse_recipe(recipe)
@@ -83,6 +109,7 @@ def student_rows(study: StudyParams, run: units.Run) -> pd.DataFrame:
         train_samples=training["rows"],
         train_steps=training["steps"],
         train_seconds=training["train_seconds"],
+        train_flops_estimated=estimated,
     )
 
 

@@ -134,6 +134,9 @@ class StudentScale(Section):
     # Peak learning rate of this size, overriding training.learning_rate (the paper tunes it per
     # size and format).
     learning_rate: PerFormat | None = None
+    # Students trained elsewhere, per format (a hub id or a local folder): evaluated, not trained;
+    # their training FLOPs are estimated from `estimates`.
+    trained: dict[Format, str] | None = None
 
     @property
     def from_config(self) -> bool:
@@ -474,6 +477,23 @@ class StudyParams(Section):
         missing = [c for c in self.reported.corpora if c not in self.reported.corpus_sizes]
         if missing:
             raise ValueError(f"reported.corpus_sizes has no entry for corpus {missing[0]!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _trained_students_are_evaluated(self):
+        for scale, params in self.students.scales.items():
+            for recipe in params.trained or {}:
+                key = f"students.scales.{scale}.trained.{recipe}"
+                if recipe not in self.recipes:
+                    raise ValueError(
+                        f"{key}: the study does not evaluate {recipe!r} (recipes: {self.recipes})"
+                    )
+                needed = ("samples", "prompt_tokens", f"{recipe}_tokens")
+                missing = [name for name in needed if getattr(self.estimates, name) is None]
+                if missing:
+                    raise ValueError(
+                        f"{key}: its training FLOPs are estimated from estimates.{missing[0]}, which is unset"
+                    )
         return self
 
     @model_validator(mode="after")

@@ -220,6 +220,13 @@ def exact_training_flops(arch: Architecture, lengths: Iterable[int]) -> int:
     return sum(3 * exact_forward_flops(arch, length) for length in lengths)
 
 
+def corpus_training_flops(arch: Architecture, samples: int, length: int) -> tuple[int, int]:
+    """Training FLOPs (the paper's formula, the exact count) for `samples` sequences all `length`
+    tokens long: the estimate for a corpus known only by its size and mean length (it undercounts
+    the quadratic attention terms of a spread of lengths)."""
+    return samples * training_flops(arch, [length]), samples * exact_training_flops(arch, [length])
+
+
 def exact_prefill_flops(arch: Architecture, prompt_length: int) -> int:
     return exact_forward_flops(arch, prompt_length, logit_positions=1)
 

@@ -25,13 +25,14 @@ import torch
 from lm_eval import simple_evaluate
 from lm_eval.models.huggingface import HFLM
 from lm_eval.tasks import TaskManager
-from transformers import AutoConfig, AutoModelForCausalLM
+from transformers import AutoModelForCausalLM
 
 from .. import units
 from ..config.params import StudyParams, load_study
 from ..core import files, flops
 from ..core.answers import final_answer, is_correct
-from ..core.hub import load_tokenizer
+from ..core.hub import load_from_hub_or_folder, load_tokenizer
+from ..core.model_configs import load_config
 from ..data.pool import POOL_TASK, QUESTIONS_FILE, SOLVED_FILE
 from ..data.tokenizer import TURN_END
 from . import benchmarks
@@ -95,7 +96,7 @@ def write_synthetic_task(name: str, data_file: Path, tasks_folder: Path, max_tok
     return config["task"]
 
 
-def lm_eval_model(study: StudyParams, model_folder: Path, recipe: str):
+def lm_eval_model(study: StudyParams, model_folder: str | Path, recipe: str):
     """lm-eval's model: transformers in this process, or vLLM (tensor parallel) for large students."""
     # IFT students were trained after an empty think block: evaluate them with thinking off.
     chat_template_args = {"enable_thinking": False} if recipe == "ift" else None
@@ -116,8 +117,9 @@ def lm_eval_model(study: StudyParams, model_folder: Path, recipe: str):
             raise ModuleNotFoundError(
                 f"evaluation.backend: vllm needs vLLM installed (`pip install vllm`): {error}"
             ) from None
-    tokenizer = load_tokenizer(model_folder)
-    model = AutoModelForCausalLM.from_pretrained(
+    tokenizer = load_tokenizer(model_folder, trust_remote_code=study.trust_remote_code)
+    model = load_from_hub_or_folder(
+        AutoModelForCausalLM,
         str(model_folder),
         use_safetensors=True,
         trust_remote_code=study.trust_remote_code,
@@ -222,9 +224,12 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str, seed: int | No
     folder = units.eval_dir(study, scale, recipe, seed)
     if units.is_complete(folder):
         return pd.read_csv(folder / "metrics.csv")
-    data_folder = units.require_complete(units.data_dir(study), "generation")
+    needs_data = recipe == "probe" or any(b.is_synthetic for b in study.benchmarks)
+    data_folder = units.require_complete(units.data_dir(study), "generation") if needs_data else None
     name = units.run_name(study, scale, recipe, seed)
-    train_folder = units.require_complete(units.train_dir(study, scale, recipe, seed), f"training of {name}")
+    if units.trained_source(study, scale, recipe) is None:
+        units.require_complete(units.train_dir(study, scale, recipe, seed), f"training of {name}")
+    model = units.model_source(study, scale, recipe, seed)
     torch.set_num_threads(study.evaluation.threads)
     logging.getLogger("lm_eval").setLevel(logging.WARNING)
     folder.mkdir(parents=True, exist_ok=True)
@@ -233,10 +238,10 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str, seed: int | No
     if recipe == "probe":  # the probe also answers every pool question once: `unsolved` drops what it solves
         pool_file = data_folder / QUESTIONS_FILE
         task_names[POOL_TASK] = write_synthetic_task(POOL_TASK, pool_file, folder / "tasks", cap)
-    lm = lm_eval_model(study, train_folder / "model", recipe)
+    lm = lm_eval_model(study, model, recipe)
     results = run_lm_eval(study, lm, folder / "tasks", list(task_names.values()))
-    tokenizer = load_tokenizer(train_folder / "model")
-    arch = flops.architecture(AutoConfig.from_pretrained(str(train_folder / "model")))
+    tokenizer = load_tokenizer(model, trust_remote_code=study.trust_remote_code)
+    arch = flops.architecture(load_config(model))
     rows = []
     for benchmark in study.benchmarks:
         scoring = {} if benchmark.is_synthetic else paper_scoring(benchmark.name)

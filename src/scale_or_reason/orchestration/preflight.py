@@ -28,6 +28,9 @@ def check_study(study: StudyParams) -> None:
     for scale, params in study.students.scales.items():
         if params.model is not None and looks_local(params.model):
             check_model_folder(params.model, f"students.scales.{scale}.model")
+        for recipe, source in (params.trained or {}).items():
+            if looks_local(source):
+                check_model_folder(source, f"students.scales.{scale}.trained.{recipe}")
     if study.teacher.kind != "synthetic" and looks_local(study.teacher.source, DATA_SUFFIXES):
         check_exists(study.teacher.source, "teacher.source")
     if study.training.accelerate_config is not None:
