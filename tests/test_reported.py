@@ -3,6 +3,7 @@ recounted, and `sor study parameters/paper-reported.yaml` end to end."""
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -158,3 +159,36 @@ def test_sor_study_draws_the_papers_figures_and_recounts_its_claims(tmp_path, is
     ceilings = reported.teacher_ceilings()
     assert (fits["alpha"] + fits["beta"] <= fits["family"].map(ceilings) + 1e-9).all()
     assert not math.isnan(fits["mae"].max())
+
+
+class FakeReplicates:
+    """One benchmark's bootstrap as `paper_comparison` reads it: samples per student column."""
+
+    def __init__(self, samples: dict[tuple[str, str], list[float]]):
+        self.students = list(samples)
+        self.accuracy_samples = np.array(list(samples.values())).T  # replicates × students
+
+    def column(self, scale: str, recipe: str) -> int:
+        return self.students.index((scale, recipe))
+
+
+def test_the_comparison_averages_a_familys_benchmarks_in_every_replicate():
+    replicates = {
+        "squad": FakeReplicates({("7b", "ift"): [0.5, 0.6, 0.7, 0.8]}),
+        "coqa": FakeReplicates({("7b", "ift"): [0.1, 0.2, 0.3, 0.4]}),
+    }
+    students = pd.DataFrame(
+        {
+            "family": ["general_oe", "general_oe"],
+            "scale": ["7b", "7b"],
+            "recipe": ["ift", "ift"],
+            "benchmark": ["squad", "coqa"],
+            "accuracy": [0.65, 0.25],
+        }
+    )
+    row = reported.paper_comparison(replicates, students, "general").iloc[0]
+    assert row["ours"] == pytest.approx(0.45) and row["paper"] == pytest.approx(0.564)
+    assert row["difference"] == pytest.approx(0.45 - 0.564)
+    averaged = [0.3, 0.4, 0.5, 0.6]  # replicate by replicate, not each benchmark's own interval
+    assert (row["low"], row["high"]) == pytest.approx(tuple(np.percentile(averaged, [2.5, 97.5])))
+    assert row["benchmarks"] == 2

@@ -8,17 +8,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import SMOKE, run_sor
+from conftest import PARAMETERS, SMOKE, run_sor
 from scale_or_reason import units
+from scale_or_reason.analysis import reported
+from scale_or_reason.config import paths
 from scale_or_reason.config.params import ParametersError, load_study, parse_study
 from scale_or_reason.core import flops
 from scale_or_reason.core.hub import HubUnreachableError
 from scale_or_reason.core.model_configs import student_architecture
 from scale_or_reason.evaluation import evaluate
-from scale_or_reason.orchestration import preflight
+from scale_or_reason.orchestration import estimates, preflight
 
 ESTIMATES = {"samples": 1000, "prompt_tokens": 30.0, "ift_tokens": 8.0, "reasoning_tokens": 60.0}
 RELEASED_NAMES = {"tiny": "Qwen2.5-0.5B", "small": "Qwen2.5-1.5B"}
+RELEASED_SIZES = {"tiny": "0.5b", "small": "1.5b"}
 
 
 def standin_study(trained: dict[str, dict[str, str]], **changes) -> dict:
@@ -60,21 +63,43 @@ def test_trained_students_get_evaluation_units_and_no_training(released_standins
 def test_trained_students_are_scored_as_their_own_evaluation_did(released_standins, isolated_runs, tmp_path):
     trained, reference = released_standins
     parameters = tmp_path / "released-standin.yaml"
-    parameters.write_text(yaml.safe_dump(standin_study(trained)))
+    data = standin_study(trained)
+    data["analysis"] = {"compare_with_paper": "general"}
+    data["students"]["scales"] = {RELEASED_SIZES[s]: v for s, v in data["students"]["scales"].items()}
+    parameters.write_text(yaml.safe_dump(data))
     finished = run_sor("study", str(parameters), runs_dir=isolated_runs)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     study = load_study(parameters)
     results = pd.read_csv(units.results_csv(study))
     assert results["train_flops_estimated"].all() and len(results) == 4 * len(study.benchmarks)
     keys = ["scale", "recipe", "benchmark"]
+    results["scale"] = results["scale"].map({size: scale for scale, size in RELEASED_SIZES.items()})
     both = results.merge(
         reference[reference["recipe"].isin(["ift", "reasoning"])], on=keys, suffixes=("", "_ref")
     )
     assert len(both) == len(results)
     assert (both["accuracy"] == both["accuracy_ref"]).all(), "the same checkpoints, greedy: the same scores"
     row = results[(results["scale"] == "small") & (results["recipe"] == "reasoning")].iloc[0]
-    arch = student_architecture(study, "small")
+    arch = student_architecture(study, "1.5b")
     assert row["train_flops_paper"] == flops.training_flops(arch, [90]) * 1000  # 30 + 60 tokens, 1000 samples
+
+    comparison = pd.read_csv(units.analysis_dir(study) / "tables" / "paper_comparison.csv")
+    assert len(comparison) == 16  # 4 families x 2 sizes x 2 formats
+    table = pd.read_csv(paths.PAPER_DATA_DIR / reported.TABLE_FILE)
+    cell = comparison[(comparison["family"] == "math_oe") & (comparison["scale"] == "1.5b")]
+    cell = cell[cell["recipe"] == "ift"].iloc[0]
+    published = table[
+        (table["corpus"] == "general") & (table["family"] == "math_oe") & (table["size_b"] == 1.5)
+    ]
+    assert cell["paper"] == published[published["format"] == "ift"]["accuracy"].iloc[0] / 100
+    ours = results[
+        (results["scale"] == "small") & (results["recipe"] == "ift") & (results["benchmark"] == "math_oe")
+    ]
+    assert cell["ours"] == ours["accuracy"].iloc[0]  # math_oe's one in-distribution benchmark
+    assert (comparison["low"] <= comparison["ours"] + 1e-12).all() and (
+        comparison["ours"] <= comparison["high"] + 1e-12
+    ).all()
+    assert (units.analysis_dir(study) / "figures" / "ours_vs_paper.png").is_file()
 
 
 def test_a_trained_folder_without_weights_is_named(released_standins, tmp_path):
@@ -101,3 +126,13 @@ def test_an_unreachable_released_student_names_the_local_folder_to_use(monkeypat
     study = parse_study(standin_study({}))
     with pytest.raises(HubUnreachableError, match=r"Offline: .*local folder"):
         evaluate.lm_eval_model(study, "Scale-or-Reason/Qwen2.5-0.5B-ift-not-cached", "ift")
+
+
+def test_the_released_study_plans_ten_evaluations_and_their_gpu_hours():
+    released = PARAMETERS / "paper-released.yaml"
+    study = load_study(released)
+    planned = units.plan(study, released)
+    assert [unit.stage for unit in planned] == ["evaluate"] * 10 + ["analyze"]
+    report = estimates.describe(study, planned)
+    assert "Scale-or-Reason/Qwen2.5-14B-reasoning" in report and "GPU-hours at" in report
+    assert "students trained elsewhere" in report

@@ -55,11 +55,10 @@ def truncate(response: str, tokenizer, budget: int, ids: list[int] | None = None
 def truncation_table(study: StudyParams, percentiles=CUT_PERCENTILES) -> pd.DataFrame:
     """Accuracy and inference FLOPs of every reasoning student when its generations are cut at
     percentiles of its own answer lengths on each benchmark (100 = not cut), mean over its seeds."""
-    tokenizer = load_tokenizer(units.data_dir(study) / "tokenizer")
     rows = []
     for run in units.evaluated_runs(study):
         if run.recipe == "reasoning":
-            rows += _truncated_run(study, run, tokenizer, percentiles)
+            rows += _truncated_run(study, run, percentiles)
     table = pd.DataFrame(rows)
     if table.empty:
         return table
@@ -67,8 +66,10 @@ def truncation_table(study: StudyParams, percentiles=CUT_PERCENTILES) -> pd.Data
     return table.drop(columns="seed").groupby(keys, sort=False).mean().reset_index()
 
 
-def _truncated_run(study: StudyParams, run: units.Run, tokenizer, percentiles) -> list[dict]:
-    arch = flops.architecture(load_config(units.model_source(study, *run)))
+def _truncated_run(study: StudyParams, run: units.Run, percentiles) -> list[dict]:
+    model = units.model_source(study, *run)  # its own tokenizer: pretrained students bring theirs
+    tokenizer = load_tokenizer(model, trust_remote_code=study.trust_remote_code)
+    arch = flops.architecture(load_config(model))
     samples = run_samples(study, run)
     rows = []
     for benchmark, group in samples.groupby("benchmark", sort=False):

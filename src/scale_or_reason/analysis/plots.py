@@ -225,6 +225,35 @@ def accuracy_vs_flops(
     return fig
 
 
+def ours_vs_paper(comparison: pd.DataFrame) -> plt.Figure:
+    """The released students' accuracy here (with its 95% interval) against the paper's Table 1,
+    one marker per family × size × format, the diagonal where they agree."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    families = list(dict.fromkeys(comparison["family"]))
+    for row in comparison.itertuples():
+        tint = colour(row.recipe)
+        error = [[row.ours - row.low], [row.high - row.ours]]
+        ax.errorbar(row.paper, row.ours, yerr=error, fmt="none", ecolor=tint, elinewidth=0.8, alpha=0.7)
+        ax.plot(row.paper, row.ours, linestyle="", marker=MARKERS[families.index(row.family)], color=tint)
+    ax.plot([0, 1], [0, 1], color="0.5", linestyle=":", linewidth=1)
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="accuracy in the paper (Table 1)",
+        ylabel="accuracy here, 95% interval",
+    )
+    handles = [
+        plt.Line2D([], [], color=colour(o), marker="o", linestyle="", label=ORDER_LABELS[o]) for o in FORMATS
+    ]
+    handles += [
+        plt.Line2D([], [], color="0.3", marker=MARKERS[i], linestyle="", label=family)
+        for i, family in enumerate(families)
+    ]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def gain_vs_size(differences: pd.DataFrame) -> plt.Figure:
     """Reasoning minus IFT at equal size against size, one line per family (`differences`: family,
     params, difference; with `low` and `high`, their intervals)."""

@@ -308,3 +308,44 @@ def summary_markdown(study: StudyParams, corpora: dict[str, dict]) -> str:
             markdown_table(accuracy_wide(analysed["results"]), ".1f"),
         ]
     return "\n\n".join(section for section in sections if section) + "\n"
+
+
+def paper_comparison(replicates: dict, students: pd.DataFrame, corpus: str) -> pd.DataFrame:
+    """Students the paper released, evaluated here, beside its Table 1 (`corpus` row): per family,
+    size and format, the paper's accuracy, ours (the mean over the family's benchmarks, as the
+    paper averages), the difference and our 95% interval (each replicate averaged the same way;
+    benchmarks draw their items independently). `replicates` is the bootstrap per benchmark,
+    `students` the seed means (scale, recipe, family, benchmark)."""
+    table = published(TABLE_FILE)
+    rows = []
+    in_table = students[students["family"].isin(FAMILIES) & students["recipe"].isin(FORMATS)]
+    for (family, scale, recipe), group in in_table.groupby(["family", "scale", "recipe"], sort=False):
+        samples = np.mean(
+            [
+                replicates[b].accuracy_samples[:, replicates[b].column(scale, recipe)]
+                for b in group["benchmark"]
+            ],
+            axis=0,
+        )
+        ours = float(group["accuracy"].mean())
+        paper = table[
+            (table["corpus"] == corpus)
+            & (table["family"] == family)
+            & (table["format"] == recipe)
+            & (table["size_b"] == size_b(scale))
+        ]["accuracy"]
+        low, high = np.percentile(samples, [2.5, 97.5])
+        rows.append(
+            {
+                "family": family,
+                "scale": scale,
+                "recipe": recipe,
+                "paper": float(paper.iloc[0]) / 100 if len(paper) else np.nan,
+                "ours": ours,
+                "difference": ours - float(paper.iloc[0]) / 100 if len(paper) else np.nan,
+                "low": low,
+                "high": high,
+                "benchmarks": len(group),
+            }
+        )
+    return pd.DataFrame(rows)

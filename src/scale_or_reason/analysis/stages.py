@@ -25,6 +25,7 @@ import pandas as pd
 
 from .. import units
 from ..config import paths
+from ..config.families import IN_DISTRIBUTION
 from ..config.params import StudyParams, load_study
 from ..config.recipes import FORMATS
 from ..core import files
@@ -75,12 +76,11 @@ def _named(found: dict, name: str) -> list:
 
 
 def uncertainty_tables(
-    study: StudyParams, students: pd.DataFrame, fits: pd.DataFrame
+    study: StudyParams, students: pd.DataFrame, fits: pd.DataFrame, replicates: dict
 ) -> dict[str, pd.DataFrame]:
     """Every accuracy's interval, reasoning minus IFT per family and scale, each student's
-    probability of being on the frontiers and the fitted curves' bands, from a bootstrap over
-    seeds and items."""
-    replicates = uncertainty.bootstrap_study(item_outcomes(study), seed=study.seed)
+    probability of being on the frontiers and the fitted curves' bands, from the bootstrap over
+    seeds and items (`replicates`, per benchmark)."""
     panels = study.family_panels()
     train_flops = students[["scale", "recipe", "train_flops"]].drop_duplicates(["scale", "recipe"])
     curves = {
@@ -180,6 +180,8 @@ def draw_figures(
     )
     figures["inference_flops_vs_size"] = plots.inference_flops_vs_size(students, count)
     figures["early_stopping"] = plots.early_stopping(tables["truncation"], results, panels, scales, count)
+    if "paper_comparison" in tables:
+        figures["ours_vs_paper"] = plots.ours_vs_paper(tables["paper_comparison"])
     return figures
 
 
@@ -201,7 +203,14 @@ def analyse(study: StudyParams) -> Analysis:
     files.write_csv(units.results_csv(study), results)
     students = seed_means(results)
     tables = compute_tables(study, students)
-    tables.update(uncertainty_tables(study, students, tables["fits"]))
+    replicates = uncertainty.bootstrap_study(item_outcomes(study), seed=study.seed)
+    tables.update(uncertainty_tables(study, students, tables["fits"], replicates))
+    if study.analysis.compare_with_paper:
+        variants = study.benchmark_variants()  # the paper averages its families' own benchmarks
+        tested = students[[variants[b][1] == IN_DISTRIBUTION for b in students["benchmark"]]]
+        tables["paper_comparison"] = reported.paper_comparison(
+            replicates, tested, study.analysis.compare_with_paper
+        )
     panels = study.family_panels()
     tables["verdicts"] = uncertainty.with_uncertainty(
         tables["verdicts"], tables["differences"], tables["frontier_probability"], panels

@@ -162,6 +162,13 @@ def render(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataF
             "## Transfer: accuracy off the training distribution (drop from in-distribution)",
             transfer_section,
         ]
+    if "paper_comparison" in tables:
+        sections += [
+            f"## Against the paper's Table 1 ({study.analysis.compare_with_paper} corpus)",
+            "Our accuracy is the mean over the family's benchmarks, with its 95% interval; the paper's "
+            "is its published average (no interval). `difference` is ours minus the paper's.",
+            markdown_table(tables["paper_comparison"]),
+        ]
     accuracy = results.pivot_table(index=["recipe", "scale"], columns="benchmark", values="accuracy")
     sections += ["## Accuracy", markdown_table(accuracy.reset_index(), ".2f")]
     return "\n\n".join(section for section in sections if section) + "\n"

@@ -331,6 +331,9 @@ class AnalysisParams(Section):
     # The fits' ceiling (α + β ≤ it): the programmatic teacher is always right.
     teacher_accuracy: Annotated[float, Field(gt=0, le=1)] = 1.0
     figures_dir: str | None = None
+    # Set for students the paper released (sizes named 0.5b ... 14b): their family averages beside
+    # that corpus's row of the paper's Table 1.
+    compare_with_paper: Literal["general", "math"] | None = None
 
 
 class JudgeParams(Section):

@@ -105,7 +105,8 @@ def plan_table(study: StudyParams, planned: list) -> pd.DataFrame:
         if scale is not None:
             params = study.students.scales[scale]
             train, evaluate = unit_flops(study, scale, recipe, lengths)
-            row["model"] = params.model or f"from config ({scale})"
+            trained = units.trained_source(study, scale, recipe)
+            row["model"] = trained or params.model or f"from config ({scale})"
             row["params"] = flops.parameter_counts(student_architecture(study, scale))["total"]
             row["est_flops"] = train if unit.stage == "train" else evaluate
             row["gpu_hours"] = gpu_hours(study, row["est_flops"])
@@ -136,12 +137,22 @@ def describe(study: StudyParams, planned: list) -> str:
         if units.is_complete(units.data_dir(study))
         else "assumed (estimates)"
     )
+    described_lengths = ", ".join(f"{k} {v:.0f}" for k, v in lengths.items()) if lengths else ""
+    if any(unit.stage == "train" for unit in planned):
+        data = [
+            f"teacher: {study.teacher.kind} {study.teacher.model or study.teacher.source or ''}".rstrip(),
+            f"training samples: {training_samples(study) or 'unknown'}; token lengths {source}: "
+            + (described_lengths or "unknown (set estimates.*)"),
+        ]
+    else:  # every student trained elsewhere: nothing generated or trained here
+        data = [
+            f"students trained elsewhere; their training FLOPs are estimates: {study.estimates.samples} "
+            f"samples, token lengths {described_lengths}"
+        ]
     lines = [
         f"{study.study}: {len(planned)} units, {sum(table['state'] == 'to do')} to do",
-        f"teacher: {study.teacher.kind} {study.teacher.model or study.teacher.source or ''}".rstrip(),
+        *data,
         f"benchmarks: {', '.join(b.name for b in study.benchmarks)}",
-        f"training samples: {training_samples(study) or 'unknown'}; token lengths {source}: "
-        + (", ".join(f"{k} {v:.0f}" for k, v in lengths.items()) if lengths else "unknown (set estimates.*)"),
         "",
         table.to_string(index=False, na_rep="—", float_format=lambda x: f"{x:.3g}"),
     ]
