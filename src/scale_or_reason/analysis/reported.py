@@ -199,6 +199,24 @@ def verdict_table(results: pd.DataFrame, fitted: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+TABLES = ("fits", "verdicts", "differences", "frontier_gaps")  # what `analyse_corpus` writes per corpus
+
+
+def analyse_corpus(study: StudyParams, corpus: str, table: pd.DataFrame, ceilings: dict[str, float]) -> dict:
+    """One corpus of the published table: its results, the `TABLES` and its headlines."""
+    results = reported_results(study, corpus, table)
+    fitted = fits(results, ceilings)
+    gaps = {axis: frontier_gaps(results, axis) for axis in cost_axes(results)}
+    return {
+        "results": results,
+        "fits": fitted,
+        "verdicts": verdict_table(results, fitted),
+        "differences": differences(results),
+        "frontier_gaps": pd.concat(gaps.values(), ignore_index=True),
+        "headlines": corpus_headlines(results, gaps),
+    }
+
+
 def _cells(table: pd.DataFrame) -> str:
     return ", ".join(f"{row.family} {row.scale}" for row in table.itertuples()) or "none"
 

@@ -348,6 +348,22 @@ def update_readme(study: StudyParams, readme: Path) -> bool:
     return updated != text
 
 
+def reported_figures(corpus: str, analysed: dict, scales: list[str], ceilings: dict[str, float]) -> dict:
+    """One corpus's figures: the Figure 2 layout on each cost axis it has, and the gain by size."""
+    results, fits = analysed["results"], analysed["fits"]
+    panels = {family: family for family in ceilings}
+    count = {"train_flops": "estimated", "inference_flops": "power_law"}
+    figures = {}
+    for axis in reported.cost_axes(results):
+        curves = {(f, r): verdicts.fit_of(fits, f, r, axis) for f in panels for r in FORMATS}
+        curves = {key: fit for key, fit in curves.items() if fit is not None}
+        figures[f"{corpus}-accuracy_vs_{axis}"] = plots.accuracy_vs_flops(
+            results, panels, axis, scales, count[axis], curves, ceilings=ceilings
+        )
+    figures[f"{corpus}-gain_vs_size"] = plots.gain_vs_size(analysed["differences"])
+    return figures
+
+
 def analyse_reported(study: StudyParams) -> Analysis:
     """A reported study (04_pareto on the paper's published numbers): per corpus, the results
     table, fits, verdicts, frontier gaps, the Figure 2 layout, the gain against size, and for the
@@ -359,35 +375,12 @@ def analyse_reported(study: StudyParams) -> Analysis:
         paths.PAPER_DATA_DIR / reported.TABLE_FILE, study.reported.corpora, sizes
     )
     ceilings = reported.teacher_ceilings()
-    panels, scales = {family: family for family in ceilings}, list(study.students.scales)
-    count = {"train_flops": "estimated", "inference_flops": "power_law"}
     plots.set_style()
     corpora, tables, figures = {}, {}, {}
     for corpus in study.reported.corpora:
-        results = reported.reported_results(study, corpus, table)
-        fits = reported.fits(results, ceilings)
-        gaps = {axis: reported.frontier_gaps(results, axis) for axis in reported.cost_axes(results)}
-        corpora[corpus] = {
-            "results": results,
-            "fits": fits,
-            "verdicts": reported.verdict_table(results, fits),
-            "headlines": reported.corpus_headlines(results, gaps),
-        }
-        tables.update(
-            {
-                f"{corpus}-fits": fits,
-                f"{corpus}-verdicts": corpora[corpus]["verdicts"],
-                f"{corpus}-differences": reported.differences(results),
-                f"{corpus}-frontier_gaps": pd.concat(gaps.values(), ignore_index=True),
-            }
-        )
-        for axis in reported.cost_axes(results):
-            curves = {(f, r): verdicts.fit_of(fits, f, r, axis) for f in panels for r in FORMATS}
-            curves = {key: fit for key, fit in curves.items() if fit is not None}
-            figures[f"{corpus}-accuracy_vs_{axis}"] = plots.accuracy_vs_flops(
-                results, panels, axis, scales, count[axis], curves, ceilings=ceilings
-            )
-        figures[f"{corpus}-gain_vs_size"] = plots.gain_vs_size(tables[f"{corpus}-differences"])
+        analysed = corpora[corpus] = reported.analyse_corpus(study, corpus, table, ceilings)
+        tables.update({f"{corpus}-{name}": analysed[name] for name in reported.TABLES})
+        figures.update(reported_figures(corpus, analysed, list(study.students.scales), ceilings))
     if reported.CORPUS_WITH_POWER_LAWS in study.reported.corpora:
         laws = reported.published(reported.POWER_LAWS_FILE)
         figures[f"{reported.CORPUS_WITH_POWER_LAWS}-inference_flops_vs_size"] = plots.power_laws_vs_size(
