@@ -29,6 +29,7 @@ from ..core.model_configs import student_architecture
 from . import verdicts
 from .markdown import markdown_table
 from .pareto import pareto_mask
+from .uncertainty import percentile_interval
 
 TABLE_FILE = "table1_average_accuracy.csv"
 TEACHER_FILE = "teacher_accuracy.csv"
@@ -77,6 +78,17 @@ def read_accuracy_table(path: Path, corpora: list[str], sizes: list[float]) -> p
     return table
 
 
+def published_accuracy(table: pd.DataFrame, corpus: str, family: str, fmt: str, size: float) -> float:
+    """One cell of the published table, as a fraction (missing: nan)."""
+    cell = table[
+        (table["corpus"] == corpus)
+        & (table["family"] == family)
+        & (table["format"] == fmt)
+        & (table["size_b"] == size)
+    ]["accuracy"]
+    return float(cell.iloc[0]) / 100 if len(cell) else np.nan
+
+
 def published(name: str) -> pd.DataFrame:
     return pd.read_csv(paths.PAPER_DATA_DIR / name)
 
@@ -117,12 +129,6 @@ def reported_results(study: StudyParams, corpus: str, table: pd.DataFrame) -> pd
     for scale in study.students.scales:
         arch, size = student_architecture(study, scale), size_b(scale)
         for fmt, family in itertools.product(FORMATS, FAMILIES):
-            cell = table[
-                (table["corpus"] == corpus)
-                & (table["family"] == family)
-                & (table["format"] == fmt)
-                & (table["size_b"] == size)
-            ]
             train = train_flops_estimate(arch, reported.corpus_sizes[corpus], fmt, reported.chars_per_token)
             inference = inference_flops_law(laws, family, fmt, size) if laws is not None else np.nan
             rows.append(
@@ -135,7 +141,7 @@ def reported_results(study: StudyParams, corpus: str, table: pd.DataFrame) -> pd
                     "reasoning_share": float(fmt == "reasoning"),
                     "family": family,
                     "benchmark": family,
-                    "accuracy": float(cell["accuracy"].iloc[0]) / 100,
+                    "accuracy": published_accuracy(table, corpus, family, fmt, size),
                     "train_flops": train,
                     "inference_flops": inference,
                     "train_flops_estimated": True,
@@ -346,21 +352,16 @@ def paper_comparison(replicates: dict, students: pd.DataFrame, corpus: str) -> p
             axis=0,
         )
         ours = float(group["accuracy"].mean())
-        paper = table[
-            (table["corpus"] == corpus)
-            & (table["family"] == family)
-            & (table["format"] == recipe)
-            & (table["size_b"] == size_b(scale))
-        ]["accuracy"]
-        low, high = np.percentile(samples, [2.5, 97.5])
+        paper = published_accuracy(table, corpus, family, recipe, size_b(scale))
+        low, high = percentile_interval(samples)
         rows.append(
             {
                 "family": family,
                 "scale": scale,
                 "recipe": recipe,
-                "paper": float(paper.iloc[0]) / 100 if len(paper) else np.nan,
+                "paper": paper,
                 "ours": ours,
-                "difference": ours - float(paper.iloc[0]) / 100 if len(paper) else np.nan,
+                "difference": ours - paper,
                 "low": low,
                 "high": high,
                 "benchmarks": len(group),

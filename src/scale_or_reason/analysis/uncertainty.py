@@ -33,6 +33,13 @@ STUDENT = ["scale", "recipe"]
 WITHIN_NOISE = "within noise"
 
 
+def percentile_interval(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The `CONFIDENCE` percentile interval over the replicates (the first axis)."""
+    tail = 100 * (1 - CONFIDENCE) / 2
+    low, high = np.percentile(samples, [tail, 100 - tail], axis=0)
+    return low, high
+
+
 @dataclass(frozen=True)
 class Replicates:
     """One benchmark's bootstrap: per student (rows of `students`), the estimate, its replicates
@@ -49,10 +56,7 @@ class Replicates:
     items: int
 
     def interval(self, values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        samples = self.accuracy_samples if values is None else values
-        tail = 100 * (1 - CONFIDENCE) / 2
-        low, high = np.percentile(samples, [tail, 100 - tail], axis=0)
-        return low, high
+        return percentile_interval(self.accuracy_samples if values is None else values)
 
     def column(self, scale: str, recipe: str) -> int | None:
         match = self.students.index[(self.students["scale"] == scale) & (self.students["recipe"] == recipe)]
