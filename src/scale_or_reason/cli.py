@@ -5,6 +5,8 @@
     sor study parameters/paper.yaml --dry-run     # validate and print the plan, load nothing
     sor study parameters/smoke.yaml --executor slurm   # every unit a Slurm job (runner.slurm)
     sor check parameters/embedded.yaml            # validate, list units and their state
+    sor doctor parameters/paper.yaml              # this machine against the study, no weights loaded
+    sor doctor parameters/paper.yaml --smoke --scale 7b   # then 20 steps and 8 generations, random weights
     sor jury parameters/paper.yaml                # re-score saved generations with the `jury:` judges
     sor readme parameters/embedded.yaml           # the README's accuracy table from accuracy.csv
     sor compare figures/embedded/accuracy.csv runs/embedded/analysis-*/tables/accuracy.csv
@@ -26,14 +28,16 @@ from .analysis.stages import update_readme
 from .analysis.uncertainty import rerun_agreement
 from .config import paths
 from .config.params import ParametersError, load_study
-from .core import flops
+from .core import flops, machine
 from .core.flops import ConfigError
 from .core.model_configs import load_config
 from .evaluation.jury import rescore_study
+from .orchestration import doctor
 from .orchestration.execution import UnitFailed, UnknownNotebookParameter
 from .orchestration.lock import StudyLocked
 from .orchestration.runner import EXECUTORS, dry_run, run_study
 from .orchestration.slurm import SlurmUnavailable
+from .orchestration.smoke import STEPS, WARMUP_STEPS, describe_smoke, largest_scale, run_smoke
 from .units import STAGES
 
 
@@ -69,6 +73,17 @@ def _parser() -> argparse.ArgumentParser:
     jury.add_argument("parameters")
     check = commands.add_parser("check", help="validate a parameters file and list its units")
     check.add_argument("parameters")
+    doctor = commands.add_parser(
+        "doctor", help="check this machine against a study: packages, devices, memory, disk, models and data"
+    )
+    doctor.add_argument("parameters")
+    doctor.add_argument(
+        "--smoke",
+        action="store_true",
+        help="then train a student with random weights for a few steps and generate for 8 prompts",
+    )
+    doctor.add_argument("--scale", default=None, help="the smoke test's student (default: the largest)")
+    doctor.add_argument("--steps", type=_count, default=STEPS, help=f"optimizer steps (default {STEPS})")
     compare = commands.add_parser(
         "compare", help="how many of a rerun's accuracies land inside a committed accuracy.csv's intervals"
     )
@@ -140,6 +155,27 @@ def _readme(args) -> int:
     return 0
 
 
+def _doctor(args) -> int:
+    study = load_study(args.parameters)
+    checks = doctor.doctor(study, args.parameters)
+    print(doctor.format_checks(checks))
+    failed = any(check.status == "fail" for check in checks)
+    if not args.smoke:
+        return 1 if failed else 0
+    if args.steps <= WARMUP_STEPS:
+        raise ParametersError(f"--steps must exceed the {WARMUP_STEPS} warm-up steps, not {args.steps}")
+    scale = args.scale or largest_scale(study)
+    blocking = doctor.smoke_blockers(study, scale, checks)
+    if blocking:
+        print(f"\nsmoke test of {scale} not run: {blocking}", file=sys.stderr)
+        return 1
+    record = run_smoke(study, scale, args.steps)
+    print("\n" + describe_smoke(record))
+    records = machine.record_smoke(record)
+    print(f"recorded for {record['device']} in {records}: `sor study --dry-run` uses its MFU")
+    return 1 if failed else 0
+
+
 def _check(parameters_file: str) -> None:
     study = load_study(parameters_file)
     for unit in units.plan(study, parameters_file):
@@ -165,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                     wait=args.wait,
                     executor=args.executor,
                 )
+        elif args.command == "doctor":
+            return _doctor(args)
         elif args.command == "flops":
             _flops(args)
         elif args.command == "jury":

@@ -371,6 +371,9 @@ class EstimateParams(Section):
     # the run achieves.
     gpu_flops_per_second: PositiveFloat | None = None
     mfu: Annotated[float, Field(gt=0, le=1)] | None = None
+    # The device the hours are for, as torch names it ("NVIDIA H100 80GB HBM3"); this machine's when
+    # unset. Its latest `sor doctor --smoke` record replaces the two assumptions above.
+    device: str | None = None
 
 
 class SlurmParams(Section):

@@ -63,6 +63,14 @@ def model_config(name: str):
     return load_config(name)
 
 
+def pretrained_config(name: str):
+    """A transformers config of a pretrained model, to build it with random weights: the packaged
+    one for the paper's models (no download), else `load_config`."""
+    if name in PACKAGED_CONFIGS:
+        return load_config(str(paths.MODEL_CONFIGS_DIR / PACKAGED_CONFIGS[name]))
+    return load_config(name)
+
+
 def student_architecture(study: StudyParams, scale: str) -> flops.Architecture:
     params = study.students.scales[scale]
     if not params.from_config:

@@ -17,7 +17,7 @@ import pandas as pd
 from .. import units
 from ..config.params import StudyParams
 from ..config.recipes import FORMATS, parse_recipe
-from ..core import flops
+from ..core import flops, machine
 from ..core.model_configs import model_config, student_architecture
 
 
@@ -88,16 +88,43 @@ def teacher_flops(study: StudyParams, lengths: dict | None) -> float | None:
     return float(samples * both)
 
 
-def gpu_hours(study: StudyParams, unit_flops: float | None) -> float | None:
+def throughput(study: StudyParams) -> tuple[float, str] | None:
+    """The FLOP/s a unit achieves, and where that figure comes from: the latest `sor doctor
+    --smoke` on the plan's device (`estimates.device`, else this machine's) at the study's
+    precision when one is recorded,
+    else the assumed peak and MFU of `estimates`; None without either."""
+    device = study.estimates.device or machine.device_name()
+    record = machine.smoke_record(device)
+    # A record at another precision (a CPU run in fp32 for a bf16 GPU study) says nothing of its MFU.
+    if record is not None and record.get("bf16") == study.training.bf16:
+        peak, mfu = record["peak_flops_per_second"], record["mfu"]
+        hours = "CPU-hours" if record.get("kind") == "cpu" else "GPU-hours"
+        how = (
+            f"{hours} at MFU {mfu:.0%} of {peak:.3g} FLOP/s, measured by `sor doctor --smoke` on {device} "
+            f"({record['model']}, {record['date']})"
+        )
+        return peak * mfu, how
     estimates = study.estimates
-    if unit_flops is None or estimates.gpu_flops_per_second is None or estimates.mfu is None:
+    if estimates.gpu_flops_per_second is None or estimates.mfu is None:
         return None
-    return unit_flops / (estimates.gpu_flops_per_second * estimates.mfu) / 3600
+    how = (
+        f"GPU-hours at {estimates.gpu_flops_per_second:.3g} FLOP/s and MFU {estimates.mfu:.0%}, assumed "
+        f"(estimates; no smoke record of {device} at this precision: `sor doctor PARAMS --smoke` on "
+        "the target device measures it)"
+    )
+    return estimates.gpu_flops_per_second * estimates.mfu, how
+
+
+def device_hours(unit_flops: float | None, achieved: tuple[float, str] | None) -> float | None:
+    if unit_flops is None or achieved is None:
+        return None
+    return unit_flops / achieved[0] / 3600
 
 
 def plan_table(study: StudyParams, planned: list) -> pd.DataFrame:
     """One row per unit: what it runs, whether it is done, and its estimated FLOPs."""
     lengths = token_lengths(study)
+    achieved = throughput(study)
     rows = []
     for unit in planned:
         scale, recipe = unit.parameters.get("scale"), unit.parameters.get("recipe")
@@ -109,13 +136,13 @@ def plan_table(study: StudyParams, planned: list) -> pd.DataFrame:
             row["model"] = trained or params.model or f"from config ({scale})"
             row["params"] = flops.parameter_counts(student_architecture(study, scale))["total"]
             row["est_flops"] = train if unit.stage == "train" else evaluate
-            row["gpu_hours"] = gpu_hours(study, row["est_flops"])
+            row["est_hours"] = device_hours(row["est_flops"], achieved)
         elif unit.stage == "generate":
             row["model"] = study.teacher.model or study.teacher.source or "programmatic teacher"
             row["est_flops"] = teacher_flops(study, lengths)
-            row["gpu_hours"] = gpu_hours(study, row["est_flops"])
+            row["est_hours"] = device_hours(row["est_flops"], achieved)
         rows.append(row)
-    return pd.DataFrame(rows, columns=["unit", "state", "model", "params", "est_flops", "gpu_hours"])
+    return pd.DataFrame(rows, columns=["unit", "state", "model", "params", "est_flops", "est_hours"])
 
 
 def describe(study: StudyParams, planned: list) -> str:
@@ -158,13 +185,12 @@ def describe(study: StudyParams, planned: list) -> str:
     ]
     if "est_flops" in table and table["est_flops"].notna().any():
         lines.append(f"\ntotal estimated FLOPs: {table['est_flops'].sum():.3g} (paper formula)")
-    if "gpu_hours" in table and table["gpu_hours"].notna().any():
+    if "est_hours" in table and table["est_hours"].notna().any():
         stages = (
             table.assign(stage=table["unit"].str.split(":").str[0])
-            .groupby("stage", sort=False)["gpu_hours"]
+            .groupby("stage", sort=False)["est_hours"]
             .sum()
         )
         per_stage = ", ".join(f"{stage} {hours:,.0f}" for stage, hours in stages.items())
-        peak, mfu = study.estimates.gpu_flops_per_second, study.estimates.mfu
-        lines.append(f"GPU-hours at {peak:.3g} FLOP/s and MFU {mfu:.0%}: {per_stage}")
+        lines.append(f"{throughput(study)[1]}: {per_stage}")
     return "\n".join(lines)

@@ -51,6 +51,13 @@ def build_student(config: Qwen2Config, seed: int) -> Qwen2ForCausalLM:
     return model
 
 
+def random_student(config, seed: int, bf16: bool):
+    """A pretrained student's architecture with random weights (no download), in its training
+    precision: what `sor doctor --smoke` trains."""
+    torch.manual_seed(seed)
+    return AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16 if bf16 else torch.float32)
+
+
 def count_parameters(model: torch.nn.Module) -> int:
     """Distinct parameters: a tied output layer shares the embedding matrix and counts once."""
     return sum(p.numel() for p in model.parameters())

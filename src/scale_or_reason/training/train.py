@@ -101,10 +101,20 @@ def world_size() -> int:
 
 
 def sft_config(
-    study: StudyParams, scale: str, recipe: str, output_dir: Path, steps: int, seed: int | None = None
+    study: StudyParams,
+    scale: str,
+    recipe: str,
+    output_dir: Path,
+    steps: int,
+    seed: int | None = None,
+    accumulation: int | None = None,
 ) -> SFTConfig:
+    """The run's TRL settings; `accumulation` overrides the gradient accumulation that
+    `training.global_batch_size` implies (the smoke test takes one micro-batch per step)."""
     training = study.training
     seed = study.seed if seed is None else seed
+    if accumulation is None:
+        accumulation = training.gradient_accumulation(world_size())
     if training.bf16 and not torch.cuda.is_available():
         raise ParametersError("training.bf16 needs a GPU; set it false to train on the CPU")
     warmup, decay = schedule_steps(training, steps)
@@ -112,7 +122,7 @@ def sft_config(
         output_dir=str(output_dir),
         num_train_epochs=1,  # the recipe lays every epoch out in the rows, in training order
         per_device_train_batch_size=training.batch_size,
-        gradient_accumulation_steps=training.gradient_accumulation(world_size()),
+        gradient_accumulation_steps=accumulation,
         learning_rate=study.learning_rate(scale, recipe),
         lr_scheduler_type="warmup_stable_decay",
         warmup_steps=warmup,
@@ -210,13 +220,8 @@ def train_student(study: StudyParams, scale: str, recipe: str, seed: int | None 
     rows, selection = training_rows(study, data_folder, recipe)
     order = training_order(recipe, rows, study.training.epochs, seed)
     steps = -(-len(order) // study.training.samples_per_step)
-    trainer_class = SmallVocabSFTTrainer if study.students.scales[scale].from_config else SFTTrainer
-    trainer = trainer_class(
-        model=model,
-        args=sft_config(study, scale, recipe, folder / units.CHECKPOINTS, steps, seed),
-        train_dataset=rows,
-        processing_class=tokenizer,
-    )
+    args = sft_config(study, scale, recipe, folder / units.CHECKPOINTS, steps, seed)
+    trainer = build_trainer(study, scale, model, tokenizer, rows, args)
     # Each distinct row is tokenized and checked once; the trainer then reads them in the recipe's order.
     distinct = trainer.train_dataset
     max_positions = model.config.max_position_embeddings
@@ -237,6 +242,13 @@ def train_student(study: StudyParams, scale: str, recipe: str, seed: int | None 
         metrics["selection"] = selection
     _save(folder, trainer, metrics)
     return metrics
+
+
+def build_trainer(study: StudyParams, scale: str, model, tokenizer, rows: Dataset, args: SFTConfig):
+    """The trainer of every run: the small-vocabulary one for students built from config (their
+    own loss, packed batches), TRL's own for pretrained students (its chunked LM head)."""
+    trainer_class = SmallVocabSFTTrainer if study.students.scales[scale].from_config else SFTTrainer
+    return trainer_class(model=model, args=args, train_dataset=rows, processing_class=tokenizer)
 
 
 def training_rows(study: StudyParams, data_folder: Path, recipe: str) -> tuple[Dataset, dict]:
