@@ -2,7 +2,7 @@ import pytest
 
 from scale_or_reason.core.answers import final_answer, is_correct, last_boxed
 from scale_or_reason.core.thinking import after_thinking
-from scale_or_reason.evaluation.scoring import process_results
+from scale_or_reason.evaluation.scoring import SYNTHETIC_METRIC, process_results
 
 
 @pytest.mark.parametrize(
@@ -31,5 +31,5 @@ def test_whitespace_does_not_matter_but_content_does():
 def test_helpers_and_lm_eval_hook():
     assert after_thinking("<think>a</think>b") == "b"
     assert last_boxed("x") is None
-    assert process_results({"answer": "C"}, ["<think>\nC\n</think>\n\n\\boxed{C}"]) == {"exact_match": 1.0}
-    assert process_results({"answer": "C"}, ["\\boxed{D}"]) == {"exact_match": 0.0}
+    assert process_results({"answer": "C"}, ["<think>\nC\n</think>\n\n\\boxed{C}"]) == {SYNTHETIC_METRIC: 1.0}
+    assert process_results({"answer": "C"}, ["\\boxed{D}"]) == {SYNTHETIC_METRIC: 0.0}

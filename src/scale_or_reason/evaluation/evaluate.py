@@ -12,12 +12,18 @@ that covers the longest teacher trace. Raw responses are kept (`samples/<benchma
 scored by the final answer (`core.answers`: the last `\\boxed{}` after a closed think block) and the
 benchmark's rule (`scoring.py`). Per benchmark,
 `metrics.csv` holds accuracy, generated-token counts and inference FLOPs per item (paper formula
-and exact count).
+and exact count). `lm_eval_settings.json` records how lm-eval ran (model arguments with
+`enable_thinking`, tasks, include path, batch size, seed) and `lm_eval_command.sh` reruns it with
+lm-eval's own CLI from the unit's folder, to the same accuracies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import shlex
+from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +48,7 @@ from .scoring import SYNTHETIC_METRIC
 HOOKS_MODULE = "sor_hooks"
 GENERATION_MARGIN = 1.25  # room beyond the longest teacher trace, for students that ramble
 PAPER_MAX_GEN_TOKS = 16384
+LM_EVAL_SCRIPT = "lm_eval_command.sh"
 
 
 def max_gen_toks(study: StudyParams, data_folder: Path) -> int:
@@ -56,10 +63,10 @@ def max_gen_toks(study: StudyParams, data_folder: Path) -> int:
     return int(longest * GENERATION_MARGIN) + 8
 
 
-def task_config(name: str, data_file: Path, max_tokens: int) -> dict:
+def task_config(name: str, data_file: Path, max_tokens: int, unit_folder: Path) -> dict:
     # Column names, not Jinja templates: lm-eval would compile a template for every request.
     templates = {"doc_to_text": "prompt", "doc_to_target": "answer"}
-    dataset = local_dataset("test", data_file)
+    dataset = local_dataset("test", data_file, relative_to=unit_folder)
     return generation_task(
         TASK_PREFIX + name, dataset, "test", SYNTHETIC_METRIC, [TURN_END], max_tokens, templates
     )
@@ -88,8 +95,9 @@ def write_task_yamls(
 
 
 def write_synthetic_task(name: str, data_file: Path, tasks_folder: Path, max_tokens: int) -> str:
-    """One task YAML scored by `scoring.process_results`; returns its lm-eval task name."""
-    config = task_config(name, data_file, max_tokens)
+    """One task YAML scored by `scoring.process_results`, its data named relative to the unit's
+    folder (the tasks folder's parent); returns its lm-eval task name."""
+    config = task_config(name, data_file, max_tokens, tasks_folder.parent)
     write_task_yaml(
         tasks_folder / f"{name}.yaml", config, {"process_results": f"{HOOKS_MODULE}.process_results"}
     )
@@ -132,6 +140,74 @@ def lm_eval_model(study: StudyParams, model_folder: str | Path, recipe: str):
         batch_size=evaluation.batch_size,
         chat_template_args=chat_template_args,
     )
+
+
+def lm_eval_settings(
+    study: StudyParams, folder: Path, model: str, recipe: str, task_names: list[str]
+) -> dict:
+    """What lm-eval is run with for this unit, as its own CLI takes it; paths relative to the
+    unit's folder, where the command runs."""
+    evaluation = study.evaluation
+    local = Path(model).exists()
+    model_args = {"pretrained": os.path.relpath(model, folder) if local else model}
+    if evaluation.backend == "vllm":
+        model_args.update(tensor_parallel_size=evaluation.tensor_parallel_size, seed=study.seed)
+    else:
+        bf16 = study.training.bf16 and torch.cuda.is_available()
+        model_args["dtype"] = "bfloat16" if bf16 else "float32"
+    if recipe == "ift":  # trained after an empty think block: evaluated with thinking off
+        model_args["enable_thinking"] = False
+    if study.trust_remote_code:
+        model_args["trust_remote_code"] = True
+    return {
+        "model": evaluation.backend,
+        "model_args": model_args,
+        "tasks": task_names,
+        "include_path": "tasks",
+        "apply_chat_template": True,
+        "batch_size": "auto" if evaluation.backend == "vllm" else evaluation.batch_size,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "seed": study.seed,
+        "limit": evaluation.limit,
+        "lm_eval_version": version("lm-eval"),
+    }
+
+
+def lm_eval_command(settings: dict) -> str:
+    """A shell script that reruns the unit's evaluation with lm-eval's CLI from the unit's folder;
+    its `final_boxed_answer_correct` (or `score`) per task is the unit's accuracy."""
+    model_args = ",".join(f"{key}={value}" for key, value in settings["model_args"].items())
+    arguments = [
+        f"--model {settings['model']}",
+        f"--model_args {shlex.quote(model_args)}",
+        f"--tasks {','.join(settings['tasks'])}",
+        f"--include_path {settings['include_path']}",
+        "--apply_chat_template",
+        f"--batch_size {settings['batch_size']}",
+        f"--device {settings['device']}",
+        f"--seed {settings['seed']}",
+        *([f"--limit {settings['limit']}"] if settings["limit"] else []),
+        "--log_samples",
+        "--output_path lm_eval_cli",
+    ]
+    return "\n".join(
+        [
+            "#!/usr/bin/env bash",
+            "# This unit's evaluation through lm-eval's own CLI (written by scale_or_reason; paths are",
+            "# relative to this folder, so a copied runs folder still evaluates). Results: lm_eval_cli/.",
+            "set -euo pipefail",
+            'cd "$(dirname "$0")"',
+            "lm_eval " + " \\\n    ".join(arguments),
+            "",
+        ]
+    )
+
+
+def write_lm_eval_command(folder: Path, settings: dict) -> None:
+    files.write_json(folder / "lm_eval_settings.json", settings)
+    script = folder / LM_EVAL_SCRIPT
+    files.write_text(script, lm_eval_command(settings))
+    script.chmod(0o755)
 
 
 def paper_scoring(name: str) -> dict:
@@ -238,8 +314,10 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str, seed: int | No
     if recipe == "probe":  # the probe also answers every pool question once: `unsolved` drops what it solves
         pool_file = data_folder / QUESTIONS_FILE
         task_names[POOL_TASK] = write_synthetic_task(POOL_TASK, pool_file, folder / "tasks", cap)
+    write_lm_eval_command(folder, lm_eval_settings(study, folder, model, recipe, list(task_names.values())))
     lm = lm_eval_model(study, model, recipe)
-    results = run_lm_eval(study, lm, folder / "tasks", list(task_names.values()))
+    with contextlib.chdir(folder):  # where the tasks' relative data paths start
+        results = run_lm_eval(study, lm, folder / "tasks", list(task_names.values()))
     tokenizer = load_tokenizer(model, trust_remote_code=study.trust_remote_code)
     arch = flops.architecture(load_config(model))
     rows = []

@@ -3,13 +3,16 @@ choice too), greedy, stopped at the student's end-of-turn string with a generati
 a `process_results` hook of this package.
 
 lm-eval 0.4.13 stops generation at a blank line after 256 tokens unless `until` and
-`max_gen_toks` are set, and resolves relative `data_files` against the working directory, so
-local data is named by its absolute path. Hooks are `!function` tags that lm-eval resolves
-against the task folder, in a small module written beside the YAMLs.
+`max_gen_toks` are set, and resolves relative `data_files` against the working directory: an
+evaluation unit names its data relative to its own folder and runs lm-eval from there (in process,
+and in the `lm_eval` command it writes), so a runs folder copied elsewhere still evaluates. Hooks
+are `!function` tags that lm-eval resolves against the task folder, in a small module written
+beside the YAMLs.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -17,10 +20,13 @@ import yaml
 TASK_PREFIX = "sor_"
 
 
-def local_dataset(split: str, data_file: Path) -> dict:
-    """Task fields that load `split` from a local jsonl or parquet file."""
+def local_dataset(split: str, data_file: Path, relative_to: Path | None = None) -> dict:
+    """Task fields that load `split` from a local jsonl or parquet file, named relative to the
+    folder lm-eval will run in (`relative_to`), else by its absolute path."""
     loader = "parquet" if data_file.suffix == ".parquet" else "json"
-    return {"dataset_path": loader, "dataset_kwargs": {"data_files": {split: str(data_file.resolve())}}}
+    path = data_file.resolve()
+    named = os.path.relpath(path, relative_to.resolve()) if relative_to is not None else str(path)
+    return {"dataset_path": loader, "dataset_kwargs": {"data_files": {split: named}}}
 
 
 def generation_task(

@@ -18,8 +18,9 @@ from rouge_score import rouge_scorer
 
 from ..core.answers import is_correct
 
-# The metric of the embedded benchmarks' tasks: the share of exactly right final answers.
-SYNTHETIC_METRIC = "exact_match"
+# The metric of the embedded benchmarks' tasks: the share of final answers (the last `\boxed{}`
+# after a closed think block, `core.answers`) equal to the reference; not lm-eval's exact_match.
+SYNTHETIC_METRIC = "final_boxed_answer_correct"
 
 
 def process_results(doc: dict, results: list[str]) -> dict[str, float]:
