@@ -1,5 +1,5 @@
 # Two commands on a fresh machine:
-#   make study   set up (if needed), then run the embedded study end to end, figures included
+#   make study   set up (if needed), then run the embedded study end to end and publish its figures
 #   make test    set up (if needed), then lint (ruff) and run the whole test suite
 # With no virtual environment active, one is created in .venv. The pinned CPU build of torch is
 # installed before the package so that no open requirement pulls a multi-GB CUDA build.
@@ -17,7 +17,7 @@ TORCH ?= torch==2.13.0
 PARAMETERS ?= parameters/embedded.yaml
 JOBS ?=
 
-.PHONY: setup study test lint layers smoke lab clean-runs
+.PHONY: setup study test lint layers smoke lab tensorboard clean-runs
 
 setup: $(STAMP)
 
@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 study: setup
-	$(PYTHON) -m scale_or_reason.cli study $(PARAMETERS) $(if $(JOBS),--jobs $(JOBS))
+	$(PYTHON) -m scale_or_reason.cli study $(PARAMETERS) --publish-figures $(if $(JOBS),--jobs $(JOBS))
 	$(if $(filter parameters/embedded.yaml,$(PARAMETERS)),$(PYTHON) -m scale_or_reason.cli readme $(PARAMETERS))
 
 test: setup lint
@@ -44,6 +44,9 @@ layers: setup  # the package's import graph by layer
 
 smoke: setup
 	$(PYTHON) -m scale_or_reason.cli study parameters/smoke.yaml
+
+tensorboard: setup  # the training curves of $(PARAMETERS)'s runs
+	$(PYTHON) -m scale_or_reason.cli tensorboard $(PARAMETERS)
 
 lab: setup
 	$(PYTHON) -m jupyter lab notebooks/

@@ -138,6 +138,11 @@ def test_sor_study_draws_the_papers_figures_and_recounts_its_claims(tmp_path, is
     parameters.write_text(yaml.safe_dump(study_data(analysis={"figures_dir": str(figures)})))
     finished = run_sor("study", str(parameters), runs_dir=isolated_runs)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert not figures.exists()  # an analysis writes into its run folder only
+    published = run_sor("study", str(parameters), "--publish-figures", runs_dir=isolated_runs)
+    assert published.returncode == 0, published.stderr[-3000:]
+    published_png = len(list(figures.glob("*.png")))
+    assert f"published {2 * published_png + 1} files into {figures}" in published.stdout  # PNG, PDF, summary
     study = load_study(parameters)
     results = pd.read_csv(units.results_csv(study))
     assert len(results) == 80 and results["train_flops_estimated"].all()

@@ -107,7 +107,7 @@ def test_a_seeded_study_runs_end_to_end_with_intervals(tmp_path):
     parameters["analysis"] = {"figures_dir": str(tmp_path / "figures")}
     file = tmp_path / "seeds_smoke.yaml"
     file.write_text(yaml.safe_dump(parameters))
-    finished = run_sor("study", str(file), runs_dir=runs)
+    finished = run_sor("study", str(file), "--publish-figures", runs_dir=runs)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     study = load_study(file)
     results = pd.read_csv(runs / "seeds_smoke" / "results.csv")

@@ -2,12 +2,14 @@
 
     sor study parameters/embedded.yaml            # every unfinished unit, then the analysis
     sor study parameters/embedded.yaml --jobs 2   # two units side by side
+    sor study parameters/embedded.yaml --publish-figures   # then copy its figures into figures/embedded
     sor study parameters/paper.yaml --dry-run     # validate and print the plan, load nothing
     sor study parameters/smoke.yaml --executor slurm   # every unit a Slurm job (runner.slurm)
     sor check parameters/embedded.yaml            # validate, list units and their state
     sor doctor parameters/paper.yaml              # this machine against the study, no weights loaded
     sor doctor parameters/paper.yaml --smoke --scale 7b   # then 20 steps and 8 generations, random weights
     sor jury parameters/paper.yaml                # re-score saved generations with the `jury:` judges
+    sor tensorboard parameters/embedded.yaml      # serve every training run's curves, named scale-recipe-seed
     sor readme parameters/embedded.yaml           # the README's accuracy table from accuracy.csv
     sor compare figures/embedded/accuracy.csv runs/embedded/analysis-*/tables/accuracy.csv
     sor flops --config runs/embedded/train/xl-ift-*/model --samples 1000 \
@@ -18,13 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 from . import units
-from .analysis.stages import update_readme
+from .analysis.stages import publish_figures, update_readme
 from .analysis.uncertainty import rerun_agreement
 from .config import paths
 from .config.params import ParametersError, load_study
@@ -64,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
         help="if another runner holds the study, wait for it instead of stopping",
     )
     study.add_argument(
+        "--publish-figures",
+        action="store_true",
+        help="then copy the study's figures into its committed analysis.figures_dir (what `make study` does)",
+    )
+    study.add_argument(
         "--executor",
         choices=EXECUTORS,
         default="local",
@@ -84,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--scale", default=None, help="the smoke test's student (default: the largest)")
     doctor.add_argument("--steps", type=_count, default=STEPS, help=f"optimizer steps (default {STEPS})")
+    board = commands.add_parser("tensorboard", help="serve the training curves of every run of a study")
+    board.add_argument("parameters")
+    board.add_argument("--port", type=int, default=6006)
+    board.add_argument(
+        "--print", action="store_true", help="print the tensorboard command instead of running it"
+    )
     compare = commands.add_parser(
         "compare", help="how many of a rerun's accuracies land inside a committed accuracy.csv's intervals"
     )
@@ -176,6 +191,34 @@ def _doctor(args) -> int:
     return 1 if failed else 0
 
 
+def _tensorboard(args) -> int:
+    study = load_study(args.parameters)
+    found = units.tensorboard_runs(study)
+    if not found:
+        print(
+            f"error: {study.study} has no training run with TensorBoard event files yet "
+            "(training.report_to: tensorboard writes them into each training unit)",
+            file=sys.stderr,
+        )
+        return 1
+    spec = ",".join(f"{name}:{folder}" for name, folder in found.items())
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir_spec", spec, "--port", str(args.port)]
+    if args.print:
+        print(shlex.join(command))
+        return 0
+    print(f"{len(found)} runs of {study.study}; serving on http://localhost:{args.port}", flush=True)
+    return subprocess.call(command)
+
+
+def _publish(parameters_file: str) -> None:
+    study = load_study(parameters_file)
+    if not study.analysis.figures_dir:
+        print(f"nothing published: {study.study} has no analysis.figures_dir", file=sys.stderr)
+        return
+    written = publish_figures(study, parameters_file)
+    print(f"published {len(written)} files into {study.analysis.figures_dir}")
+
+
 def _check(parameters_file: str) -> None:
     study = load_study(parameters_file)
     for unit in units.plan(study, parameters_file):
@@ -201,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
                     wait=args.wait,
                     executor=args.executor,
                 )
+                if args.publish_figures:
+                    _publish(args.parameters)
+        elif args.command == "tensorboard":
+            return _tensorboard(args)
         elif args.command == "doctor":
             return _doctor(args)
         elif args.command == "flops":

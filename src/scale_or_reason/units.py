@@ -206,7 +206,7 @@ def _seed(study: StudyParams, seed: int | None) -> int:
 
 
 def train_fingerprint(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> str:
-    training = study.training.model_dump(exclude={"threads"})
+    training = study.training.model_dump(exclude={"threads", "report_to"})
     scale_config = study.students.scales[scale]
     pool_settings = _pool_recipe_settings(study, recipe)
     extra = (pool_settings,) if pool_settings else ()  # the pairs' recipes keep their folders' names
@@ -216,6 +216,21 @@ def train_fingerprint(study: StudyParams, scale: str, recipe: str, seed: int | N
 def train_dir(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> Path:
     key = train_fingerprint(study, scale, recipe, seed)
     return study_dir(study) / "train" / f"{run_name(study, scale, recipe, seed)}-{key}"
+
+
+def tensorboard_dir(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> Path:
+    """A training run's TensorBoard event files (`training.report_to: tensorboard`)."""
+    return train_dir(study, scale, recipe, seed) / "tensorboard"
+
+
+def tensorboard_runs(study: StudyParams) -> dict[str, Path]:
+    """Every trained run's event folder that exists, by `scale-recipe-seed<n>`."""
+    folders = {
+        f"{run.scale}-{run.recipe}-seed{_seed(study, run.seed)}": tensorboard_dir(study, *run)
+        for run in runs(study)
+        if trained_source(study, run.scale, run.recipe) is None
+    }
+    return {name: folder for name, folder in folders.items() if folder.is_dir()}
 
 
 def eval_fingerprint(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> str:

@@ -72,7 +72,8 @@ def _panel_grid(count: int, columns: int = 2, sharey: bool = True) -> tuple[plt.
 
 
 def _log_axis(axis) -> None:
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    # 1-3-10: two labels a decade; 1-2-5 crowded "50M 100M 200M" into each other on two decades.
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
     axis.set_major_formatter(EngFormatter(sep=""))
     axis.set_minor_formatter(NullFormatter())
 

@@ -9,14 +9,17 @@
 
 `analyse` (04) writes `runs/<study>/results.csv` (one row per student and benchmark), small tables
 (`tables/*.csv`: fits, verdicts, answer lengths, truncated generations, curricula), the figures
-(PNG and PDF, in the unit's `figures/` and in `analysis.figures_dir` when set) and
-`runs/<study>/summary.md`. `analyse_curricula` (05) draws the curriculum figures,
+(PNG and PDF, in the unit's `figures/`) and `runs/<study>/summary.md`: an analysis run in a
+notebook changes nothing outside the runs folder. `publish_figures` (`sor study --publish-figures`,
+what `make study` runs) copies a finished study's figures, its accuracy.csv and summary into the
+committed `analysis.figures_dir`. `analyse_curricula` (05) draws the curriculum figures,
 `analyse_transfer` (06) the transfer gaps and trace granularity, `analyse_efficiency` (07) the
 data-efficiency tables. Every number in a summary is computed here; none is typed in.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,12 +46,33 @@ from . import (
 from .results import collect_results, in_distribution, item_outcomes, pure, seed_means
 from .summary import write_summary
 
+FIGURES = "figures"  # in every analysis unit's folder
+ANALYSIS_STAGES = ("analyze", "curriculum", "transfer", "efficiency")
+PUBLISHED_SUMMARY = "summary.md"  # a reported study's, beside its figures
+PUBLISHED_ACCURACY = "accuracy.csv"  # beside the figures: what a rerun is compared with
 
-def figure_folders(study: StudyParams, folder: Path) -> list[Path]:
-    folders = [folder / "figures"]
-    if study.analysis.figures_dir:
-        folders.append(paths.resolve(study.analysis.figures_dir))
-    return folders
+
+def publish_figures(study: StudyParams, parameters_file: str | Path) -> list[Path]:
+    """Copy the figures of the study's finished analysis units, its accuracy table (and a reported
+    study's summary) into `analysis.figures_dir`; returns the files written."""
+    if not study.analysis.figures_dir:
+        raise ValueError(f"study {study.study!r} has no analysis.figures_dir to publish into")
+    target = paths.resolve(study.analysis.figures_dir)
+    sources = []
+    for unit in units.plan(study, parameters_file):
+        if unit.stage in ANALYSIS_STAGES:
+            units.require_complete(unit.folder, f"the {unit.stage} unit")
+            sources += sorted((unit.folder / FIGURES).glob("*.p[dn][fg]"))
+    accuracy = units.analysis_dir(study) / "tables" / "accuracy.csv"
+    if accuracy.is_file():
+        sources.append(accuracy)
+    if study.reported:
+        sources.append(units.study_dir(study) / PUBLISHED_SUMMARY)
+    target.mkdir(parents=True, exist_ok=True)
+    return [
+        files.write_atomic(target / source.name, lambda tmp, s=source: shutil.copyfile(s, tmp))
+        for source in sources
+    ]
 
 
 @dataclass
@@ -187,7 +211,7 @@ def draw_figures(
 
 def save_figures(study: StudyParams, figures: dict[str, plt.Figure], folder: Path) -> None:
     for name, figure in figures.items():
-        plots.save(figure, figure_folders(study, folder), name)
+        plots.save(figure, [folder / FIGURES], name)
         plt.close(figure)  # shown where the notebook asks for it, not all at once when drawn
 
 
@@ -221,8 +245,6 @@ def analyse(study: StudyParams) -> Analysis:
         files.write_csv(folder / "tables" / f"{name}.csv", table)
     figures = draw_figures(study, students, tables)
     save_figures(study, figures, folder)
-    if study.analysis.figures_dir:  # committed beside the figures: what a rerun is compared with
-        files.write_csv(paths.resolve(study.analysis.figures_dir) / "accuracy.csv", tables["accuracy"])
     summary = write_summary(study, students, tables)
     units.mark_complete(folder, rows=len(results), figures=sorted(figures))
     return Analysis(results, tables, figures, summary, students)
@@ -396,7 +418,5 @@ def analyse_reported(study: StudyParams) -> Analysis:
     save_figures(study, figures, folder)
     summary = reported.summary_markdown(study, corpora)
     files.write_text(units.study_dir(study) / "summary.md", summary)
-    if study.analysis.figures_dir:
-        files.write_text(paths.resolve(study.analysis.figures_dir) / "summary.md", summary)
     units.mark_complete(folder, rows=len(results), figures=sorted(figures))
     return Analysis(results, tables, figures, summary, results)

@@ -192,6 +192,9 @@ class TrainingParams(Section):
     # Save a resumable checkpoint every this many optimizer steps (None: never; short runs restart).
     checkpoint_steps: PositiveInt | None = None
     threads: PositiveInt = 1
+    # Where the trainer logs loss, learning rate, gradient norm and tokens seen, through TRL's own
+    # `report_to` (`sor tensorboard PARAMS` serves a study's event files); it changes no result.
+    report_to: Literal["tensorboard", "wandb", "none"] = "tensorboard"
 
     def gradient_accumulation(self, processes: int | None = None) -> int:
         """Steps accumulated per optimizer step so that each step sees `global_batch_size` samples."""

@@ -156,7 +156,7 @@ def peak_memory() -> tuple[int, str]:
 def train_steps(study: StudyParams, scale: str, model, tokenizer, rows: Dataset, folder: Path, steps: int):
     """Train `steps` optimizer steps of one micro-batch each; returns the trainer and step times."""
     quiet = study.model_copy(
-        update={"training": study.training.model_copy(update={"checkpoint_steps": None})}
+        update={"training": study.training.model_copy(update={"checkpoint_steps": None, "report_to": "none"})}
     )
     args = sft_config(quiet, scale, RECIPE, folder / "checkpoints", steps, study.seed, accumulation=1)
     trainer = build_trainer(study, scale, model, tokenizer, rows, args)

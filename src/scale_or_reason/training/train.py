@@ -66,7 +66,8 @@ class SmallVocabSFTTrainer(SFTTrainer):
     logits are tiny and the tile loop is pure overhead: the model's own loss (the same token-summed
     negative log-likelihood over the completion, divided by the batch's completion tokens) trained
     the 9k-parameter student 2.6x and the 231k one 1.35x faster, to the same loss. Only TRL's
-    logged entropy and token accuracy are lost. Pretrained students keep TRL's fused head.
+    logged entropy and token accuracy are lost (the tokens seen are counted here). Pretrained
+    students keep TRL's fused head.
     Its batches are packed (`packing`): the same rows and loss, without the padding.
     """
 
@@ -75,6 +76,10 @@ class SmallVocabSFTTrainer(SFTTrainer):
         super().__init__(*args, processing_class=processing_class, data_collator=data_collator, **kwargs)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if model.training:  # the tokens-seen count TRL's own loss would have logged (padding excluded)
+            real = (inputs["input_ids"] != self.processing_class.pad_token_id).sum()
+            self._total_train_tokens += int(self.accelerator.gather_for_metrics(real).sum().item())
+            self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
         return Trainer.compute_loss(
             self, model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
         )
@@ -146,7 +151,7 @@ def sft_config(
         save_strategy="steps" if training.checkpoint_steps else "no",
         save_steps=training.checkpoint_steps or 500,
         save_total_limit=1,
-        report_to="none",
+        report_to=training.report_to,
         dataloader_num_workers=0,
     )
 
@@ -221,6 +226,9 @@ def train_student(study: StudyParams, scale: str, recipe: str, seed: int | None 
     order = training_order(recipe, rows, study.training.epochs, seed)
     steps = -(-len(order) // study.training.samples_per_step)
     args = sft_config(study, scale, recipe, folder / units.CHECKPOINTS, steps, seed)
+    # transformers' TensorBoard callback reads its folder from the environment (else output_dir/runs,
+    # which the finished model's checkpoint folder removal would take with it).
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(units.tensorboard_dir(study, scale, recipe, seed))
     trainer = build_trainer(study, scale, model, tokenizer, rows, args)
     # Each distinct row is tokenized and checked once; the trainer then reads them in the recipe's order.
     distinct = trainer.train_dataset
@@ -232,6 +240,8 @@ def train_student(study: StudyParams, scale: str, recipe: str, seed: int | None 
     completion = int(row_completions[order].sum())
     trainer.train_dataset = distinct.select(order)
     examples = rows.select(order)
+    name = units.run_name(study, scale, recipe, seed)
+    print(f"training {name}: {len(order)} rows tokenized, {steps} optimizer steps", flush=True)
     resume_from = last_checkpoint(folder / units.CHECKPOINTS)
     if resume_from:
         print(f"resuming from {resume_from}", flush=True)
@@ -324,8 +334,16 @@ def _metrics(study, scale, recipe, model, trainer, examples, lengths, result) ->
         "tokens_per_second": train_tokens / train_seconds,
         "peak_flops_per_second": peak,
         "mfu": machine.model_flops_utilisation(train_flops_exact, train_seconds, peak),
-        "final_loss": result.training_loss,
+        # TRL's `training_loss` is the mean over the run's steps, not where the curve ends.
+        "mean_loss": result.training_loss,
+        "last_logged_loss": last_logged_loss(trainer.state.log_history),
     }
+
+
+def last_logged_loss(log_history: list[dict]) -> float | None:
+    """The training loss of the last logging step (the end of the plotted curve)."""
+    losses = [entry["loss"] for entry in log_history if "loss" in entry]
+    return float(losses[-1]) if losses else None
 
 
 def _save(folder: Path, trainer: SFTTrainer, metrics: dict) -> None:
