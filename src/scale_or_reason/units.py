@@ -207,7 +207,8 @@ def _seed(study: StudyParams, seed: int | None) -> int:
 
 def train_fingerprint(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> str:
     training = study.training.model_dump(exclude={"threads", "report_to"})
-    scale_config = study.students.scales[scale]
+    # What this run depends on: not the checkpoints of the scale trained elsewhere (`trained`).
+    scale_config = study.students.scales[scale].model_dump(exclude={"trained"})
     pool_settings = _pool_recipe_settings(study, recipe)
     extra = (pool_settings,) if pool_settings else ()  # the pairs' recipes keep their folders' names
     return fingerprint(data_fingerprint(study), scale_config, recipe, training, _seed(study, seed), *extra)
