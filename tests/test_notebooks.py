@@ -22,7 +22,8 @@ def test_first_code_cell_is_the_tagged_parameters_cell_and_no_outputs_are_commit
     assert "parameters" in code[0].metadata.get("tags", [])
     assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1
     assert all(not c.outputs and c.execution_count is None for c in code)
-    assert "parameters_file" in code[0].source
+    if path.name in NOTEBOOKS.values():  # a stage notebook; 00_explore reads any finished study
+        assert "parameters_file" in code[0].source
 
 
 @pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.name)
