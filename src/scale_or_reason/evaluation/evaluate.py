@@ -219,18 +219,22 @@ def paper_scoring(name: str) -> dict:
 
 
 def run_lm_eval(study: StudyParams, lm, tasks_folder: Path, task_names: list[str]) -> dict:
-    return simple_evaluate(
-        model=lm,
-        tasks=task_names,
-        task_manager=TaskManager(include_path=str(tasks_folder), include_defaults=False),
-        apply_chat_template=True,
-        log_samples=True,
-        limit=study.evaluation.limit,
-        random_seed=study.seed,
-        numpy_random_seed=study.seed,
-        torch_random_seed=study.seed,
-        fewshot_random_seed=study.seed,
-    )
+    """lm-eval on the task YAMLs in `tasks_folder`, run from its parent: where their relative data
+    paths start."""
+    tasks_folder = tasks_folder.resolve()
+    with contextlib.chdir(tasks_folder.parent):
+        return simple_evaluate(
+            model=lm,
+            tasks=task_names,
+            task_manager=TaskManager(include_path=str(tasks_folder), include_defaults=False),
+            apply_chat_template=True,
+            log_samples=True,
+            limit=study.evaluation.limit,
+            random_seed=study.seed,
+            numpy_random_seed=study.seed,
+            torch_random_seed=study.seed,
+            fewshot_random_seed=study.seed,
+        )
 
 
 def synthetic_score(doc: dict, response: str) -> bool:
@@ -316,8 +320,7 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str, seed: int | No
         task_names[POOL_TASK] = write_synthetic_task(POOL_TASK, pool_file, folder / "tasks", cap)
     write_lm_eval_command(folder, lm_eval_settings(study, folder, model, recipe, list(task_names.values())))
     lm = lm_eval_model(study, model, recipe)
-    with contextlib.chdir(folder):  # where the tasks' relative data paths start
-        results = run_lm_eval(study, lm, folder / "tasks", list(task_names.values()))
+    results = run_lm_eval(study, lm, folder / "tasks", list(task_names.values()))
     tokenizer = load_tokenizer(model, trust_remote_code=study.trust_remote_code)
     arch = flops.architecture(load_config(model))
     rows = []
