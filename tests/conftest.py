@@ -56,6 +56,19 @@ def run_sor(*args, runs_dir, timeout=600, **popen):
     )
 
 
+def red_outputs(notebook_path: Path) -> list[str]:
+    """What JupyterLab would show in a red box in an executed notebook: errors and stderr text."""
+    import nbformat
+
+    notebook = nbformat.read(notebook_path, as_version=4)
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    return [
+        output.get("ename") or output.get("text", "")
+        for output in outputs
+        if output.output_type == "error" or (output.output_type == "stream" and output.name == "stderr")
+    ]
+
+
 @pytest.fixture(scope="session")
 def smoke_reference(tmp_path_factory) -> Path:
     """The smoke study run once, uninterrupted, for the tests that compare against it."""

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import PARAMETERS, run_sor
+from conftest import PARAMETERS, red_outputs, run_sor
 from scale_or_reason import units
 from scale_or_reason.config.params import load_study
 from scale_or_reason.units import plan
@@ -25,6 +25,16 @@ REQUIRED_COLUMNS = {
 
 
 sor = run_sor
+
+
+@pytest.mark.slow
+def test_no_executed_stage_notebook_shows_a_red_box(smoke_reference):
+    """Library chatter (lm-eval's text progress bars and its warnings about a loaded model, git
+    outside a repository, tqdm without widgets) stays out of the cells: red means wrong."""
+    executed = sorted(smoke_reference.rglob("0*.ipynb"))
+    assert {path.name[:2] for path in executed} == {"01", "02", "03", "04", "05", "06"}
+    red = {str(path.relative_to(smoke_reference)): red_outputs(path) for path in executed}
+    assert not {name: texts for name, texts in red.items() if texts}
 
 
 @pytest.mark.slow

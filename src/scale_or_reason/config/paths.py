@@ -50,6 +50,11 @@ def use_project_of(parameters_file: str | os.PathLike) -> Path:
     return project_dir()
 
 
+def toolkit_git_dir() -> Path | None:
+    """The `.git` (folder or worktree file) of the checkout this package runs from, if any."""
+    return next((folder / ".git" for folder in PACKAGE_DIR.parents if (folder / ".git").exists()), None)
+
+
 def runs_dir() -> Path:
     """Where studies write; `SOR_RUNS_DIR` moves it (tests point it at a temporary folder)."""
     return Path(os.environ.get("SOR_RUNS_DIR") or project_dir() / "runs").resolve()

@@ -34,6 +34,7 @@ from lm_eval.tasks import TaskManager
 from transformers import AutoModelForCausalLM
 
 from .. import units
+from ..config import paths
 from ..config.params import StudyParams, load_study
 from ..core import files, flops
 from ..core.answers import final_answer, is_correct
@@ -133,13 +134,21 @@ def lm_eval_model(study: StudyParams, model_folder: str | Path, recipe: str):
         trust_remote_code=study.trust_remote_code,
         dtype=torch.bfloat16 if study.training.bf16 and torch.cuda.is_available() else torch.float32,
     ).eval()
-    return HFLM(
-        pretrained=model,
-        tokenizer=tokenizer,
-        device="cuda" if torch.cuda.is_available() else "cpu",
-        batch_size=evaluation.batch_size,
-        chat_template_args=chat_template_args,
-    )
+    # HFLM warns twice that it was given a loaded model rather than a name: deliberate here (our
+    # dtype and offline errors; one process), so those warnings stay out of the notebook.
+    hf_logger = logging.getLogger(HFLM.__module__)
+    level = hf_logger.level
+    hf_logger.setLevel(logging.ERROR)
+    try:
+        return HFLM(
+            pretrained=model,
+            tokenizer=tokenizer,
+            device="cuda" if torch.cuda.is_available() else "cpu",
+            batch_size=evaluation.batch_size,
+            chat_template_args=chat_template_args,
+        )
+    finally:
+        hf_logger.setLevel(level)
 
 
 def lm_eval_settings(
@@ -218,11 +227,29 @@ def paper_scoring(name: str) -> dict:
     }
 
 
+@contextlib.contextmanager
+def toolkit_git_for_lm_eval():
+    """lm-eval records `git describe` of its working directory, a unit folder that may lie outside
+    any repository (git then prints "fatal: not a git repository" into the notebook): point git at
+    the toolkit's checkout, which records the code that scored the run."""
+    git_dir = paths.toolkit_git_dir()
+    before = os.environ.get("GIT_DIR")
+    if git_dir is not None:
+        os.environ["GIT_DIR"] = str(git_dir)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("GIT_DIR", None)
+        else:
+            os.environ["GIT_DIR"] = before
+
+
 def run_lm_eval(study: StudyParams, lm, tasks_folder: Path, task_names: list[str]) -> dict:
     """lm-eval on the task YAMLs in `tasks_folder`, run from its parent: where their relative data
     paths start."""
     tasks_folder = tasks_folder.resolve()
-    with contextlib.chdir(tasks_folder.parent):
+    with contextlib.chdir(tasks_folder.parent), toolkit_git_for_lm_eval():
         return simple_evaluate(
             model=lm,
             tasks=task_names,
