@@ -48,8 +48,8 @@ smoke: setup
 tensorboard: setup  # the training curves of $(PARAMETERS)'s runs
 	$(PYTHON) -m scale_or_reason.cli tensorboard $(PARAMETERS)
 
-lab: setup
-	$(PYTHON) -m jupyter lab notebooks/
+lab: setup  # tracked notebooks are saved without outputs (parameters/jupyter/)
+	$(PYTHON) -m jupyter lab --config=parameters/jupyter/jupyter_server_config.py notebooks/
 
 clean-runs:
 	rm -rf runs/
