@@ -1,6 +1,7 @@
 """The stage notebooks: parameters first, no outputs, and nothing undeclared reaches them."""
 
 import copy
+import json
 import shutil
 import subprocess
 
@@ -64,8 +65,9 @@ def test_committed_notebooks_are_what_the_lab_saves(path):
     assert nbformat.writes(strip_notebook(notebook)) + "\n" == path.read_text()
 
 
-def lab_saved(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """What JupyterLab sends to the server after a run: outputs, counts, its kernel's details."""
+def lab_saved(notebook: nbformat.NotebookNode) -> dict:
+    """What JupyterLab sends to the server after a run, as JSON: outputs, counts, its kernel's
+    details."""
     ran = copy.deepcopy(notebook)
     ran.metadata["language_info"] = {"name": "python", "version": "3.11.7", "file_extension": ".py"}
     ran.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
@@ -73,7 +75,7 @@ def lab_saved(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
         cell.execution_count = count + 1
         cell.metadata["scrolled"] = True
         cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
-    return ran
+    return json.loads(nbformat.writes(ran))
 
 
 # jupyter_server validates a configured hook twice and warns that it replaces itself.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import nbformat
 from nbformat import NotebookNode
 from nbstripout import strip_output
 
@@ -56,4 +57,4 @@ def strip_tracked_notebook(model: dict, path: str, contents_manager, **_) -> Non
     if model.get("type") != "notebook":
         return
     if tracked_by_git(Path(contents_manager.root_dir) / path):
-        model["content"] = strip_notebook(model["content"])
+        model["content"] = strip_notebook(nbformat.from_dict(model["content"]))  # JSON from the browser
