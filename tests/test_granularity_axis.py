@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 import yaml
@@ -9,6 +10,7 @@ from datasets import Dataset
 
 from conftest import PARAMETERS
 from scale_or_reason import units
+from scale_or_reason.analysis import plots
 from scale_or_reason.analysis.granularity import granularity_table, smallest_sufficient
 from scale_or_reason.config.params import ParametersError, parse_study
 from scale_or_reason.config.recipes import parse_recipe
@@ -111,3 +113,26 @@ def test_transfer_accuracy_is_the_mean_over_the_familys_transfer_sets():
         "key": 0.3,
         "full": 0.4,
     }
+
+
+def test_the_legend_marks_each_scale_as_the_points_do_when_only_some_scales_are_drawn():
+    """Scales m and l of five: the legend's marker for each is the one its points use (it once
+    took the index among the scales shown, so m got xs's circle)."""
+    table = pd.DataFrame(
+        {
+            "family": "math_oe",
+            "granularity": ["full", "key", "full", "key"],
+            "scale": ["m", "m", "l", "l"],
+            "train_flops": [1e12, 8e11, 3e12, 2.5e12],
+            "accuracy": [0.6, 0.5, 0.8, 0.7],
+            "transfer_accuracy": [0.2, float("nan"), 0.3, 0.2],
+        }
+    )
+    scales = ["xs", "s", "m", "l", "xl"]
+    figure = plots.granularity_vs_flops(table, scales)
+    texts = [text.get_text() for text in figure.legends[0].texts]
+    legend = dict(zip(texts, figure.legends[0].legend_handles, strict=True))
+    plt.close(figure)
+    assert [name for name in legend if name in scales] == ["m", "l"]
+    assert legend["m"].get_marker() == plots.marker("m", scales) == "D"
+    assert legend["l"].get_marker() == plots.marker("l", scales) == "^"

@@ -107,8 +107,12 @@ def test_a_seeded_study_runs_end_to_end_with_intervals(tmp_path):
     parameters["analysis"] = {"figures_dir": str(tmp_path / "figures")}
     file = tmp_path / "seeds_smoke.yaml"
     file.write_text(yaml.safe_dump(parameters))
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "dropped_figure.png").write_bytes(b"a figure the study no longer draws")
     finished = run_sor("study", str(file), "--publish-figures", runs_dir=runs)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert "removed figures the study no longer draws: dropped_figure.png" in finished.stdout
+    assert not (tmp_path / "figures" / "dropped_figure.png").exists()
     study = load_study(file)
     results = pd.read_csv(runs / "seeds_smoke" / "results.csv")
     assert sorted(results["seed"].unique()) == [0, 1]

@@ -215,8 +215,10 @@ def _publish(parameters_file: str) -> None:
     if not study.analysis.figures_dir:
         print(f"nothing published: {study.study} has no analysis.figures_dir", file=sys.stderr)
         return
-    written = publish_figures(study, parameters_file)
+    written, removed = publish_figures(study, parameters_file)
     print(f"published {len(written)} files into {study.analysis.figures_dir}")
+    if removed:
+        print(f"removed figures the study no longer draws: {', '.join(path.name for path in removed)}")
 
 
 def _check(parameters_file: str) -> None:

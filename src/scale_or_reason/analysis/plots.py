@@ -6,6 +6,7 @@ marker says its scale; log axes are labelled at 1, 2 and 5 of each decade in eng
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -46,6 +47,13 @@ def colour(order: str) -> tuple:
     return sns.color_palette("colorblind")[ORDERS.index(order)]
 
 
+def family_colours(count: int) -> list:
+    """Colours for benchmark families, apart from the recipes' four and from each other: the
+    palette's second pink and its pale yellow come last."""
+    palette = sns.color_palette("colorblind")
+    return [palette[index] for index in (4, 5, 7, 9, 8, 6)[:count]]
+
+
 def marker(scale: str, scales: list[str]) -> str:
     return MARKERS[scales.index(scale) % len(MARKERS)]
 
@@ -72,10 +80,25 @@ def _panel_grid(count: int, columns: int = 2, sharey: bool = True) -> tuple[plt.
 
 
 def _log_axis(axis) -> None:
-    # 1-3-10: two labels a decade; 1-2-5 crowded "50M 100M 200M" into each other on two decades.
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
+    # 1-3-10: two labels a decade; 1-2-5 crowded "50M 100M 200M" into each other on two decades,
+    # but is what an axis spanning less than a decade needs to show more than one label.
+    subs = (1.0, 3.0) if _ticks_within(axis.get_view_interval(), (1.0, 3.0)) >= 3 else (1.0, 2.0, 5.0)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
     axis.set_major_formatter(EngFormatter(sep=""))
     axis.set_minor_formatter(NullFormatter())
+
+
+def _ticks_within(interval, subs) -> int:
+    low, high = sorted(interval)
+    if low <= 0:
+        return 0
+    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    return sum(low <= sub * 10.0**decade <= high for decade in decades for sub in subs)
+
+
+def flops_label(flops: str, count: str) -> str:
+    """A FLOPs axis label on two lines, so that neighbouring panels' labels never meet."""
+    return f"{FLOPS_LABELS[flops]}\n({COUNT_LABELS[count]})"
 
 
 def _log_x(ax: plt.Axes, label: str, accuracy_axis: bool = True) -> None:
@@ -153,14 +176,18 @@ def _fill_handles() -> list:
     ]
 
 
-def _legend(fig: plt.Figure, orders, scales: list[str], extra: list | None = None) -> None:
+def _legend(fig: plt.Figure, orders, scales: list[str], extra: list | None = None, shown=None) -> None:
+    """Colours for `orders`, markers for the `shown` scales (default: all), each the marker the
+    points drew: its index in the study's `scales`."""
     handles = [
         plt.Line2D([], [], color=colour(o), marker="o", linestyle="", label=ORDER_LABELS[o])
         for o in ORDERS
         if o in set(orders)
     ]
     handles += [
-        plt.Line2D([], [], color="0.3", marker=marker(s, scales), linestyle="", label=s) for s in scales
+        plt.Line2D([], [], color="0.3", marker=marker(s, scales), linestyle="", label=s)
+        for s in scales
+        if shown is None or s in set(shown)
     ]
     fig.legend(handles=handles + (extra or []), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.tight_layout()
@@ -214,7 +241,7 @@ def accuracy_vs_flops(
         ax.step(xs, ys, where="post", color="0.35", linestyle="--", linewidth=1, zorder=2)
         if ceilings:
             ax.axhline(ceilings[family], color="0.5", linestyle=":", linewidth=1, zorder=1)
-        _log_x(ax, f"{FLOPS_LABELS[flops]}\n({COUNT_LABELS[count]})")  # two lines: neighbours never overlap
+        _log_x(ax, flops_label(flops, count))
         ax.set_title(family if family == benchmark else f"{family} ({benchmark})")
     band_words = ", 95% band" if bands is not None else ""
     fit_handle = plt.Line2D([], [], color="0.3", linewidth=1.2, label=f"fit α+β(1−e^(−γx^δ)){band_words}")
@@ -259,13 +286,18 @@ def gain_vs_size(differences: pd.DataFrame) -> plt.Figure:
     """Reasoning minus IFT at equal size against size, one line per family (`differences`: family,
     params, difference; with `low` and `high`, their intervals)."""
     fig, ax = plt.subplots(figsize=(5.0, 3.6))
-    for family, group in differences.groupby("family", sort=False):
+    families = differences.groupby("family", sort=False)
+    for (family, group), tint in zip(families, family_colours(families.ngroups), strict=True):
         group = group.sort_values("params")
-        ax.plot(group["params"], group["difference"], marker="o", linewidth=1.2, label=family)
+        ax.plot(group["params"], group["difference"], marker="o", linewidth=1.2, label=family, color=tint)
         if "low" in group:
-            ax.fill_between(group["params"], group["low"], group["high"], alpha=0.15, linewidth=0)
+            ax.fill_between(group["params"], group["low"], group["high"], alpha=0.15, linewidth=0, color=tint)
     ax.axhline(0, color="0.4", linewidth=0.8)
     _log_x(ax, "parameters N", accuracy_axis=False)
+    # Language-model sizes are said in billions (B), not giga.
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda value, _: EngFormatter(sep="")(value).replace("G", "B"))
+    )
     ax.set(ylabel="accuracy, reasoning − IFT")
     ax.legend(frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
@@ -281,7 +313,7 @@ def power_laws_vs_size(laws: pd.DataFrame, sizes: list[float]) -> plt.Figure:
     for ax, (family, group) in zip(axes, laws.groupby("family", sort=False), strict=False):
         for law in group.itertuples():
             tint = colour(law.format)
-            label = f"{ORDER_LABELS[law.format]}: ∝ N^{law.exponent:.2f}"
+            label = f"{ORDER_LABELS[law.format]}: ∝ $N^{{{law.exponent:.2f}}}$"
             ax.plot(grid, law.coefficient * grid**law.exponent, color=tint, linewidth=1.2, label=label)
             ax.scatter(at, law.coefficient * at**law.exponent, color=tint, s=30, zorder=3)
         ax.set(yscale="log", ylabel="inference FLOPs per example", title=family)
@@ -341,7 +373,7 @@ def gain_vs_token_factor(pairs: pd.DataFrame, scales: list[str]) -> plt.Figure:
     token_factor."""
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
     families = list(dict.fromkeys(pairs["family"]))
-    palette = dict(zip(families, sns.color_palette("colorblind", len(families) + 4)[4:], strict=True))
+    palette = dict(zip(families, family_colours(len(families)), strict=True))
     for _, row in pairs.iterrows():
         ax.scatter(
             row["token_factor"],
@@ -404,7 +436,11 @@ def inference_flops_vs_size(students: pd.DataFrame, count: str) -> plt.Figure:
         grid = np.logspace(np.log10(group["params"].min()), np.log10(group["params"].max()), 50)
         ax.scatter(group["params"], group["inference_flops"], color=colour(order), s=45, zorder=3)
         ax.plot(
-            grid, a * grid**b, color=colour(order), linewidth=1.2, label=f"{ORDER_LABELS[order]}: ∝ N^{b:.2f}"
+            grid,
+            a * grid**b,
+            color=colour(order),
+            linewidth=1.2,
+            label=f"{ORDER_LABELS[order]}: ∝ $N^{{{b:.2f}}}$",
         )
     ax.set(
         xscale="log",
@@ -445,7 +481,7 @@ def early_stopping(
             )
         ift = results[(results["benchmark"] == benchmark) & (results["recipe"] == "ift")]
         _points(ax, ift.assign(inference_flops=ift[column]), "inference_flops", "accuracy", scales)
-        _log_x(ax, f"inference FLOPs per query ({COUNT_LABELS[count]})")
+        _log_x(ax, flops_label("inference_flops", count))
         ax.set_title(family)
     note = plt.Line2D(
         [], [], color=colour("reasoning"), marker="o", label="reasoning cut at p25 · p50 · p75 · uncut"
@@ -497,7 +533,7 @@ def curriculum_gain(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
             title=family,
             xticks=[0, 25, 50, 75, 100],
         )
-    _legend(fig, list(CURRICULUM_KINDS), sorted(set(table["scale"]), key=scales.index))
+    _legend(fig, list(CURRICULUM_KINDS), scales, shown=table["scale"])
     return fig
 
 
@@ -556,15 +592,18 @@ def curriculum_vs_flops(
         table = results[results["benchmark"] == benchmark]
         _points(ax, table, "train_flops", "accuracy", scales, size=45)
         for _, row in table[~table["recipe"].isin(FORMATS)].iterrows():
+            # Curricula of one scale and share cost the same: their labels go on opposite sides.
+            side = 1 if CURRICULUM_KINDS.index(row["order"]) % 2 else -1
             ax.annotate(
                 f"{row['reasoning_share']:.0%}",
                 (row["train_flops"], row["accuracy"]),
                 textcoords="offset points",
-                xytext=(4, 3),
+                xytext=(5 * side, 3),
+                ha="left" if side > 0 else "right",
                 fontsize=7,
                 color=colour(row["order"]),
             )
-        _log_x(ax, f"training FLOPs ({COUNT_LABELS[count]})")
+        _log_x(ax, flops_label("train_flops", count))
         ax.set_title(family)
     _legend(fig, results["order"], scales)
     return fig
@@ -617,7 +656,7 @@ def transfer_gap(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
             ylabel="accuracy drop from in-distribution",
             title=f"{family}: {panel['transfer'].iloc[0]}\n({', '.join(benchmarks)})",
         )
-    _legend(fig, pure["order"], sorted(set(pure["scale"]), key=scales.index), [ZERO_HANDLE])
+    _legend(fig, pure["order"], scales, [ZERO_HANDLE], shown=pure["scale"])
     return fig
 
 
@@ -653,7 +692,7 @@ def granularity_vs_flops(table: pd.DataFrame, scales: list[str]) -> plt.Figure:
     hollow = plt.Line2D(
         [], [], color="0.3", marker="o", markerfacecolor="none", linestyle="", label="off distribution (mean)"
     )
-    _legend(fig, orders, sorted(set(table["scale"]), key=scales.index), [hollow])
+    _legend(fig, orders, scales, [hollow], shown=table["scale"])
     return fig
 
 

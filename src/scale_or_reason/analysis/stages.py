@@ -52,9 +52,10 @@ PUBLISHED_SUMMARY = "summary.md"  # a reported study's, beside its figures
 PUBLISHED_ACCURACY = "accuracy.csv"  # beside the figures: what a rerun is compared with
 
 
-def publish_figures(study: StudyParams, parameters_file: str | Path) -> list[Path]:
+def publish_figures(study: StudyParams, parameters_file: str | Path) -> tuple[list[Path], list[Path]]:
     """Copy the figures of the study's finished analysis units, its accuracy table (and a reported
-    study's summary) into `analysis.figures_dir`; returns the files written."""
+    study's summary) into `analysis.figures_dir`, and remove the figures there that the study no
+    longer draws (the folder is the study's own); returns the files written and removed."""
     if not study.analysis.figures_dir:
         raise ValueError(f"study {study.study!r} has no analysis.figures_dir to publish into")
     target = paths.resolve(study.analysis.figures_dir)
@@ -69,10 +70,14 @@ def publish_figures(study: StudyParams, parameters_file: str | Path) -> list[Pat
     if study.reported:
         sources.append(units.study_dir(study) / PUBLISHED_SUMMARY)
     target.mkdir(parents=True, exist_ok=True)
-    return [
+    written = [
         files.write_atomic(target / source.name, lambda tmp, s=source: shutil.copyfile(s, tmp))
         for source in sources
     ]
+    stale = sorted(path for path in target.glob("*.p[dn][fg]") if path.name not in {s.name for s in sources})
+    for path in stale:
+        path.unlink()
+    return written, stale
 
 
 @dataclass
