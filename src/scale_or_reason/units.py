@@ -205,6 +205,11 @@ def _seed(study: StudyParams, seed: int | None) -> int:
     return study.seed if seed is None else seed
 
 
+def curves_name(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> str:
+    """A run's name in TensorBoard and W&B, seed always included: `scale-recipe-seed<n>`."""
+    return f"{scale}-{recipe}-seed{_seed(study, seed)}"
+
+
 def train_fingerprint(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> str:
     training = study.training.model_dump(exclude={"threads", "report_to"})
     # What this run depends on: not the checkpoints of the scale trained elsewhere (`trained`).
@@ -227,7 +232,7 @@ def tensorboard_dir(study: StudyParams, scale: str, recipe: str, seed: int | Non
 def tensorboard_runs(study: StudyParams) -> dict[str, Path]:
     """Every trained run's event folder that exists, by `scale-recipe-seed<n>`."""
     folders = {
-        f"{run.scale}-{run.recipe}-seed{_seed(study, run.seed)}": tensorboard_dir(study, *run)
+        curves_name(study, *run): tensorboard_dir(study, *run)
         for run in runs(study)
         if trained_source(study, run.scale, run.recipe) is None
     }

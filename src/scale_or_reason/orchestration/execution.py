@@ -77,6 +77,7 @@ def kernel_environment(study: StudyParams, threads: int) -> dict[str, str]:
             HF_HUB_OFFLINE="1",
             HF_DATASETS_OFFLINE="1",
             TRANSFORMERS_OFFLINE="1",
+            WANDB_MODE="offline",  # `training.report_to: wandb` logs locally; `wandb sync` uploads later
         )
     return env
 

@@ -10,6 +10,7 @@ hub id is left to the unit that downloads it.
 from __future__ import annotations
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 from .. import units
@@ -35,6 +36,11 @@ def check_study(study: StudyParams) -> None:
         check_exists(study.teacher.source, "teacher.source")
     if study.training.accelerate_config is not None:
         study.training.accelerate_config_file()
+    if study.training.report_to == "wandb" and find_spec("wandb") is None:
+        raise ParametersError(
+            "training.report_to: wandb needs the wandb package (pip install wandb); "
+            "tensorboard needs nothing more"
+        )
 
 
 def looks_local(name: str, suffixes: tuple[str, ...] = ()) -> bool:

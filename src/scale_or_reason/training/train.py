@@ -152,6 +152,7 @@ def sft_config(
         save_steps=training.checkpoint_steps or 500,
         save_total_limit=1,
         report_to=training.report_to,
+        run_name=units.curves_name(study, scale, recipe, seed),  # W&B's (else "checkpoints")
         dataloader_num_workers=0,
     )
 
@@ -229,6 +230,11 @@ def train_student(study: StudyParams, scale: str, recipe: str, seed: int | None 
     # transformers' TensorBoard callback reads its folder from the environment (else output_dir/runs,
     # which the finished model's checkpoint folder removal would take with it).
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(units.tensorboard_dir(study, scale, recipe, seed))
+    # W&B writes its local files into the unit (else ./wandb in the project) under the study's name;
+    # its messages go to wandb/debug.log there, not to stderr (red in JupyterLab as if wrong).
+    os.environ["WANDB_DIR"] = str(folder)
+    os.environ.setdefault("WANDB_PROJECT", study.study)
+    os.environ.setdefault("WANDB_SILENT", "true")
     trainer = build_trainer(study, scale, model, tokenizer, rows, args)
     # Each distinct row is tokenized and checked once; the trainer then reads them in the recipe's order.
     distinct = trainer.train_dataset
