@@ -48,6 +48,19 @@ def test_the_explorer_redraws_on_every_change(smoke_reference):
     assert drawn.get_title() == "math_oe" and "inference FLOPs" in drawn.get_xlabel()
 
 
+def test_the_explorer_opens_on_the_notebooks_choices_where_they_finished(smoke_reference, tmp_path):
+    runs = tmp_path / "runs"
+    for name in ("another", "smoke"):
+        shutil.copytree(smoke_reference / "smoke", runs / name)
+    explorer = explore.Explorer(runs, "smoke", "general_mc", "inference", "exact")
+    chosen = (explorer.study.value, explorer.benchmark.value, explorer.axis.value, explorer.count.value)
+    assert chosen == ("smoke", "general_mc", "inference", "exact")
+    assert set(explorer.table["benchmark"]) == {"general_mc"}
+    assert "inference FLOPs" in explorer.figure.axes[0].get_xlabel()
+    fallback = explore.Explorer(runs, "embedded", "nope")  # not finished here: the first of each
+    assert (fallback.study.value, fallback.benchmark.value) == ("another", fallback.benchmark.options[0])
+
+
 def test_two_studies_compare_on_one_axis_or_name_the_missing_one(smoke_reference, tmp_path):
     runs = tmp_path / "runs"
     for name in ("smoke", "smoke-again"):

@@ -167,19 +167,29 @@ def compare_finished(
 
 
 class Explorer:
-    """Dropdowns over the finished studies; each change redraws the figure and the table. The last
-    table and figure stay on `table` and `figure` (what the tests read)."""
+    """Dropdowns over the finished studies; each change redraws the figure and the table. It opens
+    on `study` and `benchmark` where those finished (else the first of each), at `axis` and
+    `count`. The last table and figure stay on `table` and `figure` (what the tests read)."""
 
-    def __init__(self, runs_dir: str | Path | None = None):
+    def __init__(
+        self,
+        runs_dir: str | Path | None = None,
+        study: str | None = None,
+        benchmark: str | None = None,
+        axis: str = AXES[0],
+        count: str = COUNTS[0],
+    ):
         self.runs_dir = runs_dir
         studies = finished_studies(runs_dir)
         if not studies:
             where = runs_dir or paths.runs_dir()
             raise ValueError(f"no finished study under {where} (run `make study` first)")
+        self.preferred_benchmark = benchmark
         self.study = widgets.Dropdown(options=studies, description="study")
+        self.study.value = study if study in studies else studies[0]
         self.benchmark = widgets.Dropdown(description="benchmark")
-        self.axis = widgets.ToggleButtons(options=AXES, description="cost")
-        self.count = widgets.ToggleButtons(options=COUNTS, description="count")
+        self.axis = widgets.ToggleButtons(options=AXES, value=axis, description="cost")
+        self.count = widgets.ToggleButtons(options=COUNTS, value=count, description="count")
         self.aggregate = widgets.Dropdown(description="seeds")
         self.output = widgets.Output()
         self.table: pd.DataFrame | None = None
@@ -199,7 +209,9 @@ class Explorer:
         self._refilling = True  # one redraw, once both lists are refilled
         self.benchmark.options = list(dict.fromkeys(self.results["benchmark"]))
         self.aggregate.options = [("mean over seeds", MEAN)] + [(f"seed {s}", s) for s in seeds]
-        self.benchmark.value, self.aggregate.value = self.benchmark.options[0], MEAN
+        benchmarks = self.benchmark.options
+        preferred = self.preferred_benchmark if self.preferred_benchmark in benchmarks else benchmarks[0]
+        self.benchmark.value, self.aggregate.value = preferred, MEAN
         self._refilling = False
         self._redraw()
 

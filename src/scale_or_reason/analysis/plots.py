@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from ..config.recipes import CURRICULUM_KINDS, FORMATS, GRANULARITIES
 from .pareto import SaturatingFit, fit_power_law, frontier_steps
@@ -81,9 +81,18 @@ def _panel_grid(count: int, columns: int = 2, sharey: bool = True) -> tuple[plt.
 
 def _log_axis(axis) -> None:
     # 1-3-10: two labels a decade; 1-2-5 crowded "50M 100M 200M" into each other on two decades,
-    # but is what an axis spanning less than a decade needs to show more than one label.
-    subs = (1.0, 3.0) if _ticks_within(axis.get_view_interval(), (1.0, 3.0)) >= 3 else (1.0, 2.0, 5.0)
-    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    # but is what an axis spanning about a decade needs to show more than one label. Narrower, a
+    # log locator falls back to matplotlib's linear one, whose eight labels overlap: three instead.
+    # Wider than five decades, powers of ten: there matplotlib skips decades and, with 1-3, draws none.
+    span = axis.get_view_interval()
+    if _ticks_within(span, (1.0,)) > 5:
+        axis.set_major_locator(LogLocator(base=10))
+    elif _ticks_within(span, (1.0, 3.0)) >= 3:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
+    elif _ticks_within(span, (1.0, 2.0, 5.0)) >= 2:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    else:
+        axis.set_major_locator(MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]))
     axis.set_major_formatter(EngFormatter(sep=""))
     axis.set_minor_formatter(NullFormatter())
 
