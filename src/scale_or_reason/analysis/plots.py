@@ -1,7 +1,8 @@
 """Figures in one style: seaborn's colour-blind palette, print-sized, saved as PNG and PDF.
 
-Colour says how a student was trained (IFT, reasoning, sequential or mixed curriculum), the
-marker says its scale; log axes are labelled at 1, 2 and 5 of each decade in engineering units.
+Colour says how a student was trained (IFT, reasoning, sequential or mixed curriculum), benchmark
+families have colours of their own, the marker says its scale; log axes are labelled in engineering
+units at 1 and 3 of each decade, or more densely or sparsely as their span needs (`_log_axis`).
 """
 
 from __future__ import annotations
@@ -193,10 +194,9 @@ def _legend(fig: plt.Figure, orders, scales: list[str], extra: list | None = Non
         for o in ORDERS
         if o in set(orders)
     ]
+    listed = scales if shown is None else [s for s in scales if s in set(shown)]
     handles += [
-        plt.Line2D([], [], color="0.3", marker=marker(s, scales), linestyle="", label=s)
-        for s in scales
-        if shown is None or s in set(shown)
+        plt.Line2D([], [], color="0.3", marker=marker(s, scales), linestyle="", label=s) for s in listed
     ]
     fig.legend(handles=handles + (extra or []), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.tight_layout()

@@ -74,7 +74,8 @@ def publish_figures(study: StudyParams, parameters_file: str | Path) -> tuple[li
         files.write_atomic(target / source.name, lambda tmp, s=source: shutil.copyfile(s, tmp))
         for source in sources
     ]
-    stale = sorted(path for path in target.glob("*.p[dn][fg]") if path.name not in {s.name for s in sources})
+    drawn = {source.name for source in sources}
+    stale = sorted(path for path in target.glob("*.p[dn][fg]") if path.name not in drawn)
     for path in stale:
         path.unlink()
     return written, stale
