@@ -100,11 +100,26 @@ def test_the_embedded_study_passes_on_this_cpu_machine(isolated_runs):
 def test_the_paper_study_on_one_gpu_fails_on_its_eight_processes(tmp_path):
     study, file = paper_study(tmp_path)
     checks = doctor.doctor(study, file, devices=[gpu("NVIDIA H100 80GB HBM3", 80)])
-    failed = by_area(checks, "devices", "fail")
+    failed = by_area(checks, "processes", "fail")
     assert [c.detail for c in failed] == ["training.processes is 8, this machine has 1 GPU(s)"]
     assert "training.processes: 1" in failed[0].fix
+    assert not by_area(checks, "devices", "fail")
     # 14B sharded over 8 processes with checkpointing: about 25 GiB per GPU
     assert by_area(checks, "memory")[0].status == "ok"
+
+
+def test_one_gpu_smoke_tests_a_student_its_study_trains_on_eight_unless_it_cannot_hold_it(tmp_path):
+    study, _ = paper_study(tmp_path)
+    for device, scale, blocked in [
+        (gpu("NVIDIA H200", 139), "7b", ""),
+        (gpu("NVIDIA H200", 139), "14b", ""),  # about 121 GiB
+        (gpu("NVIDIA H100 80GB HBM3", 80), "14b", "14b's micro-batch needs about 120.6 GiB on one device"),
+        (gpu("NVIDIA A100-SXM4-40GB", 40), "7b", "7b's micro-batch needs about 63.0 GiB on one device"),
+    ]:
+        checks = doctor.check_devices(study, [device])
+        assert by_area(checks, "processes", "fail")  # the study itself needs 8 GPUs
+        blocking = doctor.smoke_blockers(study, scale, checks, [device])
+        assert blocking.startswith(blocked) and bool(blocking) == bool(blocked), (scale, blocking)
 
 
 def test_a_student_that_cannot_fit_fails_with_the_numbers_and_what_would_fit(tmp_path):

@@ -69,9 +69,9 @@ class Check:
 def format_checks(checks: list[Check]) -> str:
     lines = []
     for check in checks:
-        lines.append(f"{check.status:<4}  {check.area:<8}  {check.detail}")
+        lines.append(f"{check.status:<4}  {check.area:<9}  {check.detail}")
         if check.fix and check.status != "ok":
-            lines.append(f"{'':<16}fix: {check.fix}")
+            lines.append(f"{'':<17}fix: {check.fix}")
     failed = sum(check.status == "fail" for check in checks)
     warned = sum(check.status == "warn" for check in checks)
     lines.append(f"\n{len(checks)} checks: {failed} failed, {warned} warnings")
@@ -92,10 +92,14 @@ def doctor(
     ]
 
 
-def smoke_blockers(study: StudyParams, scale: str, checks: list[Check]) -> str:
+def smoke_blockers(
+    study: StudyParams, scale: str, checks: list[Check], devices: list[machine.Device] | None = None
+) -> str:
     """Why the smoke test of `scale` cannot run here ("" when it can): a failed package or device
-    check, or the student's micro-batch not fitting one device (the smoke test is one process,
-    unsharded)."""
+    check, or the student's micro-batch not fitting one device. The smoke test is one process,
+    unsharded, so a study's processes wanting more GPUs than this machine has do not stop it: one
+    GPU can measure a student that its study trains on eight."""
+    devices = machine.local_devices() if devices is None else devices
     failed = [
         check.detail for check in checks if check.status == "fail" and check.area in ("packages", "devices")
     ]
@@ -103,7 +107,7 @@ def smoke_blockers(study: StudyParams, scale: str, checks: list[Check]) -> str:
     sequence, _ = longest_sequence(study)
     if not failed and sequence is not None:
         needed = training_estimate(study, scale, sequence, shards=1).total
-        free = machine.local_devices()[0].free
+        free = devices[0].free
         if needed > free:
             failed.append(
                 f"{scale}'s micro-batch needs about {memory.gib(needed)} on one device, {memory.gib(free)} "
@@ -270,7 +274,7 @@ def check_devices(study: StudyParams, devices: list[machine.Device]) -> list[Che
     if processes > len(gpus):
         checks.append(
             Check(
-                "devices",
+                "processes",
                 "fail",
                 f"training.processes is {processes}, this machine has {len(gpus)} GPU(s)",
                 f"run on a node with {processes} GPUs, or set training.processes: {len(gpus)} "
@@ -278,7 +282,7 @@ def check_devices(study: StudyParams, devices: list[machine.Device]) -> list[Che
             )
         )
     else:
-        checks.append(Check("devices", "ok", f"training.processes {processes} of {len(gpus)} GPU(s)"))
+        checks.append(Check("processes", "ok", f"training.processes {processes} of {len(gpus)} GPU(s)"))
     for key, size in tensor_parallel_needs(study).items():
         status = "fail" if size > len(gpus) else "ok"
         checks.append(
