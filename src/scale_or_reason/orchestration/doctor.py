@@ -56,6 +56,7 @@ RECORD_OVERHEAD_BYTES = 300  # ids, scores and keys of a JSONL record
 HUB_TIMEOUT_SECONDS = 5
 SHARD_CHOICES = (2, 4, 8, 16, 32, 64)
 NO_GPU_FIX = "run `sor doctor` on the GPU machine to set it against its memory"
+AREA_WIDTH = len("processes")  # the longest area: the details line up under each other
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,9 @@ class Check:
 def format_checks(checks: list[Check]) -> str:
     lines = []
     for check in checks:
-        lines.append(f"{check.status:<4}  {check.area:<9}  {check.detail}")
+        lines.append(f"{check.status:<4}  {check.area:<{AREA_WIDTH}}  {check.detail}")
         if check.fix and check.status != "ok":
-            lines.append(f"{'':<17}fix: {check.fix}")
+            lines.append(" " * (4 + 2 + AREA_WIDTH + 2) + f"fix: {check.fix}")
     failed = sum(check.status == "fail" for check in checks)
     warned = sum(check.status == "warn" for check in checks)
     lines.append(f"\n{len(checks)} checks: {failed} failed, {warned} warnings")
