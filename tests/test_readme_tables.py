@@ -58,23 +58,29 @@ def test_sor_readme_rewrites_the_table_and_names_a_missing_marker(tmp_path, caps
     assert "accuracy from figures/embedded/accuracy.csv" in capsys.readouterr().err
 
 
-def test_sor_compare_counts_the_rerun_cells_inside_the_committed_intervals(tmp_path, capsys):
+def test_sor_compare_counts_the_rerun_cells_inside_the_committed_prediction_intervals(tmp_path, capsys):
     committed = pd.DataFrame(
         {
-            "scale": ["s", "s", "l"],
-            "recipe": ["ift", "reasoning", "ift"],
+            "scale": ["s", "s", "l", "m"],
+            "recipe": ["ift", "reasoning", "ift", "ift"],
             "benchmark": "math_oe",
-            "mean": [0.5, 0.5, 0.9],
-            "low": [0.4, 0.4, 0.85],
-            "high": [0.6, 0.6, 0.95],
+            "mean": [0.5, 0.5, 0.9, 0.4],
+            "low": [0.45, 0.45, 0.85, 0.35],
+            "high": [0.55, 0.55, 0.95, 0.45],
+            "sd_seeds": [0.05, 0.05, 0.02, None],
+            "seeds": [3, 3, 3, 1],
         }
     )
-    rerun = committed.assign(mean=[0.55, 0.3, 0.95])  # inside, outside, on the edge (inside)
+    # Prediction half-widths t(2)·sd·√(2/3): 0.18 and 0.07. 0.62 lands outside the confidence
+    # interval but inside the prediction interval; 0.3 outside; 0.95 inside; m has one seed.
+    rerun = committed.assign(mean=[0.62, 0.3, 0.95, 0.9], seeds=3)
     committed.to_csv(tmp_path / "committed.csv", index=False)
     rerun.to_csv(tmp_path / "rerun.csv", index=False)
     assert main(["compare", str(tmp_path / "committed.csv"), str(tmp_path / "rerun.csv")]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("2 of 3 rerun accuracies inside") and "reasoning" in out and "0.300" in out
+    assert out.startswith("2 of 3 rerun seed means inside the committed 95% prediction intervals (67%)")
+    assert "1 students with one seed not judged" in out
+    assert "reasoning" in out and "0.300" in out and "0.620" not in out
     rerun.assign(benchmark="other").to_csv(tmp_path / "rerun.csv", index=False)
     assert main(["compare", str(tmp_path / "committed.csv"), str(tmp_path / "rerun.csv")]) == 2
     assert "share no student and benchmark" in capsys.readouterr().err

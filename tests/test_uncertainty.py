@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from conftest import PARAMETERS
 from scale_or_reason.analysis import uncertainty
@@ -61,15 +62,86 @@ def test_items_are_resampled_together_so_identical_students_never_differ():
     assert differences["verdict"].iloc[0] == WITHIN_NOISE
 
 
-def test_seeds_are_resampled_per_student_and_their_spread_reported():
-    # Seed 0 right on every item, seed 1 on none: the estimate is their mean, and a replicate that
-    # draws the same seed twice lands on 0 or 1.
-    table = outcomes({("s", "ift", 0): [1.0] * 50, ("s", "ift", 1): [0.0] * 50})
-    reps = bootstrap(table, replicates=2000)
-    assert reps.accuracy.tolist() == [0.5] and reps.seeds.tolist() == [2]
-    assert reps.seed_sd[0] == pytest.approx(np.sqrt(0.5))
-    share = np.bincount((2 * reps.accuracy_samples[:, 0]).round().astype(int), minlength=3) / 2000
-    np.testing.assert_allclose(share, [0.25, 0.5, 0.25], atol=0.04)
+def graded(per_seed: list[float], items: int = 50, base=None) -> dict[tuple[str, str, int], list[float]]:
+    """Seeds that differ by a pure shift (graded scores): no item-by-seed noise at all."""
+    base = np.full(items, 0.5) if base is None else np.asarray(base)
+    return {("s", "ift", k): list(base + shift) for k, shift in enumerate(per_seed)}
+
+
+def test_the_seed_term_is_a_t_draw_with_k_minus_one_degrees_of_freedom():
+    # Three seeds 0.1 apart on items that are all alike: the replicates are the seed term alone,
+    # the mean ± t(2)·s/√3, 4.30 where a normal would say 1.96.
+    reps = bootstrap(outcomes(graded([-0.1, 0.0, 0.1])), replicates=40000)
+    assert reps.seeds.tolist() == [3] and reps.seed_sd[0] == pytest.approx(0.1)
+    low, high = reps.interval()
+    half = stats.t.ppf(0.975, 2) * 0.1 / np.sqrt(3)
+    assert (low[0], high[0]) == pytest.approx((0.5 - half, 0.5 + half), abs=0.01)
+    # Resampling three seeds could never reach past the lowest or the highest seed (0.4 and 0.6).
+    assert low[0] < 0.4 and high[0] > 0.6
+
+
+def test_seed_noise_that_the_items_already_count_is_not_counted_twice():
+    # Every seed right on a random half of the items, the same chance on every item: the seed
+    # means differ by item-by-seed noise alone, which the item resampling holds.
+    rng = np.random.default_rng(11)
+    runs = {("s", "ift", k): list((rng.random(400) < 0.5).astype(float)) for k in range(3)}
+    one_seed = {key: value for key, value in runs.items() if key[2] == 0}
+    widths = []
+    for table in (runs, one_seed):
+        low, high = bootstrap(outcomes(table), replicates=4000).interval()
+        widths.append(high[0] - low[0])
+    pooled_binomial = 2 * 1.96 * np.sqrt(0.25 / 1200)  # 1,200 answers of chance 1/2
+    # Three seeds say more than one: counted twice, their noise made the interval wider than one
+    # seed's (the t draw's tails on top of the items' own).
+    assert pooled_binomial < widths[0] < widths[1]
+
+
+def test_a_students_cost_and_accuracy_move_with_one_seed_draw():
+    # The seed that answers more also writes more: each replicate keeps them together.
+    table = outcomes(graded([-0.1, 0.0, 0.1]))
+    table["inference_flops"] = 1e6 * (1 + table["correct"])
+    reps = bootstrap(table, replicates=3000)
+    correlation = stats.spearmanr(reps.accuracy_samples[:, 0], reps.inference_flops_samples[:, 0])[0]
+    assert correlation > 0.99
+
+
+def test_a_missing_score_or_cost_is_refused_with_the_student_named():
+    table = outcomes({("s", "ift", 0): [1.0] * 10, ("m", "reasoning", 1): [0.0] * 10})
+    table.loc[(table["scale"] == "m") & (table["id"] == "q003"), "inference_flops"] = np.nan
+    with pytest.raises(ValueError, match=r"math_oe: m-reasoning seed 1 has no inference_flops .*q003"):
+        bootstrap(table, 10)
+    reps = uncertainty.bootstrap_study(
+        outcomes({("s", "ift", 0): [1.0] * 10, ("m", "ift", 0): [0.0] * 10}), 10
+    )
+    train = pd.DataFrame({"scale": ["s"], "recipe": ["ift"], "train_flops": [1.0]})
+    with pytest.raises(ValueError, match="math_oe: m-ift has no train_flops"):
+        uncertainty.frontier_table(reps, train)
+
+
+def test_the_rerun_prediction_interval_is_t_scaled_without_an_item_term():
+    low, high = uncertainty.prediction_interval([0.5, 0.5, 0.2], [0.1, 0.1, np.nan], [3, 3, 1], [3, 6, 1])
+    half = stats.t.ppf(0.975, 2) * 0.1
+    assert low[:2] == pytest.approx([0.5 - half * np.sqrt(2 / 3), 0.5 - half * np.sqrt(1 / 3 + 1 / 6)])
+    assert high[0] == pytest.approx(0.5 + half * np.sqrt(2 / 3))
+    assert np.isnan(low[2]) and np.isnan(high[2])  # one seed: nothing says how far a rerun moves
+    committed = pd.DataFrame(
+        {
+            "scale": ["s", "m"],
+            "recipe": "ift",
+            "benchmark": "b",
+            "mean": [0.5, 0.5],
+            "low": [0.45, 0.45],
+            "high": [0.55, 0.55],
+            "sd_seeds": [0.1, 0.01],
+            "seeds": [3, 3],
+        }
+    )
+    rerun = committed.assign(mean=[0.75, 0.6], seeds=[3, 3])
+    agreement = uncertainty.rerun_agreement(committed, rerun)
+    # 0.75 is outside the confidence interval but inside the prediction interval (±0.35);
+    # 0.6 is far outside m's (±0.035).
+    assert agreement["inside"].tolist() == [True, False]
+    assert agreement.loc[0, "rerun_high"] == pytest.approx(0.5 + half * np.sqrt(2 / 3))
 
 
 def test_a_clear_gain_is_called_and_a_clear_loss_too():
@@ -113,6 +185,9 @@ def test_the_accuracy_table_and_determinism():
         "sd_seeds",
         "seeds",
         "n",
+        "interval",
+        "rerun_low",
+        "rerun_high",
     ]
     assert (first["low"] <= first["mean"]).all() and (first["mean"] <= first["high"]).all()
     assert first["seeds"].tolist() == [3, 3] and first["n"].tolist() == [60, 60]
@@ -148,7 +223,10 @@ def test_students_with_fewer_seeds_draw_only_their_own():
     reps = bootstrap(table, replicates=300)
     assert reps.seeds.tolist() == [2, 1] and reps.accuracy.tolist() == [0.5, 1.0]
     assert set(reps.accuracy_samples[:, 1]) == {1.0}  # never a padded, missing seed
-    assert set(np.unique(reps.accuracy_samples[:, 0])) <= {0.0, 0.5, 1.0}
+    assert reps.accuracy_samples[:, 0].min() == 0.0 and reps.accuracy_samples[:, 0].max() == 1.0
+    table = accuracy_table({"math_oe": reps})
+    assert table["interval"].tolist() == [uncertainty.SEEDS_AND_ITEMS, uncertainty.ITEMS_ONLY]
+    assert table["rerun_low"].isna().tolist() == [False, True]
 
 
 def test_the_headlines_count_only_what_the_intervals_allow():
@@ -302,3 +380,34 @@ def test_the_summary_names_the_scale_of_the_largest_gain_beside_the_curricula():
     assert "at m (+0.25" in line and line.endswith("the curricula are trained at the same scale.")
     no_curricula = study.model_copy(update={"curricula": study.curricula.model_copy(update={"recipes": []})})
     assert curriculum_scale_headline(differences, no_curricula) == []
+
+
+def test_means_equal_but_for_summation_order_tie_on_the_frontier():
+    from scale_or_reason.analysis.pareto import frontier_probability, pareto_mask, settled
+
+    first, second = (0.1 + 0.2 + 0.3) / 3, (0.3 + 0.2 + 0.1) / 3
+    assert first != second and settled(first) == settled(second)
+    # Equal cost, equal accuracy: neither dominates the other, whatever the last bit says.
+    assert pareto_mask([1e12, 1e12], [first, second]).tolist() == [True, True]
+    assert frontier_probability([1e12, 1e12 * (1 + 1e-15)], np.array([[first, second]])).tolist() == [
+        1.0,
+        1.0,
+    ]
+    with pytest.raises(ValueError, match="without a cost"):
+        frontier_probability([1.0, np.nan], np.array([[0.5, 0.6]]))
+
+
+def test_the_probability_of_improvement_comes_from_the_same_replicates():
+    rng = np.random.default_rng(12)
+    ift = [list((rng.random(300) < 0.4).astype(float)) for _ in range(3)]
+    reasoning = [list((rng.random(300) < 0.55).astype(float)) for _ in range(3)]
+    runs = {("s", "ift", k): ift[k] for k in range(3)} | {
+        ("s", "reasoning", k): reasoning[k] for k in range(3)
+    }
+    reps = bootstrap(outcomes(runs), replicates=2000)
+    differences = format_differences({"math_oe": reps}, {"math_oe": "math_oe"})
+    row = differences.iloc[0]
+    samples = reps.difference(reps.column("s", "reasoning"), reps.column("s", "ift"))
+    assert row["p_improvement"] == pytest.approx(np.mean(samples > 0))
+    assert row["p_improvement"] > 0.95 and row["interval"] == uncertainty.SEEDS_AND_ITEMS
+    assert uncertainty.probability_of_improvement(np.array([1.0, 0.0, -1.0, 0.0])) == 0.5

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shlex
 import subprocess
@@ -28,11 +29,11 @@ from pathlib import Path
 import pandas as pd
 
 from . import units
-from .analysis.stages import publish_figures, update_readme
-from .analysis.uncertainty import rerun_agreement
+from .analysis.stages import PUBLISHED_ACCURACY, publish_figures, update_readme
+from .analysis.uncertainty import describe_agreement, rerun_agreement
 from .config import paths
 from .config.params import ParametersError, load_study
-from .core import flops, machine
+from .core import files, flops, machine
 from .core.flops import ConfigError
 from .core.model_configs import load_config
 from .evaluation.jury import rescore_study
@@ -100,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
         "--print", action="store_true", help="print the tensorboard command instead of running it"
     )
     compare = commands.add_parser(
-        "compare", help="how many of a rerun's accuracies land inside a committed accuracy.csv's intervals"
+        "compare",
+        help="how many of a rerun's seed means land inside a committed accuracy.csv's prediction intervals",
     )
     compare.add_argument("committed", help="an accuracy.csv, e.g. figures/embedded/accuracy.csv")
     compare.add_argument(
@@ -153,8 +155,8 @@ def _compare(committed: str, rerun: str) -> None:
     table = rerun_agreement(pd.read_csv(committed), pd.read_csv(rerun))
     if table.empty:
         raise ParametersError(f"{committed} and {rerun} share no student and benchmark")
-    print(f"{int(table['inside'].sum())} of {len(table)} rerun accuracies inside the committed 95% intervals")
-    outside = table[~table["inside"]]
+    print(describe_agreement(table))
+    outside = table[table["inside"].eq(False)]
     if len(outside):
         print(outside.drop(columns="inside").to_string(index=False, float_format="%.3f"))
 
@@ -215,10 +217,31 @@ def _publish(parameters_file: str) -> None:
     if not study.analysis.figures_dir:
         print(f"nothing published: {study.study} has no analysis.figures_dir", file=sys.stderr)
         return
+    compare_before_publishing(study)
     written, removed = publish_figures(study, parameters_file)
     print(f"published {len(written)} files into {study.analysis.figures_dir}")
     if removed:
         print(f"removed figures the study no longer draws: {', '.join(path.name for path in removed)}")
+
+
+def compare_before_publishing(study) -> None:
+    """Set the fresh accuracy table beside the committed one (git's version, else the file last
+    published) through the committed prediction intervals, before publishing overwrites it."""
+    fresh = units.analysis_dir(study) / "tables" / PUBLISHED_ACCURACY
+    published = paths.resolve(study.analysis.figures_dir) / PUBLISHED_ACCURACY
+    text = files.committed_text(published)
+    source = "git's version" if text is not None else "the published file"
+    if text is None and published.is_file():
+        text = published.read_text()
+    if text is None or not fresh.is_file():
+        return
+    table = rerun_agreement(pd.read_csv(io.StringIO(text)), pd.read_csv(fresh))
+    if table.empty:
+        return
+    print(f"this run against {published} ({source}): {describe_agreement(table)}")
+    outside = table[table["inside"].eq(False)]
+    if len(outside):
+        print(outside.drop(columns="inside").to_string(index=False, float_format="%.3f"))
 
 
 def _check(parameters_file: str) -> None:

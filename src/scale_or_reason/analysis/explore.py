@@ -6,8 +6,10 @@
 
 A study is finished when its folder holds `results.csv` (one row per run and benchmark) and the
 `study.yaml` its runner saved. Every accuracy comes with its 95% interval: for the mean over seeds,
-the analysis's bootstrap over items and seeds (`tables/accuracy.csv`), else the Wilson interval of
-one seed's items. The frontier is the Pareto frontier of the students shown, on the cost chosen.
+the analysis's bootstrap over items with a t-scaled seed term (`tables/accuracy.csv`), else the
+Wilson interval of the items (`interval` says which). On a family's own benchmark, reasoning
+against IFT at each size: the difference, its interval and P(reasoning > IFT). The frontier is
+the Pareto frontier of the students shown, on the cost chosen.
 Shown are the ladder's students (formats, curricula, trace granularities); the data-selection
 picks of a data-efficiency study have their own figures (07).
 Nothing here writes a file.
@@ -26,7 +28,7 @@ from scipy.stats import binomtest
 from .. import units
 from ..config import paths
 from ..config.params import load_study
-from . import plots
+from . import plots, uncertainty
 from .pareto import pareto_mask
 from .results import seed_means
 
@@ -34,7 +36,20 @@ AXES = ("train", "inference")
 COUNTS = ("paper", "exact")
 MEAN = "mean"  # aggregate: the mean over seeds; otherwise one seed's number
 PUBLISHED_COUNT = {"train": "estimated", "inference": "power_law"}  # a reported study's costs
-SHOWN = ["scale", "recipe", "params", "cost", "count", "accuracy", "low", "high", "seeds", "on_frontier"]
+SHOWN = [
+    "scale",
+    "recipe",
+    "params",
+    "cost",
+    "count",
+    "accuracy",
+    "low",
+    "high",
+    "interval",
+    "seeds",
+    "on_frontier",
+]
+PUBLISHED = "none (published)"
 
 
 def finished_studies(runs_dir: str | Path | None = None) -> list[str]:
@@ -114,15 +129,36 @@ def student_table(
 
 
 def _with_intervals(table: pd.DataFrame, intervals: pd.DataFrame | None) -> pd.DataFrame:
+    """`low`, `high` and what the interval holds (`interval`): the bootstrap's where the analysis
+    ran, else the Wilson interval of the items (one seed's, or all seeds' answers pooled)."""
     if "n" not in table:  # published numbers: no items, no interval
-        return table.assign(low=float("nan"), high=float("nan"))
+        return table.assign(low=float("nan"), high=float("nan"), interval=PUBLISHED)
     if intervals is not None:
-        bounds = intervals[["scale", "recipe", "benchmark", "low", "high"]]
+        columns = ["scale", "recipe", "benchmark", "low", "high"]
+        bounds = intervals[columns + (["interval"] if "interval" in intervals else [])]
         merged = table.merge(bounds, on=["scale", "recipe", "benchmark"], how="left")
         if merged["low"].notna().all():
+            if "interval" not in merged:  # an analysis from before the intervals said so
+                merged["interval"] = [uncertainty.interval_kind(k) for k in merged["seeds"]]
             return merged
     bounds = [wilson(row.accuracy, int(row.n * row.seeds)) for row in table.itertuples()]
-    return table.assign(low=[low for low, _ in bounds], high=[high for _, high in bounds])
+    return table.assign(
+        low=[low for low, _ in bounds], high=[high for _, high in bounds], interval=uncertainty.ITEMS_ONLY
+    )
+
+
+def format_comparison(name: str, benchmark: str, runs_dir: str | Path | None = None) -> pd.DataFrame:
+    """Reasoning against IFT at each size on `benchmark`, when it is a family's in-distribution
+    benchmark and the analysis has run: the difference with its 95% interval, P(reasoning > IFT)
+    from the same replicates, what the interval holds and the verdict (`tables/differences.csv`)."""
+    folder = study_folder(name, runs_dir)
+    study = load_study(folder / "study.yaml")
+    table = folder / units.analysis_dir(study).name / "tables" / "differences.csv"
+    families = [family for family, shown in study.family_panels().items() if shown == benchmark]
+    if not table.is_file() or not families:
+        return pd.DataFrame()
+    differences = pd.read_csv(table)
+    return differences[differences["family"].isin(families)].reset_index(drop=True)
 
 
 def scales_by_size(table: pd.DataFrame) -> list[str]:
@@ -224,7 +260,10 @@ class Explorer:
             plt.close(self.figure)
         self.figure = student_figure(self.table, self.benchmark.value, self.axis.value)
         self.output.clear_output(wait=True)
+        comparison = format_comparison(self.study.value, self.benchmark.value, self.runs_dir)
         with self.output:
             display(self.figure)
             display(self.table[SHOWN].round(3))
+            if self.aggregate.value == MEAN and not comparison.empty:
+                display(comparison.round(3))
         plt.close(self.figure)  # shown once, in the output, not again at the cell's end

@@ -23,7 +23,22 @@ __all__ = [
     "frontier_steps",
     "mark_frontiers",
     "pareto_mask",
+    "settled",
 ]
+
+
+SIGNIFICANT_DIGITS = 10
+
+
+def settled(values) -> np.ndarray:
+    """`values` rounded to `SIGNIFICANT_DIGITS` significant digits: two means that are equal
+    mathematically (three seeds summed in another order) differ in the last bit about a fifth of
+    the time, and "at least as accurate" must not depend on that."""
+    values = np.asarray(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        digits = SIGNIFICANT_DIGITS - 1 - np.floor(np.log10(np.abs(values)))
+    magnitude = 10.0 ** np.where(np.isfinite(digits), digits, 0)
+    return np.round(values * magnitude) / magnitude
 
 
 def pareto_mask(costs, scores) -> np.ndarray:
@@ -32,7 +47,7 @@ def pareto_mask(costs, scores) -> np.ndarray:
     A point is dominated when another costs no more and scores no less, and is strictly better in
     at least one of the two. Ties on both count as non-dominated together.
     """
-    costs, scores = np.asarray(costs, dtype=float), np.asarray(scores, dtype=float)
+    costs, scores = settled(costs), settled(scores)
     if costs.shape != scores.shape or costs.ndim != 1:
         raise ValueError("costs and scores must be 1-D arrays of the same length")
     no_worse = (costs[None, :] <= costs[:, None]) & (scores[None, :] >= scores[:, None])
@@ -46,12 +61,15 @@ def frontier_probability(costs, score_samples) -> np.ndarray:
     `score_samples` is replicates × points (bootstrap replicates of each point's accuracy);
     `costs` is one cost per point, or replicates × points when the cost is itself resampled
     (inference FLOPs per item depend on which items a replicate drew). Dominance as in
-    `pareto_mask`: another point costs no more and scores no less, strictly better in one.
+    `pareto_mask`: another point costs no more and scores no less, strictly better in one, on
+    values `settled` to 10 significant digits. A missing cost or score is refused.
     """
-    scores = np.asarray(score_samples, dtype=float)
+    scores = settled(score_samples)
     if scores.ndim != 2:
         raise ValueError("score_samples must be replicates × points")
-    costs = np.broadcast_to(np.asarray(costs, dtype=float), scores.shape)
+    if np.isnan(costs).any() or np.isnan(scores).any():
+        raise ValueError("a point without a cost or a score has no place on a frontier")
+    costs = np.broadcast_to(settled(costs), scores.shape)
     # [r, i, j]: in replicate r, point j dominates point i.
     no_worse = (costs[:, None, :] <= costs[:, :, None]) & (scores[:, None, :] >= scores[:, :, None])
     strictly_better = (costs[:, None, :] < costs[:, :, None]) | (scores[:, None, :] > scores[:, :, None])

@@ -18,6 +18,7 @@ from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, MaxNLocat
 
 from ..config.recipes import CURRICULUM_KINDS, FORMATS, GRANULARITIES
 from .pareto import SaturatingFit, fit_power_law, frontier_steps
+from .uncertainty import ITEMS_ONLY
 
 ORDERS = (*FORMATS, *CURRICULUM_KINDS, *GRANULARITIES[1:])  # the recipe kinds, in colour order
 ORDER_LABELS = {
@@ -186,9 +187,30 @@ def _fill_handles() -> list:
     ]
 
 
-def _legend(fig: plt.Figure, orders, scales: list[str], extra: list | None = None, shown=None) -> None:
+def interval_handles(kinds) -> list:
+    """The legend's line on what the error bars hold (`kinds`: the `interval` column of the
+    points drawn, "seeds and items" or "items only"), when the table says."""
+    if kinds is None:
+        return []
+    found = sorted(set(pd.Series(kinds).dropna()))
+    if not found:
+        return []
+    words = " / ".join(found) if len(found) > 1 else found[0]
+    if found == [ITEMS_ONLY]:
+        words = "items only (one seed)"
+    return [
+        plt.Line2D(
+            [], [], color="0.3", marker="|", markersize=10, linestyle="", label=f"95% interval: {words}"
+        )
+    ]
+
+
+def _legend(
+    fig: plt.Figure, orders, scales: list[str], extra: list | None = None, shown=None, intervals=None
+) -> None:
     """Colours for `orders`, markers for the `shown` scales (default: all), each the marker the
-    points drew: its index in the study's `scales`."""
+    points drew: its index in the study's `scales`; with `intervals` (the points' `interval`
+    column), what their error bars hold."""
     handles = [
         plt.Line2D([], [], color=colour(o), marker="o", linestyle="", label=ORDER_LABELS[o])
         for o in ORDERS
@@ -198,7 +220,8 @@ def _legend(fig: plt.Figure, orders, scales: list[str], extra: list | None = Non
     handles += [
         plt.Line2D([], [], color="0.3", marker=marker(s, scales), linestyle="", label=s) for s in listed
     ]
-    fig.legend(handles=handles + (extra or []), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    handles += (extra or []) + interval_handles(intervals)
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.tight_layout()
 
 
@@ -258,7 +281,7 @@ def accuracy_vs_flops(
     extra = [frontier] + ([fit_handle] if fits else []) + (_fill_handles() if probability else [])
     if ceilings:
         extra.append(plt.Line2D([], [], color="0.5", linestyle=":", label="teacher (the fits' ceiling)"))
-    _legend(fig, results["order"], scales, extra)
+    _legend(fig, results["order"], scales, extra, intervals=results.get("interval"))
     return fig
 
 
@@ -345,7 +368,7 @@ def accuracy_vs_params(results: pd.DataFrame, benchmarks: list[str], scales: lis
         _points(ax, table, "params", "accuracy", scales)
         _log_x(ax, "parameters")
         ax.set_title(benchmark)
-    _legend(fig, results["order"], scales)
+    _legend(fig, results["order"], scales, intervals=results.get("interval"))
     return fig
 
 
@@ -614,7 +637,7 @@ def curriculum_vs_flops(
             )
         _log_x(ax, flops_label("train_flops", count))
         ax.set_title(family)
-    _legend(fig, results["order"], scales)
+    _legend(fig, results["order"], scales, intervals=results.get("interval"))
     return fig
 
 

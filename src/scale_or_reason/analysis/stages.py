@@ -109,8 +109,8 @@ def uncertainty_tables(
     study: StudyParams, students: pd.DataFrame, fits: pd.DataFrame, replicates: dict
 ) -> dict[str, pd.DataFrame]:
     """Every accuracy's interval, reasoning minus IFT per family and scale, each student's
-    probability of being on the frontiers and the fitted curves' bands, from the bootstrap over
-    seeds and items (`replicates`, per benchmark)."""
+    probability of being on the frontiers and the fitted curves' bands, from the bootstrap (items
+    resampled, a t-scaled seed term: `replicates`, per benchmark)."""
     panels = study.family_panels()
     train_flops = students[["scale", "recipe", "train_flops"]].drop_duplicates(["scale", "recipe"])
     curves = {

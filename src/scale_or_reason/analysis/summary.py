@@ -12,9 +12,21 @@ from . import granularity, transfer, uncertainty, verdicts
 from .markdown import markdown_table
 from .plots import COUNT_LABELS
 
+LIKELY = uncertainty.LIKELY
+
 
 def _share(count: tuple[int, int]) -> str:
     return f"{count[0]} of {count[1]}"
+
+
+def interval_words(differences: pd.DataFrame) -> str:
+    """What the differences' intervals hold, in words: seeds and items, or items only."""
+    kinds = set(differences["interval"]) if "interval" in differences else {uncertainty.SEEDS_AND_ITEMS}
+    if kinds == {uncertainty.ITEMS_ONLY}:
+        return "95% intervals over items only: one seed per student, so training noise is not counted"
+    if uncertainty.ITEMS_ONLY in kinds:
+        return "95% intervals over items and seeds, over items only where a student has one seed"
+    return "95% intervals over items with a t-scaled seed term"
 
 
 def format_headline(differences: pd.DataFrame, by_means: tuple[int, int]) -> str:
@@ -23,9 +35,22 @@ def format_headline(differences: pd.DataFrame, by_means: tuple[int, int]) -> str
     return (
         f"At equal size, reasoning beats IFT in {counts['reasoning']} of {len(differences)} family × scale "
         f"cells and IFT beats reasoning in {counts['ift']}; in the other {counts[uncertainty.WITHIN_NOISE]} "
-        f"the difference is within noise (95% intervals over seeds and items; by the means alone, "
+        f"the difference is within noise ({interval_words(differences)}; by the means alone, "
         f"reasoning is higher in {_share(by_means)})."
     )
+
+
+def improvement_headline(differences: pd.DataFrame) -> list[str]:
+    """How sure the replicates are of each cell's direction: P(reasoning > IFT)."""
+    if "p_improvement" not in differences or differences.empty:
+        return []
+    probability = differences["p_improvement"]
+    likely, unlikely = int((probability >= LIKELY).sum()), int((probability <= 1 - LIKELY).sum())
+    return [
+        f"P(reasoning > IFT) is at least {LIKELY:.1f} in {likely} of {len(differences)} cells and at most "
+        f"{1 - LIKELY:.1f} in {unlikely} (rliable's probability of improvement, from the same replicates; "
+        f"median {probability.median():.2f})."
+    ]
 
 
 def frontier_headlines(frontier: pd.DataFrame, panels: dict[str, str]) -> list[str]:
@@ -45,6 +70,7 @@ def frontier_headlines(frontier: pd.DataFrame, panels: dict[str, str]) -> list[s
 def headlines(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> list[str]:
     panels = study.family_panels()
     lines = [format_headline(tables["differences"], verdicts.cells_won_by_reasoning(results, panels))]
+    lines += improvement_headline(tables["differences"])
     for frontier, words in (("on_train_frontier", "training"), ("on_inference_frontier", "inference")):
         ift = verdicts.cells_on_frontier(results, panels, "ift", frontier)
         reasoning = verdicts.cells_on_frontier(results, panels, "reasoning", frontier)
@@ -117,9 +143,20 @@ def curriculum_headlines(table: pd.DataFrame | None, study: StudyParams) -> list
         lines.append(
             f"{order.capitalize()} curricula (mean over the {len(cells)} family × scale cells where pure "
             f"reasoning gains at least {verdicts.MIN_REASONING_GAIN:.0%} over IFT, "
-            f"at {', '.join(study.curricula.scales)}): " + "; ".join(parts) + "."
+            f"at {', '.join(study.curricula.scales)}): " + "; ".join(parts) + "." + gains_beyond_noise(group)
         )
     return lines
+
+
+def gains_beyond_noise(curricula: pd.DataFrame) -> str:
+    """How many of the curricula's gains over IFT their 95% intervals hold above zero, below it."""
+    if "gain_low" not in curricula:
+        return ""
+    above, below = int((curricula["gain_low"] > 0).sum()), int((curricula["gain_high"] < 0).sum())
+    return (
+        f" Their gain over IFT is above zero beyond noise in {above} of {len(curricula)} cells, below it "
+        f"in {below}, within noise in {len(curricula) - above - below}."
+    )
 
 
 def render(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> str:
@@ -136,9 +173,11 @@ def render(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataF
         "## Verdicts: each reasoning student against the IFT students",
         "Multiples are the matching IFT student's FLOPs over the reasoning student's (below 1: IFT "
         "is cheaper); the fit column asks the IFT curve instead (inf: beyond its ceiling). "
-        "`difference` is reasoning minus IFT at the same size with its 95% interval and what the "
-        "interval supports; `p_*_frontier`, the share of bootstrap replicates in which the reasoning "
-        "student is on that frontier.",
+        "`difference` is reasoning minus IFT at the same size with its 95% interval, `p_improvement` "
+        "P(reasoning > IFT) from the same bootstrap replicates, `interval` what the interval holds "
+        "(seeds and items, or items only with one seed) and `verdict` what it supports; "
+        "`p_*_frontier`, the share of bootstrap replicates in which the reasoning student is on that "
+        "frontier.",
         markdown_table(tables["verdicts"]),
         "## Fitted curves f(x) = α + β(1 − exp(−γ·x^δ))",
         markdown_table(tables["fits"]),

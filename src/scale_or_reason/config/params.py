@@ -7,6 +7,7 @@ closest known name. Values are plain data (safe YAML loading); paths inside are 
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
@@ -175,6 +176,9 @@ class TrainingParams(Section):
     decay_ratio: Fraction = 0.2
     min_lr_ratio: Fraction = 0.1
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    # The standard deviation of a from-config student's initial weights (None: transformers'
+    # `initializer_range`, 0.02, whatever the width).
+    init_std: PositiveFloat | None = None
     adam_beta2: Annotated[float, Field(gt=0, lt=1)] = 0.999
     max_length: PositiveInt | None = None
     # Absolute schedule lengths override the ratios (the paper: 150 warmup, 300 decay steps).
@@ -614,8 +618,32 @@ def parse_study(data: object, source: str = "<parameters>") -> StudyParams:
         raise ParametersError(describe_validation_error(error, source)) from None
 
 
-def load_study(path: str | Path) -> StudyParams:
-    """Read and validate a parameters file; every failure names the file (and the key)."""
+def with_overrides(data: dict, assignments: list[str], source: str = "--set") -> dict:
+    """A copy of `data` with each `KEY=VALUE` set: a dotted key (`training.epochs`) and a YAML value
+    (`1`, `[0, 1]`, `{ift: 1e-3, reasoning: 2e-3}`); missing sections are created, and the result
+    is validated like the file by `parse_study`."""
+    data = copy.deepcopy(data)
+    for assignment in assignments:
+        key, equals, text = assignment.partition("=")
+        if not equals or not key.strip():
+            raise ParametersError(f"{source}: {assignment!r} is not KEY=VALUE")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ParametersError(f"{source}: {assignment!r}: the value is not valid YAML") from None
+        *parents, leaf = key.strip().split(".")
+        section = data
+        for i, part in enumerate(parents):
+            section = section.setdefault(part, {})
+            if not isinstance(section, dict):
+                raise ParametersError(f"{source}: {'.'.join(parents[: i + 1])!r} is not a section")
+        section[leaf] = value
+    return data
+
+
+def load_study(path: str | Path, overrides: list[str] = ()) -> StudyParams:
+    """Read and validate a parameters file, with `overrides` (`KEY=VALUE`, as `with_overrides`)
+    applied; every failure names the file (and the key)."""
     file = paths.resolve(path)
     if not file.is_file():
         raise ParametersError(f"parameters file not found: {file}")
@@ -626,6 +654,8 @@ def load_study(path: str | Path) -> StudyParams:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise ParametersError(f"{file}: not valid YAML{where}: {problem}") from None
+    if overrides and isinstance(data, dict):
+        data = with_overrides(data, list(overrides))
     return parse_study(data, str(path))
 
 

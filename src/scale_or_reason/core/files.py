@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -78,3 +79,16 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def read_jsonl_table(path: Path) -> pd.DataFrame:
     return pd.DataFrame.from_records(read_jsonl(path))
+
+
+def committed_text(path: Path) -> str | None:
+    """The text of `path` as git's last commit holds it (None outside a repository or for a file
+    git does not track): what a rerun is compared with before it overwrites the file."""
+    path = Path(path).resolve()
+    result = subprocess.run(
+        ["git", "-C", str(path.parent), "show", f"HEAD:./{path.name}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout if result.returncode == 0 else None

@@ -102,7 +102,8 @@ def smoke_student(study: StudyParams, scale: str, tokenizer):
     """The student with random weights, in its training precision."""
     params = study.students.scales[scale]
     if params.from_config:
-        return build_student(student_config(params, tokenizer, MAX_POSITIONS), study.seed)
+        config = student_config(params, tokenizer, MAX_POSITIONS, study.training.init_std)
+        return build_student(config, study.seed)
     model = random_student(pretrained_config(params.model), study.seed, bf16=study.training.bf16)
     prepare_for_chat(model, tokenizer)
     return model

@@ -25,9 +25,14 @@ class ModelUnavailable(ValueError):
     """A pretrained model that cannot serve as a chat student (no end-of-turn or padding token)."""
 
 
-def student_config(scale, tokenizer: PreTrainedTokenizerBase, max_positions: int) -> Qwen2Config:
-    """The HF config of one scale (`params.StudentScale`) for this tokenizer."""
+def student_config(
+    scale, tokenizer: PreTrainedTokenizerBase, max_positions: int, init_std: float | None = None
+) -> Qwen2Config:
+    """The HF config of one scale (`params.StudentScale`) for this tokenizer; `init_std` the
+    standard deviation of its initial weights (transformers' 0.02 when None)."""
+    extra = {} if init_std is None else {"initializer_range": init_std}
     return Qwen2Config(
+        **extra,
         vocab_size=len(tokenizer),
         hidden_size=scale.hidden_size,
         intermediate_size=scale.intermediate_size,

@@ -201,7 +201,8 @@ def student_and_tokenizer(study: StudyParams, scale: str, data_folder: Path, see
     scale_params = study.students.scales[scale]
     if scale_params.from_config:
         tokenizer = load_tokenizer(data_folder / "tokenizer")
-        return build_student(student_config(scale_params, tokenizer, MAX_POSITIONS), seed), tokenizer
+        config = student_config(scale_params, tokenizer, MAX_POSITIONS, study.training.init_std)
+        return build_student(config, seed), tokenizer
     torch.manual_seed(seed)
     return load_pretrained(
         scale_params.model, bf16=study.training.bf16, trust_remote_code=study.trust_remote_code

@@ -1,0 +1,118 @@
+"""How much a student's accuracy depends on its seed: train chosen students on several seeds and
+print each cell's seed-to-seed standard deviation, to search for training settings that cut it.
+
+    .venv/bin/python benchmarks/seed_noise.py parameters/embedded.yaml \\
+        --cells s:ift m:reasoning l:reasoning xl:ift --seeds 0 1 2 3 \\
+        --set training.decay_ratio=0.5 --jobs 2
+
+Each (cell, seed) is trained and evaluated through the study's own functions
+(`training.train.train_student`, `evaluation.evaluate.evaluate_student`) into the study's runs
+folder (`SOR_RUNS_DIR` moves it), so finished runs are reused: with no `--set`, seeds the study
+already trained are its own units, and a second call with more seeds trains only the new ones.
+`--set KEY=VALUE` (dotted key, YAML value, repeatable) changes the parameters as the file would;
+the changed units get folders of their own. Runs go `--jobs` at a time, one thread each (the
+study's slots); the longest start first.
+
+Prints, per cell and benchmark, every seed's accuracy, the mean and the seed SD (ddof 1), then the
+median and largest seed SD, the cells above `--limit`, the best student's mean per benchmark, the
+training FLOPs (exact count, summed over the runs) and the slot seconds of training. `--out FILE`
+also writes the per-seed table as CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import pandas as pd
+
+from scale_or_reason import units
+from scale_or_reason.config.params import load_study
+
+
+def study_for(parameters: str, overrides: list[str], seeds: list[int]):
+    return load_study(parameters, [*overrides, f"seeds={json.dumps(seeds)}"])
+
+
+def train_and_evaluate(parameters: str, overrides: list[str], seeds: list[int], run: tuple) -> pd.DataFrame:
+    """One run, in a worker process: trained (or found), evaluated (or found), its metrics."""
+    from scale_or_reason.evaluation.evaluate import evaluate_student
+    from scale_or_reason.training.train import train_student
+
+    study = study_for(parameters, overrides, seeds)
+    scale, recipe, seed = run
+    trained = train_student(study, scale, recipe, seed)
+    metrics = evaluate_student(study, scale, recipe, seed)
+    return metrics[["benchmark", "accuracy"]].assign(
+        scale=scale,
+        recipe=recipe,
+        seed=seed,
+        train_flops=trained["train_flops_exact"],
+        train_seconds=trained["train_seconds"],
+    )
+
+
+def seed_table(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Per cell and benchmark: each seed's accuracy (columns seed<n>), mean and seed SD."""
+    wide = per_seed.pivot_table(index=["scale", "recipe", "benchmark"], columns="seed", values="accuracy")
+    wide.columns = [f"seed{seed}" for seed in wide.columns]
+    return wide.assign(mean=wide.mean(axis=1), sd=wide.std(axis=1, ddof=1)).reset_index()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("parameters", nargs="?", default="parameters/embedded.yaml")
+    parser.add_argument("--cells", nargs="*", help="scale:recipe students (default: every student)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--limit", type=float, default=0.12, help="a seed SD above this is listed")
+    parser.add_argument("--out", help="write the per-seed table here (CSV)")
+    args = parser.parse_args(argv)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    study = study_for(args.parameters, args.overrides, args.seeds)
+    cells = [tuple(cell.split(":", 1)) for cell in args.cells] if args.cells else units.students(study)
+    for scale, recipe in cells:
+        units.check_student(study, scale, recipe)
+    from scale_or_reason.data.generation import generate_data
+
+    generate_data(study)
+    runs = sorted(
+        ((scale, recipe, seed) for scale, recipe in cells for seed in args.seeds),
+        key=lambda run: -units.relative_cost(study, run[0], run[1]),
+    )
+    start = time.perf_counter()
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter per slot, as the runner's kernels
+    with ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+        futures = [
+            pool.submit(train_and_evaluate, args.parameters, args.overrides, args.seeds, run) for run in runs
+        ]
+        per_seed = pd.concat([future.result() for future in futures], ignore_index=True)
+    wall = time.perf_counter() - start
+    table = seed_table(per_seed)
+    if args.out:
+        per_seed.to_csv(args.out, index=False)
+    print(f"\n{study.study} {' '.join(args.overrides) or '(as the file)'}; seeds {args.seeds}")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    noisy = table[table["sd"] > args.limit]
+    runs_once = per_seed.drop_duplicates(["scale", "recipe", "seed"])
+    summary = {
+        "cells": len(table),
+        "median_sd": round(float(table["sd"].median()), 4),
+        "max_sd": round(float(table["sd"].max()), 4),
+        f"cells_above_{args.limit}": len(noisy),
+        "best_mean": table.groupby("benchmark")["mean"].max().round(3).to_dict(),
+        "train_flops": float(runs_once["train_flops"].sum()),
+        "train_slot_seconds": round(float(runs_once["train_seconds"].sum())),
+        "wall_seconds": round(wall),
+    }
+    print(json.dumps(summary), file=sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
