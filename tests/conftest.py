@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# NumPy's BLAS on one thread, as the study's kernels run (OMP_NUM_THREADS): the bootstrap's small
+# matrix products spun two threads against each other, 3x slower on a busy 2-core machine.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import pytest
 
 from scale_or_reason.config.params import load_study

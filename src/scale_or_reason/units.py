@@ -210,12 +210,13 @@ def curves_name(study: StudyParams, scale: str, recipe: str, seed: int | None = 
     return f"{scale}-{recipe}-seed{_seed(study, seed)}"
 
 
-LATER_TRAINING_FIELDS = ("init_std",)
+LATER_TRAINING_FIELDS = ("init_std", "balanced_batches")
 
 
 def train_fingerprint(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> str:
-    # Settings added later count only when set, so that runs trained before them keep their folders.
-    unset = {name for name in LATER_TRAINING_FIELDS if getattr(study.training, name) is None}
+    # Settings added later count only when changed, so that runs trained before them keep their folders.
+    fields = type(study.training).model_fields
+    unset = {name for name in LATER_TRAINING_FIELDS if getattr(study.training, name) == fields[name].default}
     training = study.training.model_dump(exclude={"threads", "report_to", *unset})
     # What this run depends on: not the checkpoints of the scale trained elsewhere (`trained`).
     scale_config = study.students.scales[scale].model_dump(exclude={"trained"})

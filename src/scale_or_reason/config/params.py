@@ -179,6 +179,9 @@ class TrainingParams(Section):
     # The standard deviation of a from-config student's initial weights (None: transformers'
     # `initializer_range`, 0.02, whatever the width).
     init_std: PositiveFloat | None = None
+    # Every batch holds the task families in their shares of the data (each family shuffled and
+    # dealt out in turn), instead of whatever a shuffle of all rows puts together.
+    balanced_batches: bool = False
     adam_beta2: Annotated[float, Field(gt=0, lt=1)] = 0.999
     max_length: PositiveInt | None = None
     # Absolute schedule lengths override the ratios (the paper: 150 warmup, 300 decay steps).

@@ -40,21 +40,39 @@ def assign_formats(families: list[str], share: float, seed: int) -> list[str]:
     return formats
 
 
-def _epochs(indices: list[int], epochs: int, rng: random.Random) -> list[int]:
+def _balanced(indices: list[int], families: list[str], rng: random.Random) -> list[int]:
+    """One epoch of `indices` in which every family keeps its share all along: each family's rows
+    shuffled, then dealt out in turn in proportion to their counts, so that any run of rows (a
+    batch) holds the families as the epoch does."""
+    groups: dict[str, list[int]] = {}
+    for i in indices:
+        groups.setdefault(families[i], []).append(i)
+    keyed = []
+    for rows in groups.values():
+        shuffled = rng.sample(rows, len(rows))
+        offset = rng.random()
+        keyed += [((k + offset) / len(rows), i) for k, i in enumerate(shuffled)]
+    return [i for _, i in sorted(keyed)]
+
+
+def _epochs(indices: list[int], epochs: int, rng: random.Random, families: list[str] | None) -> list[int]:
     order = []
     for _ in range(epochs):
-        order += rng.sample(indices, len(indices))
+        order += rng.sample(indices, len(indices)) if families is None else _balanced(indices, families, rng)
     return order
 
 
-def row_order(recipe: Recipe, formats: list[str], epochs: int, seed: int) -> list[int]:
-    """Indices into the pairs in the order the student sees them, over all epochs."""
+def row_order(
+    recipe: Recipe, formats: list[str], epochs: int, seed: int, families: list[str] | None = None
+) -> list[int]:
+    """Indices into the pairs in the order the student sees them, over all epochs: each epoch a
+    seeded permutation, with `families` one that keeps every family's share in each batch."""
     rng = random.Random(f"{seed}:order:{recipe.name}")
     if recipe.kind != "sequential":
-        return _epochs(list(range(len(formats))), epochs, rng)
+        return _epochs(list(range(len(formats))), epochs, rng, families)
     ift = [i for i, f in enumerate(formats) if f == "ift"]
     reasoning = [i for i, f in enumerate(formats) if f == "reasoning"]
-    return _epochs(ift, epochs, rng) + _epochs(reasoning, epochs, rng)
+    return _epochs(ift, epochs, rng, families) + _epochs(reasoning, epochs, rng, families)
 
 
 def recipe_rows(pairs: Dataset, recipe_name: str, seed: int = 0) -> Dataset:
@@ -76,9 +94,13 @@ def recipe_rows(pairs: Dataset, recipe_name: str, seed: int = 0) -> Dataset:
     return Dataset.from_list(rows)
 
 
-def training_order(recipe_name: str, rows: Dataset, epochs: int, seed: int = 0) -> list[int]:
-    """Indices into `recipe_rows` in the order the student sees them, over all epochs."""
-    return row_order(parse_recipe(recipe_name), list(rows["format"]), epochs, seed)
+def training_order(
+    recipe_name: str, rows: Dataset, epochs: int, seed: int = 0, balanced: bool = False
+) -> list[int]:
+    """Indices into `recipe_rows` in the order the student sees them, over all epochs; `balanced`:
+    every batch holds the families in their shares of the epoch."""
+    families = list(rows["family"]) if balanced else None
+    return row_order(parse_recipe(recipe_name), list(rows["format"]), epochs, seed, families)
 
 
 def recipe_examples(pairs: Dataset, recipe_name: str, epochs: int = 1, seed: int = 0) -> Dataset:

@@ -225,7 +225,7 @@ def train_student(study: StudyParams, scale: str, recipe: str, seed: int | None 
     if recipe == "base":
         return save_untrained(scale, seed, folder, model, tokenizer)
     rows, selection = training_rows(study, data_folder, recipe)
-    order = training_order(recipe, rows, study.training.epochs, seed)
+    order = training_order(recipe, rows, study.training.epochs, seed, study.training.balanced_batches)
     steps = -(-len(order) // study.training.samples_per_step)
     args = sft_config(study, scale, recipe, folder / units.CHECKPOINTS, steps, seed)
     # transformers' TensorBoard callback reads its folder from the environment (else output_dir/runs,
