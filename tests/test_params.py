@@ -135,3 +135,22 @@ def test_a_benchmark_may_set_its_own_size_and_only_then_the_data_moves(smoke_stu
     folder = units.data_dir(sized) / "benchmarks"
     rows = {path.stem: len(path.read_text().splitlines()) for path in folder.glob("*.jsonl")}
     assert rows == {"math_oe": 11, "math_mc": 6, "general_oe": 6, "general_mc": 6, "math_oe_rephrased": 6}
+
+
+def test_overrides_set_dotted_keys_with_yaml_values_and_are_validated():
+    from scale_or_reason.config.params import with_overrides
+
+    study = load_study(
+        SMOKE, ["training.epochs=3", "seeds=[0, 1]", "training.learning_rate={ift: 1e-3, reasoning: 2e-3}"]
+    )
+    assert study.training.epochs == 3 and study.seeds == [0, 1]
+    assert study.learning_rate("tiny", "reasoning") == 2e-3
+    data = smoke_data()
+    assert with_overrides(data, ["analysis.flops=exact"])["analysis"]["flops"] == "exact"
+    assert "flops" not in data.get("analysis", {})  # the file's data is left as it was
+    with pytest.raises(ParametersError, match=r"--set: 'training\.epochs' is not KEY=VALUE"):
+        load_study(SMOKE, ["training.epochs"])
+    with pytest.raises(ParametersError, match=r"unknown key 'training\.epoch' \(did you mean 'epochs'\?\)"):
+        load_study(SMOKE, ["training.epoch=3"])
+    with pytest.raises(ParametersError, match=r"--set: 'study' is not a section"):
+        load_study(SMOKE, ["study.x.y=1"])

@@ -8,7 +8,7 @@ import pytest
 from datasets import Dataset
 
 from scale_or_reason.config.recipes import parse_recipe
-from scale_or_reason.data.sft_rows import assign_formats, recipe_examples
+from scale_or_reason.data.sft_rows import assign_formats, recipe_examples, recipe_rows, training_order
 from scale_or_reason.data.tasks import FAMILIES
 from scale_or_reason.data.teachers import synthetic_pairs
 
@@ -85,3 +85,22 @@ def test_recipe_names_parse():
     assert parse_recipe("sequential-25").reasoning_share == 0.25
     assert parse_recipe("mixed-75").kind == "mixed" and parse_recipe("mixed-75").is_curriculum
     assert parse_recipe("reasoning").reasoning_share == 1.0 and not parse_recipe("ift").is_curriculum
+
+
+@pytest.mark.parametrize("name", ["reasoning", "mixed-50", "sequential-50"])
+def test_balanced_batches_hold_every_family_in_its_share(pairs, name):
+    rows = recipe_rows(pairs, name, seed=0)
+    balanced = training_order(name, rows, epochs=2, seed=3, balanced=True)
+    shuffled = training_order(name, rows, epochs=2, seed=3)
+    assert sorted(balanced) == sorted(shuffled)  # the same rows, as often
+    families = rows["family"]
+
+    def worst_batch(order):
+        counts = [Counter(families[i] for i in order[k : k + 16]) for k in range(0, len(order) - 15, 16)]
+        return max(abs(c[f] - 4) for c in counts for f in FAMILIES)
+
+    # 40 pairs per family: 4 of each in every batch of 16 (off by one where an epoch wraps).
+    if not name.startswith("sequential"):
+        assert worst_batch(balanced) <= 1 < worst_batch(shuffled)
+    assert training_order(name, rows, epochs=2, seed=3, balanced=True) == balanced
+    assert training_order(name, rows, epochs=2, seed=4, balanced=True) != balanced

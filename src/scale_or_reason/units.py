@@ -210,7 +210,7 @@ def curves_name(study: StudyParams, scale: str, recipe: str, seed: int | None = 
     return f"{scale}-{recipe}-seed{_seed(study, seed)}"
 
 
-LATER_TRAINING_FIELDS = ("init_std", "balanced_batches")
+LATER_TRAINING_FIELDS = ("init_std", "balanced_batches", "average_decay")
 
 
 def train_fingerprint(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> str:

@@ -182,6 +182,8 @@ class TrainingParams(Section):
     # Every batch holds the task families in their shares of the data (each family shuffled and
     # dealt out in turn), instead of whatever a shuffle of all rows puts together.
     balanced_batches: bool = False
+    # Save the mean of the weights over the decay phase's steps instead of the last step's.
+    average_decay: bool = False
     adam_beta2: Annotated[float, Field(gt=0, lt=1)] = 0.999
     max_length: PositiveInt | None = None
     # Absolute schedule lengths override the ratios (the paper: 150 warmup, 300 decay steps).

@@ -42,6 +42,7 @@ from ..core.hub import load_tokenizer
 from ..data import pool
 from ..data.generation import load_pairs
 from ..data.sft_rows import reasoning_rows, recipe_rows, training_order
+from .averaging import DecayAverage
 from .packing import IGNORED_LABEL, PackedBatchCollator
 from .students import build_student, count_parameters, load_pretrained, student_config
 
@@ -237,6 +238,8 @@ def train_student(study: StudyParams, scale: str, recipe: str, seed: int | None 
     os.environ.setdefault("WANDB_PROJECT", study.study)
     os.environ.setdefault("WANDB_SILENT", "true")
     trainer = build_trainer(study, scale, model, tokenizer, rows, args)
+    if study.training.average_decay:
+        trainer.add_callback(DecayAverage(model, steps, schedule_steps(study.training, steps)[1]))
     # Each distinct row is tokenized and checked once; the trainer then reads them in the recipe's order.
     distinct = trainer.train_dataset
     max_positions = model.config.max_position_embeddings
