@@ -1,10 +1,12 @@
 """The speed benchmark runs and prints a row per student size (its figures are not asserted: they
 are the machine's, not the code's)."""
 
+import json
 import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from conftest import REPO
@@ -35,3 +37,50 @@ def test_the_speed_benchmark_prints_a_row_per_scale(tmp_path):
     header = lines[-3].split()
     assert header[:4] == ["scale", "params", "trainer_ms", "bare_ms"] and "eval_items_per_s" in header
     assert [line.split()[0] for line in lines[-2:]] == ["tiny", "small"]
+
+
+@pytest.mark.slow
+def test_the_seed_noise_benchmark_prints_each_cells_seed_spread(tmp_path):
+    command = [
+        sys.executable,
+        "benchmarks/seed_noise.py",
+        "parameters/smoke.yaml",
+        "--cells",
+        "tiny:ift",
+        "--seeds",
+        "0",
+        "1",
+        "--jobs",
+        "1",
+        "--set",
+        "training.init_std=0.05",
+        "--out",
+        str(tmp_path / "per_seed.csv"),
+    ]
+    env = {**os.environ, "SOR_RUNS_DIR": str(tmp_path / "runs")}
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900, env=env)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    summary = json.loads(finished.stdout.strip().splitlines()[-1])
+    per_seed = pd.read_csv(tmp_path / "per_seed.csv")
+    assert sorted(per_seed["seed"].unique()) == [0, 1] and set(per_seed["scale"]) == {"tiny"}
+    spread = per_seed.groupby("benchmark")["accuracy"].std(ddof=1)
+    assert summary["cells"] == per_seed["benchmark"].nunique()
+    assert summary["max_sd"] == pytest.approx(round(spread.max(), 4))
+    assert "training.init_std=0.05; seeds [0, 1]" in finished.stdout
+    trained = list((tmp_path / "runs" / "smoke" / "train").iterdir())
+    assert len(trained) == 2  # the two seeds, in the study's own unit folders
+
+
+def test_the_coverage_benchmark_prints_the_grid():
+    finished = subprocess.run(
+        [sys.executable, "benchmarks/coverage.py", "--studies", "4"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    lines = finished.stdout.strip().splitlines()
+    assert lines[0].split()[:4] == ["seed_sd", "accuracy", "studies", "accuracy_coverage"]
+    assert len(lines) == 1 + 8
