@@ -7,16 +7,20 @@ training run (seed) produced the student. A replicate has two parts:
   difference between two students on the same items keeps its correlation), and each student's
   mean over its seeds on them. This counts the item noise, the per-item seed-to-seed noise
   included.
-- seeds: a random combination of the student's seed deviations, with the spread of the seed
-  variance net of that per-item noise (a two-way seeds × items decomposition), scaled by a
-  Student-t draw with K − 1 degrees of freedom. Three seeds estimate a variance poorly: their
-  resampling with replacement gave ten possible seed sets, (K − 1)/K of the variance and "95%"
-  intervals that covered about three times in four; t with 2 degrees of freedom is 4.30, not 1.96.
-  The same draw moves a student's accuracy and inference FLOPs, as its seeds move them together.
-  A student with one seed has no seed term: its interval is the items' only (`INTERVAL_KINDS`).
+- seeds: a normal draw whose variance is itself drawn as the seeds allow, s²/(K·W) with s² the
+  variance of the K seed means and W ~ χ²(K − 1)/(K − 1) (a generalised pivotal quantity: with the
+  variance fixed, a Student-t draw with K − 1 degrees of freedom), net of the item-by-seed noise
+  that the item part already counts (a two-way seeds × items decomposition; `SeedTerms`). Three
+  seeds estimate a variance poorly: resampling them with replacement gave ten possible seed sets,
+  (K − 1)/K of the variance and "95%" intervals that covered about three times in four; t with 2
+  degrees of freedom is 4.30, not 1.96. The same draw moves a student's accuracy and inference
+  FLOPs, as its seeds move them together. A student with one seed has no seed term: its interval
+  is the items' only (`INTERVAL_KINDS`).
 
-Proved by simulation (`simulation.py`, `tests/test_coverage.py`): nominal 95% covers 92-98% of
-synthetic studies with known truth, for accuracies, differences and reruns. From the replicates:
+Proved by simulation (`simulation.py`, `tests/test_coverage.py`, `benchmarks/coverage.py`):
+nominal 95% covers 92-98% of synthetic studies with known truth, for accuracies, differences and
+reruns, but where three seeds cannot see a skewed seed spread (low accuracy, large seed SD).
+From the replicates:
 
 - a 95% percentile interval on every accuracy, beside the seed-to-seed standard deviation, and
   the 95% prediction interval of a rerun's seed mean on the same items (no item term, the seed
