@@ -22,16 +22,9 @@ from .. import units
 from ..config import paths
 from ..config.params import StudyParams
 from ..units import Unit
+from .interface import UnitFailed, UnknownNotebookParameter
 
 LOG_TAIL_LINES = 30
-
-
-class UnitFailed(RuntimeError):
-    pass
-
-
-class UnknownNotebookParameter(ValueError):
-    pass
 
 
 @dataclass

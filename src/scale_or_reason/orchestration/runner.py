@@ -26,11 +26,10 @@ from ..core import files, machine
 from ..units import STAGES, Unit
 from . import preflight
 from .estimates import describe
-from .execution import Outcome, UnitFailed, check_notebook_parameters, timed
+from .execution import Outcome, check_notebook_parameters, timed
+from .interface import UnitFailed
 from .lock import study_lock
 from .slurm import run_units_slurm
-
-EXECUTORS = ("local", "slurm")
 
 
 def run_units(planned: list[Unit], study: StudyParams, jobs: int, rerun: set[str]) -> list[Outcome]:
