@@ -1,5 +1,5 @@
-"""The command line answers at once: help, version, usage and `sor check` load none of the heavy
-libraries (they load where a command uses them), and every argument explains itself."""
+"""The command line answers at once: help, version, usage, `sor check` and the dry run load none
+of the heavy libraries (they load where a command uses them), and every argument explains itself."""
 
 import argparse
 import subprocess
@@ -15,16 +15,21 @@ HEAVY = ("torch", "transformers", "trl", "papermill", "lm_eval", "datasets", "sc
 
 def _modules_loaded_by(code: str) -> list[str]:
     probe = f"import sys\n{code}\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
-    done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     return done.stdout.split("\n")[-2].split()
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], [], ["check", str(PARAMETERS / "embedded.yaml")], ["study", "--help"]],
-    ids=["help", "bare", "check", "study-help"],
+    [
+        ["--help"],
+        [],
+        ["check", str(PARAMETERS / "embedded.yaml")],
+        ["study", "--help"],
+        ["study", str(PARAMETERS / "embedded.yaml"), "--dry-run"],
+        ["study", str(PARAMETERS / "paper.yaml"), "--dry-run"],
+    ],
+    ids=["help", "bare", "check", "study-help", "dry-run", "paper-dry-run"],
 )
 def test_a_quick_command_loads_no_heavy_library(argv):
     code = f"from scale_or_reason.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"

@@ -310,11 +310,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "study":
             if args.jobs is not None and args.jobs < 1:
                 raise ParametersError(f"--jobs must be at least 1, not {args.jobs}")
-            from .orchestration.runner import dry_run, run_study
-
             if args.dry_run:
+                from .orchestration.estimates import dry_run
+
                 print(dry_run(args.parameters))
             else:
+                from .orchestration.runner import run_study
+
                 run_study(
                     args.parameters,
                     jobs=args.jobs,

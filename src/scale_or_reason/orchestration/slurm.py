@@ -34,8 +34,9 @@ from ..config import paths
 from ..config.params import SlurmParams, StudyParams
 from ..core import files
 from ..units import Unit
-from .execution import Outcome, check_notebook_parameters, execute, log_tail
+from .execution import Outcome, execute, log_tail
 from .interface import SlurmUnavailable
+from .notebooks import check_notebook_parameters
 
 # States in which a job may still run; anything else (or no longer listed) means it ended.
 ALIVE = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"})
