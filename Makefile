@@ -36,8 +36,8 @@ test: setup lint
 	$(PYTHON) -m pytest
 
 lint: setup
-	$(PYTHON) -m ruff check src tests benchmarks
-	$(PYTHON) -m ruff format --check src tests benchmarks
+	$(PYTHON) -m ruff check src tests benchmarks notebooks
+	$(PYTHON) -m ruff format --check src tests benchmarks notebooks
 
 layers: setup  # the package's import graph by layer
 	$(PYTHON) tests/import_graph.py

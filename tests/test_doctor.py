@@ -16,7 +16,7 @@ from scale_or_reason.config.params import parse_study
 from scale_or_reason.core import flops, machine, memory
 from scale_or_reason.core.model_configs import model_config
 from scale_or_reason.orchestration import doctor
-from scale_or_reason.orchestration.runner import dry_run
+from scale_or_reason.orchestration.estimates import dry_run
 from scale_or_reason.orchestration.smoke import run_smoke
 
 PAPER = PARAMETERS / "paper.yaml"

@@ -31,9 +31,14 @@ def test_no_module_imports_a_layer_above_its_own(graph):
 
 
 def test_no_module_of_the_package_is_imported_inside_a_function(graph):
-    """Function-level imports are for optional heavy packages (vLLM), never to dodge a cycle."""
-    _, edges = graph
-    assert [f"{e.source}:{e.line} imports {e.target}" for e in edges if e.in_function] == []
+    """Function-level imports are for optional heavy packages (vLLM), never to dodge a cycle. The
+    one exception is the command line: nothing imports it, so no cycle can hide there, and each
+    command loads its stages (and torch, papermill, lm-eval under them) only when it runs, so that
+    `sor --help` answers at once."""
+    modules, edges = graph
+    assert f"{PACKAGE}.cli" in modules and not [e for e in edges if e.target == f"{PACKAGE}.cli"]
+    inside = [f"{e.source}:{e.line} imports {e.target}" for e in edges if e.in_function]
+    assert [line for line in inside if not line.startswith(f"{PACKAGE}.cli:")] == []
 
 
 def test_only_the_unit_graph_computes_unit_folders_and_fingerprints():

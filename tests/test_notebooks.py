@@ -6,14 +6,16 @@ import shutil
 import subprocess
 
 import nbformat
+import papermill
 import pytest
 from jupyter_server.services.contents.filemanager import FileContentsManager
 from traitlets.config import PyFileConfigLoader
 
 from conftest import REPO
 from scale_or_reason.config import paths
-from scale_or_reason.orchestration.execution import UnknownNotebookParameter, check_notebook_parameters
+from scale_or_reason.orchestration.interface import UnknownNotebookParameter
 from scale_or_reason.orchestration.lab import strip_notebook
+from scale_or_reason.orchestration.notebooks import check_notebook_parameters, declared_parameters
 from scale_or_reason.units import STAGE_NOTEBOOKS as NOTEBOOKS
 from scale_or_reason.units import Unit
 
@@ -42,6 +44,11 @@ def test_notebooks_only_orchestrate(path):
     for cell in notebook.cells:
         if cell.cell_type == "code":
             assert "def " not in cell.source and "class " not in cell.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.name)
+def test_the_declared_parameters_are_what_papermill_finds(path):
+    assert declared_parameters(path) == list(papermill.inspect_notebook(str(path)))
 
 
 def test_an_undeclared_parameter_is_an_error(tmp_path):

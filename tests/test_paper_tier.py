@@ -22,7 +22,7 @@ from scale_or_reason.core.thinking import EMPTY_THINK_BLOCK
 from scale_or_reason.data import generation
 from scale_or_reason.data.tokenizer import TURN_END
 from scale_or_reason.evaluation import evaluate
-from scale_or_reason.orchestration.runner import dry_run
+from scale_or_reason.orchestration.estimates import dry_run
 from scale_or_reason.training import train
 from scale_or_reason.training.students import load_pretrained
 

@@ -19,36 +19,37 @@
 from __future__ import annotations
 
 import argparse
-import io
-import json
-import shlex
-import subprocess
 import sys
-from pathlib import Path
-
-import pandas as pd
+from importlib.metadata import version
 
 from . import units
-from .analysis.stages import PUBLISHED_ACCURACY, publish_figures, update_readme
-from .analysis.uncertainty import describe_agreement, rerun_agreement
 from .config import paths
 from .config.params import ParametersError, load_study
-from .core import files, flops, machine
 from .core.flops import ConfigError
-from .core.model_configs import load_config
-from .evaluation.jury import rescore_study
-from .orchestration import doctor
-from .orchestration.execution import UnitFailed, UnknownNotebookParameter
+from .orchestration.interface import (
+    EXECUTORS,
+    STEPS,
+    WARMUP_STEPS,
+    SlurmUnavailable,
+    UnitFailed,
+    UnknownNotebookParameter,
+)
 from .orchestration.lock import StudyLocked
-from .orchestration.runner import EXECUTORS, dry_run, run_study
-from .orchestration.slurm import SlurmUnavailable
-from .orchestration.smoke import STEPS, WARMUP_STEPS, describe_smoke, largest_scale, run_smoke
 from .units import STAGES
+
+# Each command imports the heavy libraries it uses (torch, transformers, papermill, lm-eval,
+# pandas) in its own function: `sor --help`, a bad argument or `sor check` then answer in about a
+# second instead of the ten that loading them all takes.
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sor", description="Scale or Reason: compute-equivalent distillation studies")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(
+        prog="sor",
+        description="Scale or Reason: compute-equivalent distillation studies",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('scale-or-reason')}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = False  # bare `sor` prints the usage and the commands, not one line
     study = commands.add_parser("study", help="run a study end to end (resumes unfinished work)")
     study.add_argument("parameters", help="a parameters file, e.g. parameters/embedded.yaml")
     study.add_argument("--jobs", type=int, default=None, help="units run side by side (default: runner.jobs)")
@@ -58,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
         default=(),
         choices=STAGES,
         metavar="STAGE",
-        help=f"redo finished units of these stages ({', '.join(STAGES)})",
+        help="redo finished units of these stages: "
+        + ", ".join(f"{stage} ({notebook})" for stage, notebook in units.STAGE_NOTEBOOKS.items()),
     )
     study.add_argument(
         "--dry-run", action="store_true", help="validate and print the plan with estimated FLOPs; run nothing"
@@ -77,16 +79,16 @@ def _parser() -> argparse.ArgumentParser:
         "--executor",
         choices=EXECUTORS,
         default="local",
-        help="run units here (default) or as Slurm jobs (runner.slurm)",
+        help="run units on this machine (local) or as Slurm jobs (runner.slurm)",
     )
     jury = commands.add_parser("jury", help="re-score a study's saved generations with its LLM jury")
-    jury.add_argument("parameters")
+    jury.add_argument("parameters", help="a parameters file, e.g. parameters/embedded.yaml")
     check = commands.add_parser("check", help="validate a parameters file and list its units")
-    check.add_argument("parameters")
+    check.add_argument("parameters", help="a parameters file, e.g. parameters/embedded.yaml")
     doctor = commands.add_parser(
         "doctor", help="check this machine against a study: packages, devices, memory, disk, models and data"
     )
-    doctor.add_argument("parameters")
+    doctor.add_argument("parameters", help="a parameters file, e.g. parameters/embedded.yaml")
     doctor.add_argument(
         "--smoke",
         action="store_true",
@@ -95,8 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--scale", default=None, help="the smoke test's student (default: the largest)")
     doctor.add_argument("--steps", type=_count, default=STEPS, help=f"optimizer steps (default {STEPS})")
     board = commands.add_parser("tensorboard", help="serve the training curves of every run of a study")
-    board.add_argument("parameters")
-    board.add_argument("--port", type=int, default=6006)
+    board.add_argument("parameters", help="a parameters file, e.g. parameters/embedded.yaml")
+    board.add_argument("--port", type=int, default=6006, help="the port TensorBoard serves on")
     board.add_argument(
         "--print", action="store_true", help="print the tensorboard command instead of running it"
     )
@@ -111,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     readme = commands.add_parser(
         "readme", help="rewrite the README's accuracy table of a study from its committed accuracy.csv"
     )
-    readme.add_argument("parameters")
+    readme.add_argument("parameters", help="a parameters file, e.g. parameters/embedded.yaml")
     readme.add_argument(
         "--readme", default=None, help="the file to rewrite (default: the project's README.md)"
     )
@@ -136,14 +138,34 @@ def _count(text: str) -> int:
     return value
 
 
+class _DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help, but for flags and options whose help already says it."""
+
+    def _get_help_string(self, action):
+        unset = action.default is None or action.default is False or action.default == ()
+        if unset or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, with exit status 2 and one line for bad arguments (its own default is a usage)."""
+    """argparse, with exit status 2 and one line for bad arguments (its own default is a usage),
+    and every option's default in its help."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _DefaultsShown)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"error: {message}\n")
 
 
 def _flops(args) -> None:
+    import json
+
+    from .core import flops
+    from .core.model_configs import load_config
+
     arch = flops.architecture(load_config(args.config))
     counts = flops.summary(
         arch, args.samples, args.prompt_tokens, args.completion_tokens, args.generated_tokens
@@ -152,6 +174,10 @@ def _flops(args) -> None:
 
 
 def _compare(committed: str, rerun: str) -> None:
+    import pandas as pd
+
+    from .analysis.uncertainty import describe_agreement, rerun_agreement
+
     table = rerun_agreement(pd.read_csv(committed), pd.read_csv(rerun))
     if table.empty:
         raise ParametersError(f"{committed} and {rerun} share no student and benchmark")
@@ -162,6 +188,10 @@ def _compare(committed: str, rerun: str) -> None:
 
 
 def _readme(args) -> int:
+    from pathlib import Path
+
+    from .analysis.stages import update_readme
+
     readme = Path(args.readme) if args.readme else paths.project_dir() / "README.md"
     try:
         changed = update_readme(load_study(args.parameters), readme)
@@ -173,6 +203,10 @@ def _readme(args) -> int:
 
 
 def _doctor(args) -> int:
+    from .core import machine
+    from .orchestration import doctor
+    from .orchestration.smoke import describe_smoke, largest_scale, run_smoke
+
     study = load_study(args.parameters)
     checks = doctor.doctor(study, args.parameters)
     print(doctor.format_checks(checks))
@@ -194,6 +228,9 @@ def _doctor(args) -> int:
 
 
 def _tensorboard(args) -> int:
+    import shlex
+    import subprocess
+
     study = load_study(args.parameters)
     found = units.tensorboard_runs(study)
     if not found:
@@ -213,6 +250,8 @@ def _tensorboard(args) -> int:
 
 
 def _publish(parameters_file: str) -> None:
+    from .analysis.stages import publish_figures
+
     study = load_study(parameters_file)
     if not study.analysis.figures_dir:
         print(f"nothing published: {study.study} has no analysis.figures_dir", file=sys.stderr)
@@ -227,6 +266,14 @@ def _publish(parameters_file: str) -> None:
 def compare_before_publishing(study) -> None:
     """Set the fresh accuracy table beside the committed one (git's version, else the file last
     published) through the committed prediction intervals, before publishing overwrites it."""
+    import io
+
+    import pandas as pd
+
+    from .analysis.stages import PUBLISHED_ACCURACY
+    from .analysis.uncertainty import describe_agreement, rerun_agreement
+    from .core import files
+
     fresh = units.analysis_dir(study) / "tables" / PUBLISHED_ACCURACY
     published = paths.resolve(study.analysis.figures_dir) / PUBLISHED_ACCURACY
     text = files.committed_text(published)
@@ -252,7 +299,11 @@ def _check(parameters_file: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
     if getattr(args, "parameters", None):
         paths.use_project_of(args.parameters)
     try:
@@ -260,8 +311,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.jobs is not None and args.jobs < 1:
                 raise ParametersError(f"--jobs must be at least 1, not {args.jobs}")
             if args.dry_run:
+                from .orchestration.estimates import dry_run
+
                 print(dry_run(args.parameters))
             else:
+                from .orchestration.runner import run_study
+
                 run_study(
                     args.parameters,
                     jobs=args.jobs,
@@ -278,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "flops":
             _flops(args)
         elif args.command == "jury":
+            from .evaluation.jury import rescore_study
+
             print(rescore_study(load_study(args.parameters)).to_string(index=False))
         elif args.command == "readme":
             return _readme(args)

@@ -15,18 +15,23 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
-import torch
 
 from ..config import paths
 from . import files
+
+if TYPE_CHECKING:
+    import torch
 
 BENCHMARK_SIZE = 1024
 BENCHMARK_SECONDS = 0.5
 
 
 def _cache_key(device: str, dtype: torch.dtype, threads: int) -> str:
+    import torch
+
     return f"{platform.node()}|torch {torch.__version__}|{device}|{dtype}|{threads} threads"
 
 
@@ -35,9 +40,13 @@ def _cache_file():
 
 
 def benchmark_matmul(
-    device: str = "cpu", dtype: torch.dtype = torch.float32, size: int = BENCHMARK_SIZE
+    device: str = "cpu", dtype: torch.dtype | None = None, size: int = BENCHMARK_SIZE
 ) -> float:
-    """FLOP/s of the fastest of three timed bursts of `size`² matmuls (after a warm-up)."""
+    """FLOP/s of the fastest of three timed bursts of `size`² matmuls (after a warm-up); float32
+    unless `dtype` says otherwise."""
+    import torch
+
+    dtype = dtype or torch.float32
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
 
@@ -54,8 +63,12 @@ def benchmark_matmul(
     return max(rates[1:])  # the first burst warms caches and thread pools
 
 
-def peak_flops(device: str = "cpu", dtype: torch.dtype = torch.float32, threads: int | None = None) -> float:
-    """The machine's measured matmul peak with `threads` threads, from the cache when known."""
+def peak_flops(device: str = "cpu", dtype: torch.dtype | None = None, threads: int | None = None) -> float:
+    """The machine's measured matmul peak with `threads` threads (float32 unless `dtype` says
+    otherwise), from the cache when known."""
+    import torch
+
+    dtype = dtype or torch.float32
     threads = threads or torch.get_num_threads()
     key = _cache_key(device, dtype, threads)
     cache_file = _cache_file()
@@ -127,6 +140,8 @@ def cpu_name() -> str:
 def local_devices() -> list[Device]:
     """Every CUDA device with its memory (querying them initialises CUDA, loads no weights), or
     the CPU and this machine's memory when there is no GPU."""
+    import torch
+
     if torch.cuda.is_available():
         devices = []
         for index in range(torch.cuda.device_count()):
@@ -141,9 +156,20 @@ def local_devices() -> list[Device]:
 
 def device_name() -> str:
     """The name of this machine's first device, as `local_devices` and smoke records give it."""
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
+    if _cuda_driver_loaded():
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
     return cpu_name()
+
+
+def _cuda_driver_loaded() -> bool:
+    """False where torch can see no GPU (Linux without the NVIDIA driver, WSL's GPU or ROCm's), so
+    that naming this machine's device loads no torch; elsewhere torch is asked."""
+    if platform.system() != "Linux":
+        return True
+    return any(Path(p).exists() for p in ("/proc/driver/nvidia/version", "/dev/dxg", "/dev/kfd"))
 
 
 def _records_file() -> Path:

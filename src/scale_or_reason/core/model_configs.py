@@ -11,9 +11,6 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-from huggingface_hub.errors import StrictDataclassError
-from transformers import AutoConfig
-
 from ..config import paths
 from ..config.params import StudyParams
 from . import flops
@@ -35,6 +32,11 @@ def load_config(source: str):
     A local file that transformers cannot parse as a config (an unknown model type, say) is read as
     plain JSON, so that any decoder with the usual fields can still be counted.
     """
+    # transformers (and torch under it) load here, not with the module: the plan, the dry run and
+    # `sor check` count packaged and from-config students without them.
+    from huggingface_hub.errors import StrictDataclassError
+    from transformers import AutoConfig
+
     path = Path(source)
     if path.is_dir():
         path = path / "config.json"

@@ -12,13 +12,16 @@ the plan).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from .. import units
-from ..config.params import StudyParams
+from ..config.params import StudyParams, load_study
 from ..config.recipes import FORMATS, parse_recipe
 from ..core import flops, machine
 from ..core.model_configs import model_config, student_architecture
+from .notebooks import check_notebook_parameters
 
 
 def token_lengths(study: StudyParams) -> dict[str, float] | None:
@@ -194,3 +197,13 @@ def describe(study: StudyParams, planned: list) -> str:
         per_stage = ", ".join(f"{stage} {hours:,.0f}" for stage, hours in stages.items())
         lines.append(f"{throughput(study)[1]}: {per_stage}")
     return "\n".join(lines)
+
+
+def dry_run(parameters_file: str | Path) -> str:
+    """Validate a study and describe its plan (units, models, benchmarks, estimated FLOPs) without
+    running anything or loading any weights."""
+    study = load_study(parameters_file)
+    planned = units.plan(study, parameters_file)
+    for unit in planned:
+        check_notebook_parameters(unit)
+    return describe(study, planned)

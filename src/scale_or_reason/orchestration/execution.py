@@ -15,23 +15,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import papermill
 import yaml
 
 from .. import units
 from ..config import paths
 from ..config.params import StudyParams
 from ..units import Unit
+from .interface import UnitFailed
 
 LOG_TAIL_LINES = 30
-
-
-class UnitFailed(RuntimeError):
-    pass
-
-
-class UnknownNotebookParameter(ValueError):
-    pass
 
 
 @dataclass
@@ -40,17 +32,6 @@ class Outcome:
     status: str  # ran | skipped | failed
     seconds: float = 0.0
     error: str = field(default="", repr=False)
-
-
-def check_notebook_parameters(unit: Unit) -> None:
-    """papermill only warns about a parameter the notebook does not declare: refuse it instead."""
-    declared = papermill.inspect_notebook(str(unit.notebook))
-    unknown = sorted(set(unit.parameters) - set(declared))
-    if unknown:
-        raise UnknownNotebookParameter(
-            f"{unit.notebook.name} declares no parameter {', '.join(map(repr, unknown))} "
-            f"(its parameters cell has: {', '.join(declared) or 'none'})"
-        )
 
 
 def kernel_environment(study: StudyParams, threads: int) -> dict[str, str]:

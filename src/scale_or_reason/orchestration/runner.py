@@ -25,12 +25,11 @@ from ..config.params import SlurmParams, StudyParams, load_study
 from ..core import files, machine
 from ..units import STAGES, Unit
 from . import preflight
-from .estimates import describe
-from .execution import Outcome, UnitFailed, check_notebook_parameters, timed
+from .execution import Outcome, timed
+from .interface import UnitFailed
 from .lock import study_lock
+from .notebooks import check_notebook_parameters
 from .slurm import run_units_slurm
-
-EXECUTORS = ("local", "slurm")
 
 
 def run_units(planned: list[Unit], study: StudyParams, jobs: int, rerun: set[str]) -> list[Outcome]:
@@ -77,16 +76,6 @@ def timing_table(outcomes: list[Outcome]) -> pd.DataFrame:
     )
     summary["seconds"] = table.groupby("stage")["seconds"].sum()
     return summary.reindex([s for s in STAGES if s in summary.index]).astype({"seconds": float}).round(1)
-
-
-def dry_run(parameters_file: str | Path) -> str:
-    """Validate a study and describe its plan (units, models, benchmarks, estimated FLOPs) without
-    running anything or loading any weights."""
-    study = load_study(parameters_file)
-    planned = units.plan(study, parameters_file)
-    for unit in planned:
-        check_notebook_parameters(unit)
-    return describe(study, planned)
 
 
 def run_study(

@@ -34,7 +34,9 @@ from ..config import paths
 from ..config.params import SlurmParams, StudyParams
 from ..core import files
 from ..units import Unit
-from .execution import Outcome, check_notebook_parameters, execute, log_tail
+from .execution import Outcome, execute, log_tail
+from .interface import SlurmUnavailable
+from .notebooks import check_notebook_parameters
 
 # States in which a job may still run; anything else (or no longer listed) means it ended.
 ALIVE = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"})
@@ -43,10 +45,6 @@ NEVER_SATISFIED = "DependencyNeverSatisfied"
 COMMANDS = ("sbatch", "squeue", "scancel", "srun")
 SQUEUE = ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%r|%j"]
 COMMAND_TIMEOUT = 60
-
-
-class SlurmUnavailable(RuntimeError):
-    """No Slurm to talk to: the message names the command tried and what it said."""
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,8 @@ from ..training.packing import IGNORED_LABEL
 from ..training.students import build_student, prepare_for_chat, random_student, student_config
 from ..training.train import MAX_POSITIONS, build_trainer, sft_config
 from .estimates import token_lengths
+from .interface import STEPS, WARMUP_STEPS
 
-STEPS = 20
-WARMUP_STEPS = 3
 PROMPTS = 8
 GENERATED_TOKENS = 128
 PRETRAINED_TOKENIZER_VOCAB = 512
