@@ -84,3 +84,17 @@ def test_the_coverage_benchmark_prints_the_grid():
     lines = finished.stdout.strip().splitlines()
     assert lines[0].split()[:4] == ["seed_sd", "accuracy", "studies", "accuracy_coverage"]
     assert len(lines) == 1 + 8
+
+
+def test_the_overhead_benchmark_splits_each_stage_around_the_training_loop(smoke_reference):
+    command = [sys.executable, "benchmarks/overhead.py", "parameters/smoke.yaml"]
+    env = {**os.environ, "SOR_RUNS_DIR": str(smoke_reference)}
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    lines = finished.stdout.strip().splitlines()
+    header = lines[0].split()
+    assert header[:3] == ["units", "process_start", "kernel_and_saving"] and "fixed_per_unit" in header
+    rows = {line.split()[0]: line.split() for line in lines[2:] if line.split()[0] in ("train", "evaluate")}
+    loop = header.index("loop") + 1  # the row starts with the stage's name
+    assert float(rows["train"][loop]) > 0 and float(rows["evaluate"][loop]) == 0
+    assert lines[-1].startswith("fixed cost per unit, all stages: mean ")
