@@ -1,6 +1,7 @@
 # Two commands on a fresh machine:
 #   make study   set up (if needed), then run the embedded study end to end and publish its figures
 #   make test    set up (if needed), then lint (ruff) and run the whole test suite
+#   make test-fast   the same without the end-to-end runs marked slow (the inner loop)
 # With no virtual environment active, one is created in .venv. The pinned CPU build of torch is
 # installed before the package so that no open requirement pulls a multi-GB CUDA build.
 
@@ -17,7 +18,7 @@ TORCH ?= torch==2.13.0
 PARAMETERS ?= parameters/embedded.yaml
 JOBS ?=
 
-.PHONY: setup study test lint layers smoke lab tensorboard clean-runs
+.PHONY: setup study test test-fast lint layers smoke lab tensorboard clean-runs
 
 setup: $(STAMP)
 
@@ -34,6 +35,9 @@ study: setup
 
 test: setup lint
 	$(PYTHON) -m pytest
+
+test-fast: setup lint  # the inner loop: everything but the end-to-end runs marked slow
+	$(PYTHON) -m pytest -m "not slow"
 
 lint: setup
 	$(PYTHON) -m ruff check src tests benchmarks notebooks

@@ -86,6 +86,7 @@ def test_the_coverage_benchmark_prints_the_grid():
     assert len(lines) == 1 + 8
 
 
+@pytest.mark.slow
 def test_the_overhead_benchmark_splits_each_stage_around_the_training_loop(smoke_reference):
     command = [sys.executable, "benchmarks/overhead.py", "parameters/smoke.yaml"]
     env = {**os.environ, "SOR_RUNS_DIR": str(smoke_reference)}

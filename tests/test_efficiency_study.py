@@ -13,6 +13,8 @@ from scale_or_reason.core import files
 from scale_or_reason.data import pool as pool_data
 from test_efficiency import FIXTURE
 
+pytestmark = pytest.mark.slow  # a whole micro study through papermill
+
 
 @pytest.fixture(scope="module")
 def finished_study(tmp_path_factory):

@@ -11,6 +11,7 @@ import sys
 import pytest
 import torch
 import yaml
+from huggingface_hub import constants as hub_constants
 from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
 from conftest import PARAMETERS
@@ -183,6 +184,9 @@ def test_a_base_student_stops_at_the_end_of_a_turn(base_model_folder):
 
 def test_an_unreachable_hub_model_names_the_offline_alternative(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # huggingface_hub reads the variable once, when imported: patch its flag too, or the hub is
+    # tried over the network until it times out (46 s here).
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(HubUnreachableError, match=r"Offline: .*local folder"):
         load_pretrained("Qwen/Qwen2.5-0.5B-not-cached", bf16=False)
 

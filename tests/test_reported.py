@@ -132,6 +132,7 @@ def test_a_reported_study_runs_nothing_and_plans_one_analysis():
         parse_study(ordinary)
 
 
+@pytest.mark.slow
 def test_sor_study_draws_the_papers_figures_and_recounts_its_claims(tmp_path, isolated_runs):
     parameters = tmp_path / "paper-reported.yaml"
     figures = tmp_path / "figures"

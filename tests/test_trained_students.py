@@ -7,6 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 import yaml
+from huggingface_hub import constants as hub_constants
 
 from conftest import PARAMETERS, SMOKE, run_sor
 from scale_or_reason import units
@@ -60,6 +61,7 @@ def test_trained_students_get_evaluation_units_and_no_training(released_standins
     assert units.model_source(study, "small", "reasoning") == trained["small"]["reasoning"]
 
 
+@pytest.mark.slow
 def test_trained_students_are_scored_as_their_own_evaluation_did(released_standins, isolated_runs, tmp_path):
     trained, reference = released_standins
     parameters = tmp_path / "released-standin.yaml"
@@ -123,6 +125,9 @@ def test_a_trained_recipe_the_study_does_not_evaluate_is_refused():
 
 def test_an_unreachable_released_student_names_the_local_folder_to_use(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # huggingface_hub reads the variable once, when imported: patch its flag too, or the hub is
+    # tried over the network until it times out (46 s here).
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
     study = parse_study(standin_study({}))
     with pytest.raises(HubUnreachableError, match=r"Offline: .*local folder"):
         evaluate.lm_eval_model(study, "Scale-or-Reason/Qwen2.5-0.5B-ift-not-cached", "ift")
