@@ -37,7 +37,7 @@ def test_finished_units_are_skipped_and_unfinished_ones_run(smoke_study, monkeyp
             units.mark_complete(unit.folder)
     executed = []
 
-    def fake_execute(unit, study):
+    def fake_execute(unit, study, kernels=None):
         executed.append(unit.key)
         units.mark_complete(unit.folder)
 
@@ -56,7 +56,7 @@ def test_finished_units_are_skipped_and_unfinished_ones_run(smoke_study, monkeyp
 def test_a_failed_unit_stops_its_dependants_and_is_reported(smoke_study, monkeypatch):
     planned = plan(smoke_study, "parameters/smoke.yaml")
 
-    def fail_training(unit, study):
+    def fail_training(unit, study, kernels=None):
         if unit.key == "train:tiny-ift":
             raise execution.UnitFailed("train:tiny-ift failed")
         units.mark_complete(unit.folder)

@@ -369,7 +369,13 @@ def test_smoke_study_on_slurm_matches_the_local_run(local_slurm, smoke_reference
     locally = pd.read_csv(units.results_csv(study))
     assert len(on_slurm_results) == len(units.students(study)) * len(study.benchmarks)
     pd.testing.assert_frame_equal(_without_timings(on_slurm_results), _without_timings(locally))
-    # Same seed, same threads, same CPU: the trained weights are the same bytes.
+    # Same seed, same threads, same CPU: the trained weights and the generations are the same bytes,
+    # from fresh kernels on Slurm and from the local runner's warm (forked) ones.
     for unit in (u for u in planned if u.stage == "train"):
         checkpoint = unit.folder.relative_to(slurm_runs) / "model" / "model.safetensors"
         assert (slurm_runs / checkpoint).read_bytes() == (local_runs / checkpoint).read_bytes(), unit.key
+    for unit in (u for u in planned if u.stage == "evaluate"):
+        written = sorted((unit.folder / "samples").glob("*.jsonl"))
+        assert len(written) == len(study.benchmarks), unit.key
+        for samples in (path.relative_to(slurm_runs) for path in written):
+            assert (slurm_runs / samples).read_bytes() == (local_runs / samples).read_bytes(), samples

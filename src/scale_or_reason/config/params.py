@@ -406,6 +406,9 @@ class RunnerParams(Section):
     # Embedded studies never touch the hub (and keep its caches in the run folder); paper studies
     # set this false to download models and datasets into the user's own cache.
     offline: bool = True
+    # Local executor: each unit's kernel forked from one that has already imported torch,
+    # transformers, TRL and lm-eval (`orchestration/warm_kernels.py`); false: a fresh kernel each.
+    warm_kernels: bool = True
 
 
 class CorpusSize(Section):

@@ -21,7 +21,9 @@ from .. import units
 from ..config import paths
 from ..config.params import StudyParams
 from ..units import Unit
+from . import warm_kernels
 from .interface import UnitFailed
+from .warm_kernels import KernelPool
 
 LOG_TAIL_LINES = 30
 
@@ -63,16 +65,14 @@ def kernel_environment(study: StudyParams, threads: int) -> dict[str, str]:
     return env
 
 
-def execute(unit: Unit, study: StudyParams) -> None:
-    """One papermill execution; the executed notebook and its log stay in the unit's folder."""
+def execute(unit: Unit, study: StudyParams, kernels: KernelPool | None = None) -> None:
+    """One papermill execution, its kernel from `kernels` when given; the executed notebook and its
+    log stay in the unit's folder."""
     # An interrupted training unit keeps its periodic checkpoints and resumes from the last one.
     units.reset(unit.folder, keep=(units.CHECKPOINTS,) if unit.stage == "train" else ())
     log_file = unit.folder / "papermill.log"
     executed = unit.folder / unit.notebook.name
-    command = [
-        sys.executable,
-        "-m",
-        "papermill",
+    arguments = [
         str(unit.notebook),
         str(executed),
         "-y",
@@ -85,6 +85,10 @@ def execute(unit: Unit, study: StudyParams) -> None:
         "--no-progress-bar",
     ]
     environment = kernel_environment(study, unit.threads)
+    command = [sys.executable, "-m", "papermill", *arguments]
+    if kernels is not None:
+        environment = kernels.environment(environment)
+        command = warm_kernels.command("papermill", arguments)
     with log_file.open("w") as log:
         finished = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=environment, check=False)
     if finished.returncode != 0:
@@ -106,11 +110,11 @@ def notebook_error(executed: Path) -> str:
     return f"{errors[0]['ename']}: {errors[0]['evalue']}" if errors else ""
 
 
-def timed(unit: Unit, study: StudyParams) -> Outcome:
+def timed(unit: Unit, study: StudyParams, kernels: KernelPool | None = None) -> Outcome:
     """Execute `unit`; its outcome, failed or not, with the seconds it took."""
     start = time.perf_counter()
     try:
-        execute(unit, study)
+        execute(unit, study, kernels)
     except UnitFailed as error:
         return Outcome(unit, "failed", time.perf_counter() - start, str(error))
     return Outcome(unit, "ran", time.perf_counter() - start)

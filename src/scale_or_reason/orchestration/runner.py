@@ -11,6 +11,7 @@ and the unit starts again. The run ends with a timing table per stage.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -30,6 +31,7 @@ from .interface import UnitFailed
 from .lock import study_lock
 from .notebooks import check_notebook_parameters
 from .slurm import run_units_slurm
+from .warm_kernels import KernelPool
 
 
 def run_units(planned: list[Unit], study: StudyParams, jobs: int, rerun: set[str]) -> list[Outcome]:
@@ -46,6 +48,7 @@ def run_units(planned: list[Unit], study: StudyParams, jobs: int, rerun: set[str
     running: dict[Future, Unit] = {}
     failed = False
     with (
+        KernelPool() if study.runner.warm_kernels and pending else contextlib.nullcontext() as kernels,
         ThreadPoolExecutor(max_workers=jobs) as pool,
         tqdm(total=len(planned), desc=study.study, unit="unit") as bar,
     ):
@@ -54,7 +57,7 @@ def run_units(planned: list[Unit], study: StudyParams, jobs: int, rerun: set[str
             finished = {key for key, outcome in outcomes.items() if outcome.status in ("ran", "skipped")}
             ready = [u for u in pending.values() if set(u.needs) <= finished]
             for unit in sorted(ready, key=lambda u: -u.cost)[: 0 if failed else jobs - len(running)]:
-                running[pool.submit(timed, unit, study)] = pending.pop(unit.key)
+                running[pool.submit(timed, unit, study, kernels)] = pending.pop(unit.key)
             if not running:
                 break
             bar.set_postfix_str(", ".join(u.key for u in running.values()), refresh=True)
