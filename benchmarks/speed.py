@@ -12,7 +12,8 @@ For each scale of the study, on its reasoning rows (the longer format) and its o
   collator) instead of packed (`training.packing`): what packing saves;
 - `mfu`: exact training FLOPs per trainer step over the step's time and this machine's measured
   single-thread matmul peak (`core.machine`);
-- `prepare_s`: the seconds TRL spends preparing (tokenizing) the rows before the first step;
+- `prepare_s`: the seconds spent preparing (tokenizing) the rows before the first step, as a
+  training unit does (`training/prepared.py`);
 - `eval_items_per_s`, `gen_tokens`: lm-eval through the project's evaluation path on `--items`
   items of every benchmark, with the trained-for-`--steps` student (it may not stop where a
   trained one does: `gen_tokens` is what it generated per item).
@@ -93,9 +94,8 @@ def measure_training(study, scale: str, steps: int, peak: float) -> tuple[dict, 
     args.max_steps = steps
     timer = StepTimes()
     start = time.perf_counter()
-    trainer = train.SmallVocabSFTTrainer(
-        model=model, args=args, train_dataset=rows, processing_class=tokenizer, callbacks=[timer]
-    )
+    trainer = train.build_trainer(study, scale, model, tokenizer, rows, args)  # rows prepared as a unit does
+    trainer.add_callback(timer)
     prepare = time.perf_counter() - start
     used = order[: steps * study.training.samples_per_step]
     trainer.train_dataset = trainer.train_dataset.select(used)
