@@ -38,3 +38,4 @@ def test_a_dataset_already_prepared_is_trained_on_as_it_is(small_tokenizer, tmp_
     prepared = prepared_rows(recipe_rows(pairs, "reasoning"), small_tokenizer)
     marked = prepared.map(lambda row: {"labels": [-100] * (len(row["labels"]) - 1) + row["labels"][-1:]})
     assert trl_prepared(marked, small_tokenizer, tmp_path)["labels"] == marked["labels"]
+    assert prepared_rows(marked, small_tokenizer) is marked  # tokenized rows (the smoke) pass through

@@ -23,7 +23,10 @@ from .packing import IGNORED_LABEL
 
 def prepared_rows(rows: Dataset, tokenizer, chat_template: str | None = None) -> Dataset:
     """`rows` (conversational `prompt` and `completion`, optional `chat_template_kwargs`) with
-    `input_ids` and `labels` (the prompt masked): loss on the completion only, as TRL's default."""
+    `input_ids` and `labels` (the prompt masked): loss on the completion only, as TRL's default.
+    Rows already tokenized, or not conversational prompt-completion pairs, are left to TRL as they are."""
+    if "input_ids" in rows.column_names or not {"prompt", "completion"} <= set(rows.column_names):
+        return rows
     columns = rows[:]  # one read of every row: a column of `rows` would read itself again per index
     prompts, completions = columns["prompt"], columns["completion"]
     template_kwargs = columns.get("chat_template_kwargs", [{}] * len(rows))
