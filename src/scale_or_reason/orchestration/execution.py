@@ -23,7 +23,6 @@ from ..config.params import StudyParams
 from ..units import Unit
 from . import warm_kernels
 from .interface import UnitFailed
-from .warm_kernels import KernelPool
 
 LOG_TAIL_LINES = 30
 
@@ -65,7 +64,7 @@ def kernel_environment(study: StudyParams, threads: int) -> dict[str, str]:
     return env
 
 
-def execute(unit: Unit, study: StudyParams, kernels: KernelPool | None = None) -> None:
+def execute(unit: Unit, study: StudyParams, kernels: warm_kernels.KernelPool | None = None) -> None:
     """One papermill execution, its kernel from `kernels` when given; the executed notebook and its
     log stay in the unit's folder."""
     # An interrupted training unit keeps its periodic checkpoints and resumes from the last one.
@@ -110,7 +109,7 @@ def notebook_error(executed: Path) -> str:
     return f"{errors[0]['ename']}: {errors[0]['evalue']}" if errors else ""
 
 
-def timed(unit: Unit, study: StudyParams, kernels: KernelPool | None = None) -> Outcome:
+def timed(unit: Unit, study: StudyParams, kernels: warm_kernels.KernelPool | None = None) -> Outcome:
     """Execute `unit`; its outcome, failed or not, with the seconds it took."""
     start = time.perf_counter()
     try:

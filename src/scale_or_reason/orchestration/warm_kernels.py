@@ -3,12 +3,13 @@ imported torch, transformers, TRL, datasets and lm-eval.
 
 A fresh `ipykernel` spends 5–8 s of a unit importing those before the first training step or
 generation, 75 times in the embedded study. Here a study starts one kernel server per kernel
-environment (`serve`); papermill still starts its kernel through a kernel spec named `python3`,
-but that spec's command (`launch`) asks the server for a fork with papermill's connection file,
-environment, working folder and standard streams, and stands in for the kernel until it exits:
-signals go on to it, its exit status comes back, and if either side dies the kernel is killed.
-Every unit still gets a kernel of its own, started from the same imports, so its results do not
-change (the study's checkpoints and samples are byte-identical; `tests/test_warm_kernels.py`).
+environment (`serve`). The unit's papermill process is a launcher that asks the server for a fork
+(`papermill`); papermill still starts its kernel through a kernel spec named `python3`, whose
+command is another launcher (`kernel`). A launcher sends the server its arguments, environment,
+working folder and standard streams, and stands in for the fork until it exits: signals go on to
+it, its exit status comes back, and if either side dies the fork is killed. Every unit still gets
+a kernel of its own, started from the same imports, so its results do not change (checkpoints
+and samples byte-identical to fresh kernels': `tests/test_slurm.py`).
 
 A launcher that finds no server for its exact environment (a Slurm node, the first seconds of a
 study while the server imports, another thread budget) starts an ordinary `ipykernel` instead.
@@ -118,9 +119,8 @@ class KernelPool:
         path = socket_path(self.folder, warm)
         with self.starting:
             if path not in self.servers:
-                command = [sys.executable, "-m", __name__, "serve", str(path)]
                 self.servers[path] = subprocess.Popen(
-                    command,
+                    [sys.executable, "-m", __name__, "serve", str(path)],
                     env=warm,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,

@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 import warnings
 
-import numpy as np
 from datasets import Dataset, List, Value
 from trl.data_utils import common_prefix_length
 
 from .packing import IGNORED_LABEL
 
 
-def prepared_rows(rows: Dataset, tokenizer, chat_template: str | None = None) -> Dataset:
+def prepared_rows(rows: Dataset, tokenizer) -> Dataset:
     """`rows` (conversational `prompt` and `completion`, optional `chat_template_kwargs`) with
     `input_ids` and `labels` (the prompt masked): loss on the completion only, as TRL's default.
     Rows already tokenized, or not conversational prompt-completion pairs, are left to TRL as they are."""
@@ -36,7 +35,7 @@ def prepared_rows(rows: Dataset, tokenizer, chat_template: str | None = None) ->
     input_ids: list[list[int]] = [[]] * len(rows)
     labels: list[list[int]] = [[]] * len(rows)
     for key, indices in groups.items():
-        kwargs = {"chat_template": chat_template, "tools": None, **json.loads(key)}
+        kwargs = json.loads(key)  # TRL's chat_template and tools are None for these rows: the defaults
         alone = [prompts[i] for i in indices]
         prompt_ids = _token_ids(tokenizer, alone, add_generation_prompt=True, **kwargs)
         full_ids = _token_ids(tokenizer, [prompts[i] + completions[i] for i in indices], **kwargs)
@@ -49,7 +48,7 @@ def prepared_rows(rows: Dataset, tokenizer, chat_template: str | None = None) ->
                     stacklevel=2,
                 )
             input_ids[index] = full
-            labels[index] = _masked(full, prompt_length)
+            labels[index] = [IGNORED_LABEL] * prompt_length + full[prompt_length:]
     # Named, not hashed: `datasets` would pickle every token of the new columns to fingerprint them.
     fingerprint = f"{rows._fingerprint}-prepared"
     with_ids = rows.add_column(
@@ -59,13 +58,5 @@ def prepared_rows(rows: Dataset, tokenizer, chat_template: str | None = None) ->
 
 
 def _token_ids(tokenizer, conversations: list[list[dict]], **kwargs) -> list[list[int]]:
-    if not conversations:
-        return []
     rendered = tokenizer.apply_chat_template(conversations, tokenize=True, return_dict=True, **kwargs)
     return rendered["input_ids"]
-
-
-def _masked(token_ids: list[int], prompt_length: int) -> list[int]:
-    labels = np.asarray(token_ids, dtype=np.int64)
-    labels[:prompt_length] = IGNORED_LABEL
-    return labels.tolist()
