@@ -5,7 +5,9 @@
 For every finished unit of the study, from what the run left in its folder: the unit's seconds as
 the runner timed them (`timings.csv`, start of the papermill process to the unit complete), the
 papermill run's own duration and each code cell's (the executed notebook's metadata), and for
-training units the loop (`train_seconds` in `train_metrics.json`). Prints, per stage, the mean
+training units the loop (`train_seconds` in `train_metrics.json`), for evaluation units the
+generation (`generation_seconds` in `complete.json`; an evaluation written before it was recorded
+counts its generation as fixed cost). Prints, per stage, the mean
 seconds of: the process's start, the kernel's start and saving, the cells before the main one,
 the main cell outside the training loop, the loop, the cells after it; then the fixed cost per
 unit (everything but the loop) and its share of the stage's slot time. `process_start` is the
@@ -46,6 +48,8 @@ def unit_record(unit: units.Unit, unit_seconds: float | None) -> dict | None:
     main = max(range(len(cells)), key=lambda index: cells[index][1])  # the cell that does the work
     metrics_file = unit.folder / "train_metrics.json"
     loop = files.read_json(metrics_file)["train_seconds"] if metrics_file.is_file() else 0.0
+    # An evaluation unit's loop is its generation (recorded since the evaluation counts it).
+    loop = files.read_json(unit.folder / units.COMPLETE).get("generation_seconds", loop)
     papermill = notebook["metadata"]["papermill"]["duration"]
     return {
         "stage": unit.stage,

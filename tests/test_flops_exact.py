@@ -224,3 +224,15 @@ def test_sor_flops_refuses_a_config_without_the_needed_fields(tmp_path):
             "total"
         ]
     )
+
+
+def test_decoding_is_counted_in_closed_form_to_the_same_integer_as_step_by_step():
+    for arch in (fixture_architecture("qwen2.5-0.5b"), fixture_architecture("qwen3-235b-a22b")):
+        for prompt, generated in ((1, 1), (37, 2), (120, 977), (4000, 31)):
+            steps = sum(flops.exact_decode_step_flops(arch, prompt + i) for i in range(1, generated))
+            assert (
+                flops.exact_inference_flops(arch, prompt, generated)
+                == flops.exact_prefill_flops(arch, prompt) + steps
+            )
+            paper = sum(flops.decode_step_flops(arch, prompt + i) for i in range(1, generated + 1))
+            assert flops.inference_flops(arch, prompt, generated) == flops.prefill_flops(arch, prompt) + paper

@@ -5,9 +5,9 @@ from transformers import Qwen2Config, Qwen2ForCausalLM
 from trl import SFTConfig, SFTTrainer
 
 from scale_or_reason.config.families import FAMILIES
+from scale_or_reason.data.prepared import prepared_rows, with_format_tokens, write_format_tokens
 from scale_or_reason.data.sft_rows import recipe_rows
 from scale_or_reason.data.teachers import synthetic_pairs
-from scale_or_reason.training.prepared import prepared_rows
 
 
 def trl_prepared(rows: Dataset, tokenizer, tmp_path) -> Dataset:
@@ -39,3 +39,21 @@ def test_a_dataset_already_prepared_is_trained_on_as_it_is(small_tokenizer, tmp_
     marked = prepared.map(lambda row: {"labels": [-100] * (len(row["labels"]) - 1) + row["labels"][-1:]})
     assert trl_prepared(marked, small_tokenizer, tmp_path)["labels"] == marked["labels"]
     assert prepared_rows(marked, small_tokenizer) is marked  # tokenized rows (the smoke) pass through
+
+
+def test_tokens_prepared_once_by_the_data_unit_are_those_a_training_unit_prepares(small_tokenizer, tmp_path):
+    pairs = Dataset.from_list([row for family in FAMILIES for row in synthetic_pairs(family, "train", 8, 0)])
+    assert (
+        with_format_tokens(recipe_rows(pairs, "ift"), tmp_path).column_names
+        == recipe_rows(pairs, "ift").column_names
+    )  # a data folder written before it prepared tokens: the rows are prepared as before
+    write_format_tokens(tmp_path, pairs, small_tokenizer)
+    for recipe in ("ift", "reasoning", "mixed-50"):
+        rows = recipe_rows(pairs, recipe, seed=3)
+        read, prepared = with_format_tokens(rows, tmp_path), prepared_rows(rows, small_tokenizer)
+        assert read.features == prepared.features
+        assert read[:] == prepared[:], recipe
+        assert prepared_rows(read, small_tokenizer) is read
+    fewer = Dataset.from_list(pairs.to_list()[:-1])
+    write_format_tokens(tmp_path, fewer, small_tokenizer)  # a row the tables lack: prepared as before
+    assert "input_ids" not in with_format_tokens(recipe_rows(pairs, "ift"), tmp_path).column_names

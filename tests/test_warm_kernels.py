@@ -102,11 +102,13 @@ def test_the_servers_end_with_the_runner_that_started_them(tmp_path):
             "-c",
             "import os\nfrom scale_or_reason.orchestration.warm_kernels import KernelPool\n"
             "pool = KernelPool().__enter__()\npool.environment(dict(os.environ))\n"
-            "print(*(server.pid for server in pool.servers.values()), flush=True)\nos._exit(0)",
+            "print(pool.folder, *(server.pid for server in pool.servers.values()), flush=True)\n"
+            "os._exit(0)",
         ],
         capture_output=True,
         text=True,
         timeout=300,
     )
-    (server,) = map(int, runner.stdout.split())
-    assert gone_within(server, 10)
+    folder, server = runner.stdout.split()
+    assert gone_within(int(server), 10)
+    assert not Path(folder).exists()  # nor does its temporary folder outlive it

@@ -37,7 +37,7 @@ only trace in either count.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 REQUIRED_FIELDS = (
@@ -190,8 +190,20 @@ def decode_step_flops(arch: Architecture, context: int) -> int:
     return embedding + arch.layers * _paper_layer(arch, 1, context) + logits
 
 
+def decoding_flops(
+    step: Callable[[Architecture, int], int], arch: Architecture, first: int, steps: int
+) -> int:
+    """Σ step(arch, first + i) for i in 0 … steps − 1: a step's count is affine in its context
+    (attention over one more cached position each step), so the sum has a closed form, exact in
+    integers: a unit's thousands of generations are counted at once."""
+    if steps <= 0:
+        return 0
+    slope = step(arch, first + 1) - step(arch, first)
+    return steps * step(arch, first) + slope * (steps * (steps - 1) // 2)
+
+
 def inference_flops(arch: Architecture, prompt_length: int, generated: int) -> int:
-    decoding = sum(decode_step_flops(arch, prompt_length + i) for i in range(1, generated + 1))
+    decoding = decoding_flops(decode_step_flops, arch, prompt_length + 1, generated)
     return prefill_flops(arch, prompt_length) + decoding
 
 
@@ -237,7 +249,7 @@ def exact_decode_step_flops(arch: Architecture, context: int) -> int:
 
 def exact_inference_flops(arch: Architecture, prompt_length: int, generated: int) -> int:
     """Prefill (which yields the first token), then one decode step per further token."""
-    steps = sum(exact_decode_step_flops(arch, prompt_length + i) for i in range(1, generated))
+    steps = decoding_flops(exact_decode_step_flops, arch, prompt_length + 1, generated - 1)
     return exact_prefill_flops(arch, prompt_length) + steps
 
 

@@ -32,9 +32,10 @@ from ..core.hub import load_hub_dataset, load_tokenizer
 from .backends import load_backend
 from .llm_teacher import check_thinking_switch, teach
 from .pool import POOL_FILE, QUESTIONS_FILE, pool_questions, study_pool
+from .prepared import write_format_tokens
 from .released import DATA_FILE_TYPES, released_pairs_report
 from .teachers import synthetic_pairs
-from .tokenizer import build_tokenizer, tokenizer_corpus
+from .tokenizer import build_tokenizer, count_tokens, tokenizer_corpus
 
 PAIRS_FILE = Path("pairs") / "train.jsonl"
 
@@ -131,15 +132,18 @@ def stats_tokenizer(study: StudyParams, train_rows: list[dict]):
 
 def token_stats(tokenizer, tables: dict[str, list[dict]]) -> pd.DataFrame:
     """Per table and family: mean prompt, IFT and reasoning lengths in tokens, and their ratio."""
-    records = []
-    for table, rows in tables.items():
-        for row in rows:
-            count = {
-                k: len(tokenizer(row[k], add_special_tokens=False)["input_ids"])
-                for k in ("prompt", "ift", "reasoning")
+    columns = ("prompt", "ift", "reasoning")
+    frames = [
+        pd.DataFrame(
+            {
+                "table": table,
+                "family": [row["family"] for row in rows],
+                **{column: count_tokens(tokenizer, [row[column] for row in rows]) for column in columns},
             }
-            records.append({"table": table, "family": row["family"], **count})
-    lengths = pd.DataFrame(records)
+        )
+        for table, rows in tables.items()
+    ]
+    lengths = pd.concat(frames, ignore_index=True)
     stats = lengths.groupby(["table", "family"], sort=False).agg(
         n=("prompt", "size"),
         prompt_tokens=("prompt", "mean"),
@@ -178,6 +182,8 @@ def generate_data(study: StudyParams) -> pd.DataFrame:
         files.write_jsonl(folder / QUESTIONS_FILE, pool_questions(pool))
     if study.builds_tokenizer:
         files.write_atomic(folder / "tokenizer", tokenizer.save_pretrained)
+        # Prepared once here: every training unit of the study would tokenize the same rows again.
+        write_format_tokens(folder, load_pairs(folder), tokenizer)
     files.write_json(folder / "teacher_report.json", report)
     files.write_csv(folder / "token_stats.csv", stats)
     units.mark_complete(folder, train_rows=len(train_rows), benchmarks=sorted(benchmarks))

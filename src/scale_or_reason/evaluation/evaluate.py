@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import shlex
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from ..core.answers import final_answer, is_correct
 from ..core.hub import load_from_hub_or_folder, load_tokenizer
 from ..core.model_configs import load_config
 from ..data.pool import POOL_TASK, QUESTIONS_FILE, SOLVED_FILE
-from ..data.tokenizer import TURN_END
+from ..data.tokenizer import TURN_END, count_tokens
 from . import benchmarks
 from .lm_eval_tasks import TASK_PREFIX, generation_task, local_dataset, write_task_yaml
 from .scoring import SYNTHETIC_METRIC
@@ -245,6 +246,23 @@ def toolkit_git_for_lm_eval():
             os.environ["GIT_DIR"] = before
 
 
+class GenerationClock:
+    """Installed as `lm.generate_until`, which lm-eval calls for every generative task: the
+    seconds spent generating, apart from lm-eval's set-up and scoring (a unit's fixed cost)."""
+
+    def __init__(self, lm):
+        self.seconds = 0.0
+        self.generate = lm.generate_until
+        lm.generate_until = self
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.generate(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
 def run_lm_eval(study: StudyParams, lm, tasks_folder: Path, task_names: list[str]) -> dict:
     """lm-eval on the task YAMLs in `tasks_folder`, run from its parent: where their relative data
     paths start."""
@@ -282,12 +300,16 @@ def sample_records(
 ) -> list[dict]:
     """One row per generation: raw response, extracted answer, score (`correct`: 0/1, or a
     graded score such as ROUGE-L for summaries), token counts and FLOPs."""
+    ordered = sorted(samples, key=lambda s: s["doc_id"])
+    # The first request's (rendered prompt, generation kwargs), and the response to it.
+    contexts = [sample["arguments"][0][0] for sample in ordered]
+    responses = [sample["resps"][0][0] for sample in ordered]
+    lengths = zip(count_tokens(tokenizer, contexts), count_tokens(tokenizer, responses), strict=True)
     records = []
-    for sample in sorted(samples, key=lambda s: s["doc_id"]):
-        doc, response = sample["doc"], sample["resps"][0][0]
-        context = sample["arguments"][0][0]  # the first request's (rendered prompt, generation kwargs)
-        prompt_tokens = len(tokenizer(context, add_special_tokens=False)["input_ids"])
-        response_tokens = len(tokenizer(response, add_special_tokens=False)["input_ids"])
+    for sample, context, response, (prompt_tokens, response_tokens) in zip(
+        ordered, contexts, responses, lengths, strict=True
+    ):
+        doc = sample["doc"]
         # The end-of-turn token was generated too (and stripped) unless the cap stopped it.
         gen_tokens = min(response_tokens + 1, cap)
         records.append(
@@ -347,6 +369,7 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str, seed: int | No
         task_names[POOL_TASK] = write_synthetic_task(POOL_TASK, pool_file, folder / "tasks", cap)
     write_lm_eval_command(folder, lm_eval_settings(study, folder, model, recipe, list(task_names.values())))
     lm = lm_eval_model(study, model, recipe)
+    clock = GenerationClock(lm)
     results = run_lm_eval(study, lm, folder / "tasks", list(task_names.values()))
     tokenizer = load_tokenizer(model, trust_remote_code=study.trust_remote_code)
     arch = flops.architecture(load_config(model))
@@ -365,7 +388,9 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str, seed: int | No
         write_solved(folder, records, {question["id"]: question["family"] for question in questions})
     metrics = pd.DataFrame(rows).assign(scale=scale, recipe=recipe, max_gen_toks=cap)
     files.write_csv(folder / "metrics.csv", metrics)
-    units.mark_complete(folder, benchmarks=[b.name for b in study.benchmarks])
+    units.mark_complete(
+        folder, benchmarks=[b.name for b in study.benchmarks], generation_seconds=round(clock.seconds, 3)
+    )
     return metrics
 
 

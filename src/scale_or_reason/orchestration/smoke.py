@@ -37,11 +37,11 @@ from ..config.families import FAMILIES
 from ..config.params import StudyParams
 from ..core import flops, machine, memory
 from ..core.model_configs import pretrained_config, student_architecture
+from ..data.prepared import IGNORED_LABEL
 from ..data.sft_rows import recipe_rows
 from ..data.teachers import synthetic_pairs
-from ..data.tokenizer import TURN_END, build_tokenizer, tokenizer_corpus
+from ..data.tokenizer import TURN_END, build_tokenizer, count_tokens, tokenizer_corpus
 from ..evaluation.evaluate import lm_eval_model
-from ..training.packing import IGNORED_LABEL
 from ..training.students import build_student, prepare_for_chat, random_student, student_config
 from ..training.train import MAX_POSITIONS, build_trainer, sft_config
 from .estimates import token_lengths
@@ -188,10 +188,7 @@ def generate(study: StudyParams, model_folder: Path, prompts: list[str], tokeniz
     start = time.perf_counter()
     responses = lm.generate_until(requests, disable_tqdm=True)
     seconds = time.perf_counter() - start
-    generated = sum(
-        min(len(tokenizer(response, add_special_tokens=False)["input_ids"]) + 1, cap)
-        for response in responses
-    )
+    generated = sum(min(length + 1, cap) for length in count_tokens(tokenizer, responses))
     return {"generated_tokens": generated, "generation_seconds": seconds}
 
 

@@ -163,6 +163,8 @@ def serve(path: Path) -> None:
         for pid in kernels.values():
             _kill(pid, signal.SIGKILL)
         path.unlink(missing_ok=True)
+        if os.getppid() != runner:  # the runner died without its clean-up: the pool's folder goes too
+            shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def _accept(listener: socket.socket, selector, kernels: dict) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-IGNORED_LABEL = -100  # TRL labels prompt tokens with it: they carry no loss
+from ..data.prepared import IGNORED_LABEL
 
 
 def first_fit_bins(lengths: list[int]) -> list[list[int]]:

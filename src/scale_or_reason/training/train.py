@@ -41,10 +41,10 @@ from ..core import files, flops, machine
 from ..core.hub import load_tokenizer
 from ..data import pool
 from ..data.generation import load_pairs
+from ..data.prepared import prepared_rows, with_format_tokens
 from ..data.sft_rows import reasoning_rows, recipe_rows, training_order
 from .averaging import DecayAverage
 from .packing import IGNORED_LABEL, PackedBatchCollator
-from .prepared import prepared_rows
 from .students import build_student, count_parameters, load_pretrained, student_config
 
 MAX_POSITIONS = 2048
@@ -227,6 +227,8 @@ def train_student(study: StudyParams, scale: str, recipe: str, seed: int | None 
     if recipe == "base":
         return save_untrained(scale, seed, folder, model, tokenizer)
     rows, selection = training_rows(study, data_folder, recipe)
+    if reads_format_tokens(study, scale, recipe):
+        rows = with_format_tokens(rows, data_folder)
     order = training_order(recipe, rows, study.training.epochs, seed, study.training.balanced_batches)
     steps = -(-len(order) // study.training.samples_per_step)
     args = sft_config(study, scale, recipe, folder / units.CHECKPOINTS, steps, seed)
@@ -282,6 +284,15 @@ def training_rows(study: StudyParams, data_folder: Path, recipe: str) -> tuple[D
     if not chosen:
         raise ValueError(f"recipe {recipe!r} chose no training rows (is the pool or the budget empty?)")
     return reasoning_rows(chosen), pool.selection_stats(chosen)
+
+
+def reads_format_tokens(study: StudyParams, scale: str, recipe: str) -> bool:
+    """Whether the data unit's prepared tokens are this run's: the study's tokenizer (a student
+    built from config), and every row its pair's own answer in its format (a full-granularity
+    recipe of the study's pairs)."""
+    parsed = parse_recipe(recipe)
+    from_config = study.students.scales[scale].from_config
+    return from_config and parsed.granularity == "full" and not parsed.from_pool
 
 
 def save_untrained(scale: str, seed: int, folder: Path, model, tokenizer) -> dict:

@@ -7,17 +7,31 @@ generation prompt, then prompt + completion), then builds the labels in a second
 `apply_chat_template` call, tokenizes the group in one batch and masks the prompt with NumPy. The
 result is what TRL would have built (tested token for token), and a dataset that already holds
 `input_ids` and `labels` is one TRL trains on as it is.
+
+The data unit prepares every training pair once in each format, with the study's tokenizer
+(`write_format_tokens`, `prepared/<format>.parquet`); a training unit of a full-granularity
+recipe takes its rows' tokens from there (`with_format_tokens`) instead of preparing them again.
 """
 
 from __future__ import annotations
 
 import json
 import warnings
+from functools import partial
+from pathlib import Path
 
-from datasets import Dataset, List, Value
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets import Dataset, List, Value, concatenate_datasets
 from trl.data_utils import common_prefix_length
 
-from .packing import IGNORED_LABEL
+from ..core import files
+from .sft_rows import recipe_rows
+
+IGNORED_LABEL = -100  # TRL labels prompt tokens with it: they carry no loss
+PREPARED_FOLDER = "prepared"
+FORMATS = ("ift", "reasoning")
+TOKEN_FEATURES = {"input_ids": List(Value("int32")), "labels": List(Value("int64"))}
 
 
 def prepared_rows(rows: Dataset, tokenizer) -> Dataset:
@@ -51,12 +65,48 @@ def prepared_rows(rows: Dataset, tokenizer) -> Dataset:
             labels[index] = [IGNORED_LABEL] * prompt_length + full[prompt_length:]
     # Named, not hashed: `datasets` would pickle every token of the new columns to fingerprint them.
     fingerprint = f"{rows._fingerprint}-prepared"
-    with_ids = rows.add_column(
-        "input_ids", input_ids, new_fingerprint=f"{fingerprint}-ids", feature=List(Value("int32"))
-    )
-    return with_ids.add_column("labels", labels, new_fingerprint=fingerprint, feature=List(Value("int64")))
+    for name, column in (("input_ids", input_ids), ("labels", labels)):
+        rows = rows.add_column(
+            name, column, new_fingerprint=f"{fingerprint}-{name}", feature=TOKEN_FEATURES[name]
+        )
+    return rows
 
 
 def _token_ids(tokenizer, conversations: list[list[dict]], **kwargs) -> list[list[int]]:
     rendered = tokenizer.apply_chat_template(conversations, tokenize=True, return_dict=True, **kwargs)
     return rendered["input_ids"]
+
+
+def write_format_tokens(data_folder: Path, pairs: Dataset, tokenizer) -> None:
+    """Every training pair prepared in each format (`id`, `input_ids`, `labels`), as a training
+    unit with the study's tokenizer would prepare it."""
+    for form in FORMATS:
+        tokens = prepared_rows(recipe_rows(pairs, form), tokenizer).select_columns(["id", *TOKEN_FEATURES])
+        # Written by pyarrow: `Dataset.to_parquet` would draw a progress bar in the data unit.
+        files.write_atomic(
+            data_folder / PREPARED_FOLDER / f"{form}.parquet", partial(pq.write_table, tokens.data.table)
+        )
+
+
+def with_format_tokens(rows: Dataset, data_folder: Path) -> Dataset:
+    """`rows` (a full-granularity recipe's, each with its pair's `id` and `format`) with the tokens
+    the data unit prepared for them; `rows` as they are where the data folder has none (one written
+    before it prepared them) or lacks a row."""
+    paths = [data_folder / PREPARED_FOLDER / f"{form}.parquet" for form in FORMATS]
+    if not all(path.is_file() for path in paths):
+        return rows
+    tables = [pq.read_table(path) for path in paths]
+    position: dict[tuple[str, str], int] = {}
+    for form, table in zip(FORMATS, tables, strict=True):
+        offset = len(position)
+        position.update(((form, key), offset + i) for i, key in enumerate(table["id"].to_pylist()))
+    columns = rows.select_columns(["format", "id"])[:]
+    keys = zip(columns["format"], columns["id"], strict=True)
+    try:
+        chosen = [position[key] for key in keys]
+    except KeyError:
+        return rows
+    tokens = pa.concat_tables(tables).select(list(TOKEN_FEATURES)).take(chosen)
+    fingerprint = f"{rows._fingerprint}-prepared"
+    columns = Dataset(tokens, fingerprint=f"{fingerprint}-tokens")
+    return concatenate_datasets([rows, columns], axis=1)
