@@ -261,9 +261,16 @@ def test_the_plan_charges_an_llm_teacher_for_both_answers(tmp_path):
     data["teacher"].update(kind="vllm", model="Qwen/Qwen3-235B-A22B")
     file = tmp_path / "paper-vllm.yaml"
     file.write_text(yaml.safe_dump(data))
+    assert "mean token lengths unknown (set estimates.*)" in dry_run(file)  # its answers' lengths
+    data["estimates"].update(ift_tokens=400, reasoning_tokens=4000)
+    file.write_text(yaml.safe_dump(data))
     report = dry_run(file)
+    assert "answer lengths assumed (estimates)" in report
     generate_row = next(line for line in report.splitlines() if line.strip().startswith("generate:data"))
-    assert re.search(r"Qwen/Qwen3-235B-A22B\s+—\s+[0-9.]+e\+\d+\s+[0-9.]+$", generate_row), generate_row
+    hours = r"[0-9,]+\.\d\d"
+    assert re.search(rf"Qwen/Qwen3-235B-A22B\s+—\s+[0-9.]+e\+\d+\s+{hours}\s+{hours}$", generate_row), (
+        generate_row
+    )
     assert "GPU-hours at" in report and "generate 0," not in report
 
 

@@ -35,6 +35,7 @@ from .orchestration.interface import (
     UnknownNotebookParameter,
 )
 from .orchestration.lock import StudyLocked
+from .orchestration.preflight import check_paths
 from .units import STAGES
 
 # Each command imports the heavy libraries it uses (torch, transformers, papermill, lm-eval,
@@ -293,6 +294,7 @@ def compare_before_publishing(study) -> None:
 
 def _check(parameters_file: str) -> None:
     study = load_study(parameters_file)
+    check_paths(study)
     for unit in units.plan(study, parameters_file):
         state = "complete" if units.is_complete(unit.folder) else "to do"
         print(f"{unit.key:<28} {state:<9} {unit.folder}")

@@ -104,6 +104,15 @@ class BenchmarkParams(Section):
     def items_or(self, default: int) -> int:
         return default if self.items is None else self.items
 
+    @model_validator(mode="after")
+    def _synthetic_names_are_not_the_papers(self):
+        if self.family is not None and self.name in PAPER_BENCHMARK_GROUPS:
+            raise ValueError(
+                f"{self.name!r} is one of the paper's benchmarks: a synthetic benchmark (family "
+                f"{self.family}) needs another name, or drop `family` to evaluate the paper's {self.name}"
+            )
+        return self
+
     @property
     def is_synthetic(self) -> bool:
         return self.family is not None
@@ -371,8 +380,10 @@ class JuryParams(Section):
 
 
 class EstimateParams(Section):
-    """Assumed sizes for the plan of a study whose data does not exist yet (`sor study --dry-run`);
-    lengths measured on the generated data replace them once it exists."""
+    """Assumptions for the plan of a study (`sor study --dry-run`): sizes where the teacher's data
+    cannot be counted before it runs (an LLM teacher's answer lengths), and the device's
+    throughput. Counted or shipped corpus sizes (`data.corpus_size`) come before them, lengths
+    measured on the generated data replace them."""
 
     samples: PositiveInt | None = None
     prompt_tokens: PositiveFloat | None = None
@@ -383,6 +394,10 @@ class EstimateParams(Section):
     # the run achieves.
     gpu_flops_per_second: PositiveFloat | None = None
     mfu: Annotated[float, Field(gt=0, le=1)] | None = None
+    # For decoding hours: one GPU's memory bandwidth in bytes/s (the device's data sheet when unset),
+    # and the sequences vLLM decodes at once (the hf backend decodes `evaluation.batch_size`).
+    memory_bandwidth: PositiveFloat | None = None
+    eval_batch_size: PositiveInt = 64
     # The device the hours are for, as torch names it ("NVIDIA H100 80GB HBM3"); this machine's when
     # unset. Its latest `sor doctor --smoke` record replaces the two assumptions above.
     device: str | None = None

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
+# Data files the toolkit reads pairs and prompts from: suffix → the `datasets` loader that reads it.
+DATA_FILE_TYPES = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}
+
 
 def _temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -105,6 +105,25 @@ SPEC_BF16_PEAKS = (
     ("A10G", 70e12),
     ("RTX 4090", 165e12),
 )
+# Memory bandwidth in bytes/s from the same data sheets (decoding reads the weights and the KV cache
+# once per step): the bound on generation speed.
+SPEC_MEMORY_BANDWIDTHS = (
+    ("GH200", 4.0e12),
+    ("H200", 4.8e12),
+    ("H100 PCIe", 2.0e12),
+    ("H100 NVL", 3.9e12),
+    ("H100", 3.35e12),
+    ("H800", 3.35e12),
+    ("B200", 8.0e12),
+    ("A100-SXM4-40GB", 1.555e12),
+    ("A100 PCIe 40GB", 1.555e12),
+    ("A100", 2.0e12),
+    ("A800", 2.0e12),
+    ("L40S", 0.864e12),
+    ("L4", 0.3e12),
+    ("A10G", 0.6e12),
+    ("RTX 4090", 1.008e12),
+)
 SMOKE_RECORDS = "smoke_records.json"
 
 
@@ -126,6 +145,11 @@ class Device:
 def spec_bf16_peak(name: str) -> float | None:
     """The data sheet's dense bf16 FLOP/s of a GPU by its name; None for a device not listed."""
     return next((peak for fragment, peak in SPEC_BF16_PEAKS if fragment in name), None)
+
+
+def spec_memory_bandwidth(name: str) -> float | None:
+    """The data sheet's memory bandwidth (bytes/s) of a GPU by its name; None for one not listed."""
+    return next((bandwidth for fragment, bandwidth in SPEC_MEMORY_BANDWIDTHS if fragment in name), None)
 
 
 def cpu_name() -> str:

@@ -28,12 +28,13 @@ from .. import units
 from ..config import paths
 from ..config.params import StudyParams, load_study
 from ..core import files
+from ..core.files import DATA_FILE_TYPES
 from ..core.hub import load_hub_dataset, load_tokenizer
 from .backends import load_backend
 from .llm_teacher import check_thinking_switch, teach
 from .pool import POOL_FILE, QUESTIONS_FILE, pool_questions, study_pool
 from .prepared import write_format_tokens
-from .released import DATA_FILE_TYPES, released_pairs_report
+from .released import released_pairs_report
 from .teachers import synthetic_pairs
 from .tokenizer import build_tokenizer, count_tokens, tokenizer_corpus
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from datasets import Features, Value, concatenate_datasets, load_dataset
 
 from ..config import paths
+from ..core.files import DATA_FILE_TYPES
 from ..core.hub import load_hub_dataset
 from ..core.thinking import THINK_CLOSE, THINK_OPEN, format_reasoning, split_reasoning, strip_empty_think
 from .teachers import PAIR_COLUMNS, corpus_pair
@@ -28,7 +29,6 @@ logger = logging.getLogger(__name__)
 RELEASED_PAIRS = ("Scale-or-Reason/general-reasoning-ift-pairs", "Scale-or-Reason/math-reasoning-ift-pairs")
 RELEASED_SPLIT = "reasoning_ift_pairs"
 RELEASED_COLUMNS = ("prompt", "reasoning", "ift")
-DATA_FILE_TYPES = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}  # suffix → datasets loader
 DATASET_ID = re.compile(r"[\w.-]+/[\w.-]+")  # datasets always have an owner
 
 

@@ -39,7 +39,7 @@ from ..config import paths
 from ..config.params import ParametersError, StudyParams
 from ..core import flops, machine, memory
 from ..core.hub import hub_offline
-from ..core.model_configs import student_architecture
+from ..core.model_configs import model_config, student_architecture
 from ..evaluation.benchmarks import KNOWN_BENCHMARKS
 from ..evaluation.evaluate import PAPER_MAX_GEN_TOKS, max_gen_toks
 from . import estimates, preflight
@@ -88,6 +88,7 @@ def doctor(
         *check_packages(study),
         *check_devices(study, devices),
         *check_memory(study, devices),
+        *check_long_runs(study),
         check_disk(study, parameters_file),
         *check_sources(study),
     ]
@@ -320,7 +321,63 @@ def longest_sequence(study: StudyParams) -> tuple[int | None, str]:
     lengths = estimates.token_lengths(study)
     if lengths is None:
         return None, "unknown"
-    return round(lengths["prompt"] + lengths["reasoning"]), "the estimates' mean prompt + reasoning length"
+    return (
+        round(lengths["prompt"] + lengths["reasoning"]),
+        "the mean prompt + reasoning length: a floor, the longest row is longer",
+    )
+
+
+def check_long_runs(study: StudyParams) -> list[Check]:
+    """A GPU study's training units run for hours: the longest row they may meet is bounded
+    (`training.max_length`) and a killed unit resumes (`training.checkpoint_steps`)."""
+    scale = largest(study, trained_scales(study))
+    if not needs_gpu(study) or scale is None:
+        return []
+    checks = []
+    if study.training.max_length is None:
+        budget = study.teacher.decoding.thinking.max_new_tokens
+        context = student_context(study, scale)
+        longest = budget if context is None else min(budget, context)
+        of_context = "" if context is None else f", the {scale} student's context {context:,}"
+        checks.append(
+            Check(
+                "training",
+                "warn",
+                f"training.max_length is unset: the memory above is not at the worst case; the teacher's "
+                f"budget allows {budget:,} answer tokens after a prompt (teacher.decoding){of_context}",
+                f"training.max_length: {longest} (a longer row refuses the run, never truncated)",
+            )
+        )
+    if study.training.checkpoint_steps is None:
+        longest = longest_training_hours(study)
+        hours = f"; the longest training unit is about {longest:,.0f} GPU-hours" if longest else ""
+        checks.append(
+            Check(
+                "training",
+                "warn",
+                f"training.checkpoint_steps is unset: a killed training unit starts over{hours}",
+                "training.checkpoint_steps: 1000 (the unit resumes from its last checkpoint)",
+            )
+        )
+    return checks
+
+
+def student_context(study: StudyParams, scale: str) -> int | None:
+    model = study.students.scales[scale].model
+    return None if model is None else getattr(model_config(model), "max_position_embeddings", None)
+
+
+def longest_training_hours(study: StudyParams) -> float | None:
+    device = estimates.throughput(study)
+    lengths = estimates.token_lengths(study)
+    if device is None or lengths is None:
+        return None
+    train = [
+        estimates.unit_flops(study, run.scale, run.recipe, lengths)[0]
+        for run in units.runs(study)
+        if units.trained_source(study, run.scale, run.recipe) is None
+    ]
+    return device.hours(max(train, default=0.0) or None)
 
 
 def shards_of(study: StudyParams, processes: int | None = None) -> int:

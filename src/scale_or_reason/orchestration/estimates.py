@@ -12,6 +12,8 @@ the plan).
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -19,34 +21,39 @@ import pandas as pd
 from .. import units
 from ..config.params import StudyParams, load_study
 from ..config.recipes import FORMATS, parse_recipe
-from ..core import flops, machine
+from ..core import files, flops, machine
 from ..core.model_configs import model_config, student_architecture
+from ..data.corpus_size import LENGTH_COLUMNS, teacher_data
 from .notebooks import check_notebook_parameters
+from .preflight import check_paths
 
 
 def token_lengths(study: StudyParams) -> dict[str, float] | None:
-    """Mean prompt, IFT and reasoning lengths: measured if the data exists, else assumed."""
+    """Mean prompt, IFT and reasoning lengths in tokens: measured if the data exists, else counted
+    or known from the teacher's data (`data.corpus_size`), else assumed; None if any is unknown."""
     data = units.data_dir(study)
     if units.is_complete(data):
         stats = pd.read_csv(data / "token_stats.csv")
         train = stats[stats["table"] == "train"]
         weights = train["n"] / train["n"].sum()
-        return {k: float((train[f"{k}_tokens"] * weights).sum()) for k in ("prompt", "ift", "reasoning")}
-    estimates = study.estimates
-    if None in (estimates.prompt_tokens, estimates.ift_tokens, estimates.reasoning_tokens):
-        return None
-    return {
-        "prompt": estimates.prompt_tokens,
-        "ift": estimates.ift_tokens,
-        "reasoning": estimates.reasoning_tokens,
-    }
+        return {k: float((train[f"{k}_tokens"] * weights).sum()) for k in LENGTH_COLUMNS}
+    lengths = teacher_data(study).lengths or {}
+    return lengths if set(LENGTH_COLUMNS) <= set(lengths) else None
+
+
+def lengths_source(study: StudyParams) -> str:
+    if units.is_complete(units.data_dir(study)):
+        return "measured on the generated data"
+    return teacher_data(study).source
 
 
 def training_samples(study: StudyParams) -> int | None:
-    teacher = study.teacher
-    if teacher.kind == "synthetic":
-        return teacher.train_per_family * len(teacher.families)
-    return teacher.limit or study.estimates.samples
+    data = units.data_dir(study)
+    if units.is_complete(data):
+        rows = files.read_json(data / units.COMPLETE).get("train_rows")
+        if rows is not None:
+            return int(rows)
+    return teacher_data(study).samples
 
 
 def unit_flops(
@@ -63,10 +70,17 @@ def unit_flops(
     target = share * lengths["reasoning"] + (1 - share) * lengths["ift"]
     rows = samples * study.training.epochs
     train = rows * 3 * flops.forward_flops(arch, round(lengths["prompt"] + target))
-    generated = lengths["reasoning"] if share > 0 else lengths["ift"]
     items = evaluation_items(study)
-    per_item = flops.inference_flops(arch, round(lengths["prompt"]), round(generated))
+    per_item = flops.inference_flops(arch, round(lengths["prompt"]), generated_tokens(study, recipe, lengths))
     return float(train), (None if items is None else float(items * per_item))
+
+
+def generated_tokens(study: StudyParams, recipe: str, lengths: dict) -> int:
+    """Tokens a student writes per item: the teacher's mean in the format it was trained towards,
+    capped by the evaluation's `max_gen_toks`."""
+    fmt = "reasoning" if parse_recipe(recipe).reasoning_share > 0 else "ift"
+    cap = study.evaluation.max_gen_toks
+    return round(lengths[fmt]) if cap is None else min(round(lengths[fmt]), cap)
 
 
 def evaluation_items(study: StudyParams) -> int | None:
@@ -91,23 +105,38 @@ def teacher_flops(study: StudyParams, lengths: dict | None) -> float | None:
     return float(samples * both)
 
 
-def throughput(study: StudyParams) -> tuple[float, str] | None:
+@dataclass(frozen=True)
+class Throughput:
+    """What one device achieves: FLOP/s (its peak × MFU), memory bandwidth in bytes/s (None when
+    unknown: decoding is then counted as compute-bound), and how both were found."""
+
+    flops_per_second: float
+    memory_bandwidth: float | None
+    kind: str  # GPU-hours or CPU-hours
+    how: str
+
+    def hours(self, flop_count: float | None) -> float | None:
+        return None if flop_count is None else flop_count / self.flops_per_second / 3600
+
+
+def throughput(study: StudyParams) -> Throughput | None:
     """The FLOP/s a unit achieves, and where that figure comes from: the latest `sor doctor
     --smoke` on the plan's device (`estimates.device`, else this machine's) at the study's
-    precision when one is recorded,
-    else the assumed peak and MFU of `estimates`; None without either."""
-    device = study.estimates.device or machine.device_name()
+    precision when one is recorded, else the assumed peak and MFU of `estimates`; None without
+    either. The memory bandwidth: `estimates.memory_bandwidth`, else the device's data sheet."""
+    estimates = study.estimates
+    device = estimates.device or machine.device_name()
+    bandwidth = estimates.memory_bandwidth or machine.spec_memory_bandwidth(device)
     record = machine.smoke_record(device)
     # A record at another precision (a CPU run in fp32 for a bf16 GPU study) says nothing of its MFU.
     if record is not None and record.get("bf16") == study.training.bf16:
         peak, mfu = record["peak_flops_per_second"], record["mfu"]
-        hours = "CPU-hours" if record.get("kind") == "cpu" else "GPU-hours"
+        kind = "CPU-hours" if record.get("kind") == "cpu" else "GPU-hours"
         how = (
-            f"{hours} at MFU {mfu:.0%} of {peak:.3g} FLOP/s, measured by `sor doctor --smoke` on {device} "
+            f"{kind} at MFU {mfu:.0%} of {peak:.3g} FLOP/s, measured by `sor doctor --smoke` on {device} "
             f"({record['model']}, {record['date']})"
         )
-        return peak * mfu, how
-    estimates = study.estimates
+        return Throughput(peak * mfu, bandwidth, kind, how)
     if estimates.gpu_flops_per_second is None or estimates.mfu is None:
         return None
     how = (
@@ -115,19 +144,91 @@ def throughput(study: StudyParams) -> tuple[float, str] | None:
         f"(estimates; no smoke record of {device} at this precision: `sor doctor PARAMS --smoke` on "
         "the target device measures it)"
     )
-    return estimates.gpu_flops_per_second * estimates.mfu, how
+    return Throughput(estimates.gpu_flops_per_second * estimates.mfu, bandwidth, "GPU-hours", how)
 
 
-def device_hours(unit_flops: float | None, achieved: tuple[float, str] | None) -> float | None:
-    if unit_flops is None or achieved is None:
+def decoding_seconds(
+    arch: flops.Architecture,
+    prompt: int,
+    generated: int,
+    items: int,
+    batch: int,
+    device: Throughput,
+    value_bytes: int,
+) -> float:
+    """Seconds for one device to answer `items` prompts, `batch` at a time: the prompts' prefill
+    bound by compute; each decoding step by the slower of computing the batch's next tokens and
+    reading the weights and the batch's KV cache at the device's memory bandwidth (decoding is
+    memory-bound at any batch a GPU holds)."""
+    prefill = items * flops.prefill_flops(arch, prompt) / device.flops_per_second
+    if generated <= 1:
+        return prefill
+    mean_context = prompt + generated / 2  # the KV cache grows linearly: its mean is exact
+    steps = math.ceil(items / batch) * (generated - 1)
+    compute = min(batch, items) * flops.decode_step_flops(arch, round(mean_context)) / device.flops_per_second
+    if device.memory_bandwidth is None:
+        return prefill + steps * compute
+    weights = flops.parameter_counts(arch)["total"] * value_bytes
+    cache = (
+        2 * arch.layers * arch.kv_width * value_bytes * mean_context * min(batch, items)
+    )  # keys and values
+    return prefill + steps * max(compute, (weights + cache) / device.memory_bandwidth)
+
+
+def evaluation_batch(study: StudyParams) -> int:
+    if study.evaluation.backend == "vllm":
+        return study.estimates.eval_batch_size
+    return study.evaluation.batch_size
+
+
+def value_bytes(study: StudyParams) -> int:
+    return 2 if study.training.bf16 else 4
+
+
+def evaluation_hours(
+    study: StudyParams, scale: str, recipe: str, lengths: dict | None, device
+) -> float | None:
+    items = evaluation_items(study)
+    if lengths is None or items is None or device is None:
         return None
-    return unit_flops / achieved[0] / 3600
+    arch = student_architecture(study, scale)
+    generated = generated_tokens(study, recipe, lengths)
+    batch = evaluation_batch(study)
+    seconds = decoding_seconds(
+        arch, round(lengths["prompt"]), generated, items, batch, device, value_bytes(study)
+    )
+    return seconds / 3600
+
+
+def teacher_hours(study: StudyParams, lengths: dict | None, device) -> float | None:
+    samples = training_samples(study)
+    if study.teacher.model is None or lengths is None or samples is None or device is None:
+        return None
+    arch = flops.architecture(model_config(study.teacher.model))
+    prompt, batch = round(lengths["prompt"]), study.estimates.eval_batch_size
+    seconds = sum(
+        decoding_seconds(arch, prompt, round(lengths[k]), samples, batch, device, value_bytes(study))
+        for k in FORMATS
+    )
+    return seconds / 3600
+
+
+def devices_per_unit(study: StudyParams, stage: str) -> int:
+    """The devices one unit of `stage` runs on at once (its wall clock is its device-hours over them)."""
+    if stage == "train":
+        return study.training.processes
+    if stage == "evaluate" and study.evaluation.backend == "vllm":
+        return study.evaluation.tensor_parallel_size
+    if stage == "generate" and study.teacher.model is not None:
+        return study.teacher.tensor_parallel_size
+    return 1
 
 
 def plan_table(study: StudyParams, planned: list) -> pd.DataFrame:
-    """One row per unit: what it runs, whether it is done, and its estimated FLOPs."""
+    """One row per unit: what it runs, whether it is done, its estimated FLOPs, device-hours and
+    wall-clock hours (device-hours over the devices the unit runs on)."""
     lengths = token_lengths(study)
-    achieved = throughput(study)
+    device = throughput(study)
     rows = []
     for unit in planned:
         scale, recipe = unit.parameters.get("scale"), unit.parameters.get("recipe")
@@ -138,14 +239,24 @@ def plan_table(study: StudyParams, planned: list) -> pd.DataFrame:
             trained = units.trained_source(study, scale, recipe)
             row["model"] = trained or params.model or f"from config ({scale})"
             row["params"] = flops.parameter_counts(student_architecture(study, scale))["total"]
-            row["est_flops"] = train if unit.stage == "train" else evaluate
-            row["est_hours"] = device_hours(row["est_flops"], achieved)
+            if unit.stage == "train":
+                row["flops"], row["device_hours"] = train, device and device.hours(train)
+            else:
+                row["flops"], row["device_hours"] = (
+                    evaluate,
+                    evaluation_hours(study, scale, recipe, lengths, device),
+                )
         elif unit.stage == "generate":
             row["model"] = study.teacher.model or study.teacher.source or "programmatic teacher"
-            row["est_flops"] = teacher_flops(study, lengths)
-            row["est_hours"] = device_hours(row["est_flops"], achieved)
+            row["flops"] = teacher_flops(study, lengths)
+            row["device_hours"] = teacher_hours(study, lengths, device)
+            if study.teacher.model is None:
+                row["flops"] = row["device_hours"] = 0.0 if study.teacher.kind == "released" else None
+        if row.get("device_hours") is not None:
+            row["wall_hours"] = row["device_hours"] / devices_per_unit(study, unit.stage)
         rows.append(row)
-    return pd.DataFrame(rows, columns=["unit", "state", "model", "params", "est_flops", "est_hours"])
+    columns = ["unit", "state", "model", "params", "flops", "device_hours", "wall_hours"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def describe(study: StudyParams, planned: list) -> str:
@@ -158,51 +269,87 @@ def describe(study: StudyParams, planned: list) -> str:
                 f"results: the paper's published numbers ({', '.join(study.reported.corpora)} corpus); "
                 "nothing is generated, trained or evaluated",
                 "",
-                table.to_string(index=False, na_rep="—"),
+                table[["unit", "state", "model", "params"]].to_string(index=False, na_rep="—"),
             ]
         )
     lengths = token_lengths(study)
-    source = (
-        "measured on the generated data"
-        if units.is_complete(units.data_dir(study))
-        else "assumed (estimates)"
-    )
     described_lengths = ", ".join(f"{k} {v:.0f}" for k, v in lengths.items()) if lengths else ""
     if any(unit.stage == "train" for unit in planned):
+        samples = training_samples(study)
         data = [
             f"teacher: {study.teacher.kind} {study.teacher.model or study.teacher.source or ''}".rstrip(),
-            f"training samples: {training_samples(study) or 'unknown'}; token lengths {source}: "
-            + (described_lengths or "unknown (set estimates.*)"),
+            f"training samples: {f'{samples:,}' if samples else 'unknown'}; mean token lengths "
+            + (described_lengths or "unknown (set estimates.*)")
+            + f"; from {lengths_source(study)}",
         ]
     else:  # every student trained elsewhere: nothing generated or trained here
         data = [
             f"students trained elsewhere; their training FLOPs are estimates: {study.estimates.samples} "
             f"samples, token lengths {described_lengths}"
         ]
+    device = throughput(study)
+    kind = device.kind if device else "device-hours"
+    shown = table.rename(columns={"flops": "FLOPs", "device_hours": kind, "wall_hours": "wall hours"})
     lines = [
         f"{study.study}: {len(planned)} units, {sum(table['state'] == 'to do')} to do",
         *data,
         f"benchmarks: {', '.join(b.name for b in study.benchmarks)}",
         "",
-        table.to_string(index=False, na_rep="—", float_format=lambda x: f"{x:.3g}"),
+        shown.to_string(index=False, na_rep="—", formatters=plan_formatters(kind)),
     ]
-    if "est_flops" in table and table["est_flops"].notna().any():
-        lines.append(f"\ntotal estimated FLOPs: {table['est_flops'].sum():.3g} (paper formula)")
-    if "est_hours" in table and table["est_hours"].notna().any():
-        stages = (
-            table.assign(stage=table["unit"].str.split(":").str[0])
-            .groupby("stage", sort=False)["est_hours"]
-            .sum()
-        )
-        per_stage = ", ".join(f"{stage} {hours:,.0f}" for stage, hours in stages.items())
-        lines.append(f"{throughput(study)[1]}: {per_stage}")
+    if table["flops"].notna().any():
+        lines += ["", *totals(study, table, device)]
     return "\n".join(lines)
+
+
+def plan_formatters(kind: str) -> dict:
+    def count(value) -> str:
+        return "—" if pd.isna(value) else f"{value:.3g}"
+
+    def hours(value) -> str:
+        return "—" if pd.isna(value) else f"{value:,.2f}"
+
+    return {"params": count, "FLOPs": count, kind: hours, "wall hours": hours}
+
+
+def totals(study: StudyParams, table: pd.DataFrame, device: Throughput | None) -> list[str]:
+    """Per stage and in all: FLOPs, device-hours and wall clock, and what the hours rest on."""
+    staged = table.assign(stage=table["unit"].str.split(":").str[0])
+    sums = staged.groupby("stage", sort=False)[["flops", "device_hours", "wall_hours"]].sum(min_count=1)
+    lines = [f"total estimated FLOPs: {table['flops'].sum():.3g} (paper formula)"]
+    if device is None or table["device_hours"].isna().all():
+        return lines
+    jobs = study.runner.jobs
+    for stage, row in sums.iterrows():
+        if pd.notna(row["flops"]) and row["flops"] > 0:
+            lines.append(
+                f"  {stage}: {row['flops']:.3g} FLOPs, {row['device_hours']:,.1f} {device.kind}, "
+                f"{row['wall_hours']:,.1f} h wall clock at {devices_per_unit(study, stage)} device(s) a unit"
+            )
+    wall = table["wall_hours"].sum() / jobs
+    per_stage = sums["device_hours"].fillna(0)
+    lines += [
+        f"{device.kind} in all: {table['device_hours'].sum():,.0f}; wall clock about {wall:,.0f} h "
+        f"({'one unit' if jobs == 1 else f'{jobs} units'} at a time, runner.jobs)",
+        f"{device.how}: {', '.join(f'{stage} {hours:,.0f}' for stage, hours in per_stage.items())}",
+        "training hours: FLOPs over that throughput; evaluation and teacher hours: a decoding model, "
+        + (
+            f"prefill at that throughput, each decoding step the slower of its compute and reading the "
+            f"weights and KV cache at {device.memory_bandwidth / 1e12:.2f} TB/s "
+            f"({'estimates.memory_bandwidth' if study.estimates.memory_bandwidth else 'data sheet'}), "
+            f"{evaluation_batch(study)} sequences a batch"
+            if device.memory_bandwidth
+            else "compute-bound (no memory bandwidth known for the device: set estimates.memory_bandwidth)"
+        ),
+    ]
+    return lines
 
 
 def dry_run(parameters_file: str | Path) -> str:
     """Validate a study and describe its plan (units, models, benchmarks, estimated FLOPs) without
     running anything or loading any weights."""
     study = load_study(parameters_file)
+    check_paths(study)
     planned = units.plan(study, parameters_file)
     for unit in planned:
         check_notebook_parameters(unit)

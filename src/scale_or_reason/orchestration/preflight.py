@@ -16,7 +16,7 @@ from pathlib import Path
 from .. import units
 from ..config import paths
 from ..config.params import ParametersError, StudyParams
-from ..data.released import DATA_FILE_TYPES
+from ..core.files import DATA_FILE_TYPES
 
 LOCAL_PREFIXES = ("/", ".", "~")
 DATA_SUFFIXES = tuple(DATA_FILE_TYPES)
@@ -26,14 +26,23 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 def check_study(study: StudyParams) -> None:
     """Raise `ParametersError` for the first thing that would make a unit fail for certain."""
     check_runs_folder(study)
+    check_paths(study)
+
+
+def check_paths(study: StudyParams) -> None:
+    """Every model folder, data file and config the parameters name exists and holds what loading
+    it needs (what `sor check` and `--dry-run` check too: they write nothing)."""
     for scale, params in study.students.scales.items():
         if params.model is not None and looks_local(params.model):
             check_model_folder(params.model, f"students.scales.{scale}.model")
         for recipe, source in (params.trained or {}).items():
             if looks_local(source):
                 check_model_folder(source, f"students.scales.{scale}.trained.{recipe}")
-    if study.teacher.kind != "synthetic" and looks_local(study.teacher.source, DATA_SUFFIXES):
-        check_exists(study.teacher.source, "teacher.source")
+    teacher = study.teacher
+    if teacher.kind != "synthetic" and looks_local(teacher.source, DATA_SUFFIXES):
+        check_exists(teacher.source, "teacher.source")
+    if teacher.model is not None and looks_local(teacher.model):
+        check_model_folder(teacher.model, "teacher.model")
     if study.training.accelerate_config is not None:
         study.training.accelerate_config_file()
     if study.training.report_to == "wandb" and find_spec("wandb") is None:
