@@ -84,3 +84,84 @@ def smoke_reference(tmp_path_factory) -> Path:
 
 def pytest_configure(config):
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+# --- the paper-scale path on stand-ins ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def base_model_folder(tmp_path_factory, small_tokenizer):
+    """A tiny 'pretrained base' Qwen2 model as the hub would ship it: no chat template of ours,
+    end-of-text as its EOS (so it would never stop at the end of a turn)."""
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-base")
+    tokenizer = AutoTokenizer.from_pretrained(_save_tokenizer(small_tokenizer, folder))
+    tokenizer.chat_template = None
+    tokenizer.eos_token = "<|endoftext|>"
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    Qwen2ForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _save_tokenizer(tokenizer, folder):
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def released_file(folder, rows=48):
+    import json
+
+    from scale_or_reason.data.tasks import FAMILIES
+    from scale_or_reason.data.teachers import synthetic_pairs
+
+    pairs = [row for family in FAMILIES for row in synthetic_pairs(family, "train", rows // len(FAMILIES), 1)]
+    path = folder / "pairs.jsonl"
+    path.write_text(
+        "".join(json.dumps({k: row[k] for k in ("prompt", "reasoning", "ift")}) + "\n" for row in pairs)
+    )
+    return path
+
+
+def paper_like_study(tmp_path, base_model_folder, **training):
+    """paper.yaml's shape, scaled down: released pairs from a local file, a local base student."""
+    import yaml
+
+    from scale_or_reason.config.params import parse_study
+
+    data = yaml.safe_load((PARAMETERS / "paper.yaml").read_text())
+    data["study"] = "paper-like"
+    data["teacher"] = {"kind": "released", "source": str(released_file(tmp_path)), "limit": 40}
+    data["students"]["scales"] = {
+        "tiny": {"model": str(base_model_folder), "learning_rate": {"ift": 1e-3, "reasoning": 1e-3}}
+    }
+    data["curricula"] = {"recipes": [], "scales": []}
+    data["training"].update(
+        {
+            "batch_size": 4,
+            "global_batch_size": 8,
+            "processes": 1,
+            "accelerate_config": None,
+            "bf16": False,
+            "gradient_checkpointing": False,
+            "warmup_steps": 2,
+            "decay_steps": 3,
+            **training,
+        }
+    )
+    data["runner"] = {"offline": True}
+    return parse_study(data, "paper-like")

@@ -47,6 +47,7 @@ def test_the_wheel_carries_what_a_study_needs(wheel):
     assert {
         "scale_or_reason/accelerate_configs/fsdp.yaml",
         "scale_or_reason/accelerate_configs/zero3.yaml",
+        "scale_or_reason/accelerate_configs/ddp.yaml",
     } <= names
     assert "scale_or_reason/model_configs/qwen2.5-7b.json" in names
 

@@ -35,7 +35,7 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 Format = Literal[FORMATS]
 Granularity = Literal[GRANULARITIES]
 # Multi-GPU launch configs shipped with the package, by the name `training.accelerate_config` gives.
-ACCELERATE_CONFIGS = {"fsdp": "fsdp.yaml", "zero3": "zero3.yaml"}
+ACCELERATE_CONFIGS = {"fsdp": "fsdp.yaml", "zero3": "zero3.yaml", "ddp": "ddp.yaml"}
 
 
 class ParametersError(ValueError):

@@ -254,7 +254,8 @@ def train_student(study: StudyParams, scale: str, recipe: str, seed: int | None 
     trainer.train_dataset = distinct.select(order)
     seen = rows_seen(rows, order)
     name = units.run_name(study, scale, recipe, seed)
-    print(f"training {name}: {len(order)} rows tokenized, {steps} optimizer steps", flush=True)
+    processes = f" across {world_size()} processes" if world_size() > 1 else ""
+    print(f"training {name}: {len(order)} rows tokenized, {steps} optimizer steps{processes}", flush=True)
     resume_from = last_checkpoint(folder / units.CHECKPOINTS)
     if resume_from:
         print(f"resuming from {resume_from}", flush=True)
