@@ -19,6 +19,7 @@ REPLICATES = 1000  # half the analysis's: the 2.5% and 97.5% points are still we
 SETTINGS = [(0.5, 0.0), (0.5, 0.05), (0.5, 0.1), (0.5, 0.2), (0.15, 0.0), (0.15, 0.05)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("accuracy,seed_sd", SETTINGS)
 def test_nominal_95_percent_intervals_cover_92_to_98_percent(accuracy, seed_sd):
     result = simulation.coverage(seed_sd, accuracy, STUDIES, REPLICATES)

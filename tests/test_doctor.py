@@ -88,6 +88,7 @@ def test_the_kv_cache_of_qwen2_5_7b_is_56_kib_a_token():
 # --- the checks ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_embedded_study_passes_on_this_cpu_machine(isolated_runs):
     result = run_sor("doctor", "parameters/embedded.yaml", runs_dir=isolated_runs)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -214,6 +215,7 @@ def test_package_versions_are_set_against_the_pins_and_the_extras_ranges(monkeyp
 # --- the smoke test and the plan ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_smoke_on_the_largest_embedded_student_feeds_the_plan(isolated_runs, tmp_path):
     data = yaml.safe_load(EMBEDDED.read_text())
     data["estimates"] = {"prompt_tokens": 40, "ift_tokens": 6, "reasoning_tokens": 75}  # before the data
@@ -255,6 +257,7 @@ def test_the_plan_uses_the_named_devices_record_else_says_it_assumes(tmp_path):
     assert total_hours(assumed) == pytest.approx(total_hours(measured) * 0.5 / 0.35, rel=0.01)
 
 
+@pytest.mark.slow
 def test_smoke_trains_a_pretrained_shape_with_random_weights_on_token_rows(tmp_path):
     config_folder = tmp_path / "tiny-pretrained"
     config_folder.mkdir()

@@ -15,6 +15,7 @@ from scale_or_reason.analysis import explore
 from scale_or_reason.analysis.pareto import pareto_mask
 
 
+@pytest.mark.slow
 def test_a_students_table_carries_cost_interval_and_frontier(smoke_reference):
     results = explore.study_results("smoke", smoke_reference)
     intervals = explore.bootstrap_intervals("smoke", smoke_reference)
@@ -35,6 +36,7 @@ def test_a_students_table_carries_cost_interval_and_frontier(smoke_reference):
         explore.student_table(results, "nope", "train", "paper")
 
 
+@pytest.mark.slow
 def test_the_explorer_redraws_on_every_change(smoke_reference):
     explorer = explore.Explorer(smoke_reference)
     first = explorer.benchmark.options[0]
@@ -48,6 +50,7 @@ def test_the_explorer_redraws_on_every_change(smoke_reference):
     assert drawn.get_title() == "math_oe" and "inference FLOPs" in drawn.get_xlabel()
 
 
+@pytest.mark.slow
 def test_the_explorer_opens_on_the_notebooks_choices_where_they_finished(smoke_reference, tmp_path):
     runs = tmp_path / "runs"
     for name in ("another", "smoke"):
@@ -61,6 +64,7 @@ def test_the_explorer_opens_on_the_notebooks_choices_where_they_finished(smoke_r
     assert (fallback.study.value, fallback.benchmark.value) == ("another", fallback.benchmark.options[0])
 
 
+@pytest.mark.slow
 def test_two_studies_compare_on_one_axis_or_name_the_missing_one(smoke_reference, tmp_path):
     runs = tmp_path / "runs"
     for name in ("smoke", "smoke-again"):

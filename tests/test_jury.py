@@ -450,6 +450,7 @@ def test_questions_come_from_a_benchmarks_folder_when_given(tmp_path):
     assert summary["n"].tolist() == [2, 3]
 
 
+@pytest.mark.slow
 def test_sor_jury_rescores_every_evaluated_student_of_a_study(chat_server, smoke_reference, tmp_path):
     import shutil
 

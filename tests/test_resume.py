@@ -113,7 +113,7 @@ def test_a_study_killed_mid_training_resumes_to_the_same_results(smoke_reference
     assert any(u.stage == "train" for u in unfinished)
 
     resumed_start = time.monotonic()
-    again = run_sor("study", "parameters/smoke.yaml", "--jobs", "1", runs_dir=isolated_runs)
+    again = run_sor("study", "parameters/smoke.yaml", runs_dir=isolated_runs)  # two at a time again
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     resumed_after = time.monotonic() - resumed_start
     print(f"killed after {killed_after:.1f} s in {killed.key}; resumed run took {resumed_after:.1f} s")

@@ -17,6 +17,7 @@ from scale_or_reason.training import train
 CURVES = {"train/loss", "train/learning_rate", "train/grad_norm", "train/num_tokens"}
 
 
+@pytest.mark.slow
 def test_every_training_run_logs_its_curves_for_tensorboard(smoke_reference, monkeypatch, capsys):
     monkeypatch.setenv("SOR_RUNS_DIR", str(smoke_reference))
     study = load_study(SMOKE)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from scale_or_reason.orchestration import warm_kernels
 from scale_or_reason.orchestration.warm_kernels import KernelPool
@@ -48,6 +49,7 @@ def gone_within(pid: int, seconds: float) -> bool:
 PROBE = "import os, sys\nprint('torch' in sys.modules, os.getppid(), os.environ['PROBE'])"
 
 
+@pytest.mark.slow
 def test_a_unit_kernel_is_forked_warm_and_an_unmatched_environment_gets_an_ordinary_one(tmp_path):
     source = notebook(tmp_path / "probe.ipynb", PROBE)
     with KernelPool() as pool:
@@ -70,6 +72,7 @@ def test_a_unit_kernel_is_forked_warm_and_an_unmatched_environment_gets_an_ordin
     assert not pool.folder.exists() and server.poll() is not None
 
 
+@pytest.mark.slow
 def test_a_killed_unit_takes_its_forked_papermill_and_kernel_along(tmp_path):
     pid_file = tmp_path / "kernel.pid"
     source = notebook(
@@ -95,6 +98,7 @@ def test_a_killed_unit_takes_its_forked_papermill_and_kernel_along(tmp_path):
         assert gone_within(kernel, 10)
 
 
+@pytest.mark.slow
 def test_the_servers_end_with_the_runner_that_started_them(tmp_path):
     runner = subprocess.run(
         [

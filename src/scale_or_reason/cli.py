@@ -76,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="then copy the study's figures into its committed analysis.figures_dir (what `make study` does)",
     )
+    _overrides(study)
+    study.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="run only the units whose key matches (shell style, repeatable: 'train:xs-*'), and what "
+        "they need; `sor check` lists the keys",
+    )
     study.add_argument(
         "--executor",
         choices=EXECUTORS,
@@ -86,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     jury.add_argument("parameters", help="a parameters file, e.g. parameters/embedded.yaml")
     check = commands.add_parser("check", help="validate a parameters file and list its units")
     check.add_argument("parameters", help="a parameters file, e.g. parameters/embedded.yaml")
+    _overrides(check)
     doctor = commands.add_parser(
         "doctor", help="check this machine against a study: packages, devices, memory, disk, models and data"
     )
@@ -95,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="then train a student with random weights for a few steps and generate for 8 prompts",
     )
+    _overrides(doctor)
     doctor.add_argument("--scale", default=None, help="the smoke test's student (default: the largest)")
     doctor.add_argument("--steps", type=_count, default=STEPS, help=f"optimizer steps (default {STEPS})")
     board = commands.add_parser("tensorboard", help="serve the training curves of every run of a study")
@@ -127,6 +138,18 @@ def _parser() -> argparse.ArgumentParser:
         "--generated-tokens", type=_count, default=0, help="tokens generated after the prompt"
     )
     return parser
+
+
+def _overrides(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="change one parameter for this run (repeatable; dotted key, YAML value: "
+        "training.epochs=1, 'seeds=[0, 1]'), validated like the file",
+    )
 
 
 def _count(text: str) -> int:
@@ -208,7 +231,7 @@ def _doctor(args) -> int:
     from .orchestration import doctor
     from .orchestration.smoke import describe_smoke, largest_scale, run_smoke
 
-    study = load_study(args.parameters)
+    study = load_study(args.parameters, args.overrides)
     checks = doctor.doctor(study, args.parameters)
     print(doctor.format_checks(checks))
     failed = any(check.status == "fail" for check in checks)
@@ -292,8 +315,8 @@ def compare_before_publishing(study) -> None:
         print(outside.drop(columns="inside").to_string(index=False, float_format="%.3f"))
 
 
-def _check(parameters_file: str) -> None:
-    study = load_study(parameters_file)
+def _check(parameters_file: str, overrides: list[str]) -> None:
+    study = load_study(parameters_file, overrides)
     check_paths(study)
     for unit in units.plan(study, parameters_file):
         state = "complete" if units.is_complete(unit.folder) else "to do"
@@ -312,10 +335,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "study":
             if args.jobs is not None and args.jobs < 1:
                 raise ParametersError(f"--jobs must be at least 1, not {args.jobs}")
+            if args.publish_figures and args.overrides:
+                raise ParametersError(
+                    "--publish-figures publishes the parameters file's own study: drop --set"
+                )
             if args.dry_run:
                 from .orchestration.estimates import dry_run
 
-                print(dry_run(args.parameters))
+                print(dry_run(args.parameters, tuple(args.overrides), tuple(args.only)))
             else:
                 from .orchestration.runner import run_study
 
@@ -325,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
                     rerun=tuple(args.rerun),
                     wait=args.wait,
                     executor=args.executor,
+                    overrides=tuple(args.overrides),
+                    only=tuple(args.only),
                 )
                 if args.publish_figures:
                     _publish(args.parameters)
@@ -343,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "compare":
             _compare(args.committed, args.rerun)
         else:
-            _check(args.parameters)
+            _check(args.parameters, args.overrides)
     except (ParametersError, UnknownNotebookParameter, ConfigError, SlurmUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

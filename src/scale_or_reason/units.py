@@ -23,9 +23,13 @@ unfinished and started again from scratch (a training unit keeps its periodic ch
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import NamedTuple
+
+import yaml
 
 from .config import paths
 from .config.families import IN_DISTRIBUTION
@@ -395,3 +399,31 @@ def plan(study: StudyParams, parameters_file: str | Path) -> list[Unit]:
         units.insert(0, generate)
     evaluations = tuple(u.key for u in units if u.stage == "evaluate")
     return units + analysis_units(study, file, evaluations)
+
+
+def only(planned: list[Unit], patterns: Iterable[str]) -> list[Unit]:
+    """The units whose key matches one of `patterns` (shell style: `train:xs-*`, `evaluate:*-ift*`)
+    and every unit they need, in plan order."""
+    by_key = {unit.key: unit for unit in planned}
+    chosen: set[str] = set()
+    for pattern in patterns:
+        matched = [key for key in by_key if fnmatchcase(key, pattern)]
+        if not matched:
+            raise ParametersError(
+                f"--only {pattern!r} matches no unit of the study; its units: {', '.join(by_key)}"
+            )
+        while matched:
+            key = matched.pop()
+            if key not in chosen:
+                chosen.add(key)
+                matched.extend(by_key[key].needs)
+    return [unit for unit in planned if unit.key in chosen]
+
+
+def saved_parameters(study: StudyParams) -> Path:
+    """The study's parameters as validated (a file's, with its `--set` overrides), written into
+    its folder under their fingerprint: what its units read, so that a run with overrides is
+    recorded and resumed as it ran."""
+    path = study_dir(study) / f"parameters-{fingerprint(study)}.yaml"
+    files.write_text(path, yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
+    return path

@@ -240,7 +240,7 @@ def plan_table(study: StudyParams, planned: list) -> pd.DataFrame:
             row["model"] = trained or params.model or f"from config ({scale})"
             row["params"] = flops.parameter_counts(student_architecture(study, scale))["total"]
             if unit.stage == "train":
-                row["flops"], row["device_hours"] = train, device and device.hours(train)
+                row["flops"], row["device_hours"] = train, device.hours(train) if device else None
             else:
                 row["flops"], row["device_hours"] = (
                     evaluate,
@@ -256,7 +256,8 @@ def plan_table(study: StudyParams, planned: list) -> pd.DataFrame:
             row["wall_hours"] = row["device_hours"] / devices_per_unit(study, unit.stage)
         rows.append(row)
     columns = ["unit", "state", "model", "params", "flops", "device_hours", "wall_hours"]
-    return pd.DataFrame(rows, columns=columns)
+    counts = dict.fromkeys(("params", "flops", "device_hours", "wall_hours"), float)
+    return pd.DataFrame(rows, columns=columns).astype(counts)
 
 
 def describe(study: StudyParams, planned: list) -> str:
@@ -280,7 +281,7 @@ def describe(study: StudyParams, planned: list) -> str:
             f"teacher: {study.teacher.kind} {study.teacher.model or study.teacher.source or ''}".rstrip(),
             f"training samples: {f'{samples:,}' if samples else 'unknown'}; mean token lengths "
             + (described_lengths or "unknown (set estimates.*)")
-            + f"; from {lengths_source(study)}",
+            + f" ({lengths_source(study)})",
         ]
     else:  # every student trained elsewhere: nothing generated or trained here
         data = [
@@ -345,12 +346,15 @@ def totals(study: StudyParams, table: pd.DataFrame, device: Throughput | None) -
     return lines
 
 
-def dry_run(parameters_file: str | Path) -> str:
-    """Validate a study and describe its plan (units, models, benchmarks, estimated FLOPs) without
-    running anything or loading any weights."""
-    study = load_study(parameters_file)
+def dry_run(parameters_file: str | Path, overrides: tuple[str, ...] = (), only: tuple[str, ...] = ()) -> str:
+    """Validate a study (with `--set` overrides) and describe its plan (units, or those `only`
+    matches and what they need; models, benchmarks, estimated FLOPs and hours) without running
+    anything or loading any weights."""
+    study = load_study(parameters_file, overrides)
     check_paths(study)
     planned = units.plan(study, parameters_file)
+    if only:
+        planned = units.only(planned, only)
     for unit in planned:
         check_notebook_parameters(unit)
     return describe(study, planned)

@@ -87,13 +87,17 @@ def run_study(
     rerun: tuple[str, ...] = (),
     wait: bool = False,
     executor: str = "local",
+    overrides: tuple[str, ...] = (),
+    only: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Run every unfinished unit of a study, here (`local`, `jobs` side by side) or as Slurm jobs
-    (`slurm`, settings in `runner.slurm`); returns the per-unit timings.
+    (`slurm`, settings in `runner.slurm`); returns the per-unit timings. `overrides` (`KEY=VALUE`)
+    change the file's parameters for this run (its units read them from the study's folder);
+    `only` (unit-key patterns) runs the matching units and what they need.
 
     The study is locked while it runs: a second runner of the same study stops at once, naming
     the first (or, with `wait`, runs after it and finds its work done)."""
-    study = load_study(parameters_file)
+    study = load_study(parameters_file, overrides)
     unknown = set(rerun) - set(STAGES)
     if unknown:
         raise ValueError(
@@ -105,7 +109,11 @@ def run_study(
         files.write_text(
             folder / "study.yaml", yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)
         )
+        if overrides:
+            parameters_file = units.saved_parameters(study)
         planned = units.plan(study, parameters_file)
+        if only:
+            planned = units.only(planned, only)
         start = time.perf_counter()
         if executor == "slurm":  # each job measures its own node's peak
             outcomes = run_units_slurm(planned, study, set(rerun), study.runner.slurm or SlurmParams())
