@@ -173,7 +173,7 @@ CASES = [
         2,
         [
             f"training.accelerate_config: no file {REPO}/fdsp "
-            "(use fsdp, zero3, or a path to an accelerate config)"
+            "(use fsdp, zero3, ddp, or a path to an accelerate config)"
         ],
     ),
     (
@@ -241,7 +241,8 @@ def test_some_bad_released_rows_are_counted_reported_and_left_out(isolated_runs,
         record.getMessage() for record in caplog.records if record.name == "scale_or_reason.data.released"
     ]
     assert len(warnings) == 1 and "left out 3 of 15" in warnings[0]
-    assert "empty_ift 1" in warnings[0] and "reasoning_unclosed 2" in warnings[0]
+    assert "empty column 'ift': 1 rows" in warnings[0]
+    assert "no closed think block in column 'reasoning': 2 rows" in warnings[0]
     lines = (folder / "pairs" / "train.jsonl").read_text().splitlines()
     trained = [json.loads(line)["prompt"] for line in lines]
     assert sorted(trained) == sorted(f"What is {n} + {n}?" for n in range(12))

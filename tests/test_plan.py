@@ -136,3 +136,22 @@ def test_a_synthetic_benchmark_may_not_take_a_paper_benchmarks_name():
     data["benchmarks"][0] = {"name": "gsm8k", "family": "math_oe"}
     with pytest.raises(ParametersError, match="'gsm8k' is one of the paper's benchmarks"):
         parse_study(data, "test")
+
+
+def test_a_teachers_own_columns_are_counted_and_checked(tmp_path):
+    source = tmp_path / "responses.jsonl"
+    rows = [
+        {"q": "p" * 40, "out": "<think>\nxxxx\n</think>\n\n" + "a" * 20},
+        {"q": "p" * 20, "out": "b" * 10},
+    ]
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    study = study_with(
+        PAPER, teacher__source=str(source), teacher__columns={"prompt": "q", "response": "out"}
+    )
+    planned = teacher_data(study)
+    responses = [len(row["out"]) for row in rows]
+    assert planned.lengths == {"prompt": 30 / 4, "reasoning": sum(responses) / 2 / 4, "ift": 20 / 2 / 4}
+    with pytest.raises(
+        ParametersError, match="must name either prompt, ift and reasoning, or prompt and response"
+    ):
+        study_with(PAPER, teacher__columns={"prompt": "q", "answer": "out"})

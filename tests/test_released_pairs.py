@@ -78,7 +78,12 @@ def test_bad_rows_are_counted_by_reason_and_left_out(tmp_path, caplog):
         record.getMessage() for record in caplog.records if record.name == "scale_or_reason.data.released"
     ]
     assert "left out 5 of 8" in warning
-    for reason in ("empty_prompt 2", "empty_ift 1", "reasoning_unclosed 1", "reasoning_no_answer 1"):
+    for reason in (
+        "empty column 'prompt': 2 rows",
+        "empty column 'ift': 1 rows",
+        "no closed think block in column 'reasoning': 1 rows",
+        "no answer after the think block in column 'reasoning': 1 rows",
+    ):
         assert reason in warning
     assert set(pairs["family"]) == {"general"}, "no corpus named anywhere: general"
 
@@ -106,8 +111,37 @@ def test_a_folder_of_files_takes_each_family_from_its_corpus_or_name(tmp_path):
 
 def test_missing_columns_are_named(tmp_path):
     path = write([{"prompt": "p", "answer": "a"}], tmp_path / "pairs.parquet")
-    with pytest.raises(ValueError, match="reasoning, ift"):
+    with pytest.raises(ValueError, match=r"reasoning: 'reasoning', ift: 'ift'.*its columns: prompt, answer"):
         load_released_pairs(str(path))
+    with pytest.raises(ValueError, match="response: 'output'"):
+        load_released_pairs(str(path), columns={"prompt": "prompt", "response": "output"})
+
+
+def test_traces_in_other_column_names_and_a_csv_file_are_read(tmp_path):
+    renamed = [{"question": r["prompt"], "short": r["ift"], "long": r["reasoning"]} for r in GOOD[:5]]
+    path = tmp_path / "traces.csv"
+    pd.DataFrame(renamed).to_csv(path, index=False)
+    pairs = load_released_pairs(
+        str(path), columns={"prompt": "question", "ift": "short", "reasoning": "long"}
+    )
+    assert pairs["prompt"] == [row["prompt"] for row in GOOD[:5]]
+    assert pairs["ift"] == [row["ift"] for row in GOOD[:5]]
+    assert pairs["reasoning"] == [row["reasoning"] for row in GOOD[:5]]
+
+
+def test_one_response_per_row_gives_both_formats_split_at_its_think_block(tmp_path, caplog):
+    responses = [{"q": row["prompt"], "output": row["reasoning"]} for row in GOOD[:4]]
+    responses += [{"q": "No trace?", "output": "\\boxed{3}"}, {"q": "Cut?", "output": "<think>\nI was"}]
+    responses += [{"q": "Nothing after?", "output": "<think>\nx\n</think>\n\n"}]
+    path = write(responses, tmp_path / "responses.jsonl")
+    with caplog.at_level(logging.WARNING, logger="scale_or_reason.data.released"):
+        pairs = load_released_pairs(str(path), columns={"prompt": "q", "response": "output"})
+    assert pairs["reasoning"] == [row["reasoning"] for row in GOOD[:4]]  # the whole response
+    assert pairs["ift"] == [row["reasoning"].split("</think>")[1].strip() for row in GOOD[:4]]  # its answer
+    (warning,) = [record.getMessage() for record in caplog.records]
+    assert "left out 3 of 7 rows" in warning
+    assert "no closed think block in column 'output': 2 rows" in warning
+    assert "no answer after the think block in column 'output': 1 rows" in warning
 
 
 def test_a_missing_local_file_is_not_taken_for_a_hub_id(tmp_path):

@@ -177,7 +177,9 @@ def results_csv(study: StudyParams) -> Path:
 def data_fingerprint(study: StudyParams) -> str:
     # A benchmark's `items` counts only when set, so that studies written before it keep their folders.
     benchmarks = [b.model_dump(exclude={"items"} if b.items is None else set()) for b in study.benchmarks]
-    parts = [ARTIFACT_VERSION, study.seed, study.teacher, study.tokenizer, benchmarks]
+    # The teacher's `columns` counts only when set, for the same reason.
+    teacher = study.teacher.model_dump(exclude={"columns"} if study.teacher.columns is None else set())
+    parts = [ARTIFACT_VERSION, study.seed, teacher, study.tokenizer, benchmarks]
     if study.selection:
         parts.append(study.selection.model_dump(include=POOL_FIELDS))
     return fingerprint(*parts)

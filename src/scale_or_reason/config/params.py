@@ -76,6 +76,10 @@ class TeacherParams(Section):
     tensor_parallel_size: PositiveInt = 1
     split: str | None = None  # the hub split of `source` (released pairs: reasoning_ift_pairs)
     decoding: TeacherDecoding = TeacherDecoding()
+    # `released`: which of the source's columns hold the prompt and the two answers
+    # ({prompt, ift, reasoning}), or the prompt and one response whose think block is split off
+    # ({prompt, response}); columns named prompt, ift and reasoning when unset.
+    columns: dict[str, str] | None = None
 
     @model_validator(mode="after")
     def _kind_has_its_inputs(self):
@@ -85,6 +89,14 @@ class TeacherParams(Section):
             )
         if self.kind in ("transformers", "vllm") and not self.model:
             raise ValueError(f"teacher kind {self.kind!r} needs `model` (a hub id or a local model folder)")
+        if self.columns is not None:
+            if self.kind != "released":
+                raise ValueError(f"columns: read by teacher kind 'released' only, not {self.kind!r}")
+            if set(self.columns) not in ({"prompt", "ift", "reasoning"}, {"prompt", "response"}):
+                raise ValueError(
+                    f"columns: {sorted(self.columns)} must name either prompt, ift and reasoning, or "
+                    "prompt and response (one answer whose think block is split off)"
+                )
         return self
 
 

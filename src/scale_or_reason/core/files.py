@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 # Data files the toolkit reads pairs and prompts from: suffix → the `datasets` loader that reads it.
-DATA_FILE_TYPES = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}
+DATA_FILE_TYPES = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
 
 
 def _temporary(path: Path) -> Path:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv
 import pyarrow.json
 import pyarrow.parquet as pq
 
@@ -27,13 +28,12 @@ from ..config import paths
 from ..config.params import CorpusSize, StudyParams
 from ..config.recipes import FORMATS
 from ..core.files import DATA_FILE_TYPES
+from ..core.thinking import split_reasoning
 
 RELEASED_CORPORA_FILE = paths.PAPER_DATA_DIR / "released_corpora.csv"
 CHARS_PER_TOKEN = 4.0  # a common figure for English text and a 150k-token BPE vocabulary
-READERS = {
-    suffix: pq.read_table if kind == "parquet" else pyarrow.json.read_json
-    for suffix, kind in DATA_FILE_TYPES.items()
-}
+ARROW_READERS = {"parquet": pq.read_table, "json": pyarrow.json.read_json, "csv": pyarrow.csv.read_csv}
+READERS = {suffix: ARROW_READERS[kind] for suffix, kind in DATA_FILE_TYPES.items()}
 LENGTH_COLUMNS = ("prompt", *FORMATS)
 
 
@@ -73,17 +73,27 @@ def data_files(path: Path) -> list[Path]:
     return files
 
 
-def counted_size(path: Path) -> tuple[int, dict[str, float]]:
-    """Rows, and the mean characters of each of `LENGTH_COLUMNS` the files hold."""
+def counted_size(path: Path, columns: dict[str, str] | None = None) -> tuple[int, dict[str, float]]:
+    """Rows, and the mean characters of the prompt and each answer the files hold (`columns`: the
+    teacher's mapping of roles to columns; a `response` counts whole as the reasoning answer, and
+    its part after the think block as the IFT answer)."""
+    columns = columns or {role: role for role in LENGTH_COLUMNS}
     rows, characters = 0, dict.fromkeys(LENGTH_COLUMNS, 0)
     present: set[str] = set()
     for file in data_files(path):
         table: pa.Table = READERS[file.suffix](file)
         rows += table.num_rows
-        for column in set(LENGTH_COLUMNS) & set(table.column_names):
-            present.add(column)
-            lengths = pc.utf8_length(pc.cast(table[column], pa.string()))
-            characters[column] += pc.sum(lengths).as_py() or 0
+        for role, column in columns.items():
+            if column not in table.column_names:
+                continue
+            text = pc.cast(table[column], pa.string())
+            if role == "response":
+                answers = [split_reasoning(response or "")[1] for response in text.to_pylist()]
+                characters["ift"] += sum(map(len, answers))
+                present.add("ift")
+                role = "reasoning"
+            present.add(role)
+            characters[role] += pc.sum(pc.utf8_length(text)).as_py() or 0
     return rows, {
         column: characters[column] / rows for column in LENGTH_COLUMNS if column in present and rows
     }
@@ -97,7 +107,7 @@ def teacher_data(study: StudyParams) -> TeacherData:
         return _capped(study, samples, _assumed(study) or None, "assumed (estimates)")
     path = paths.resolve(teacher.source)
     if path.exists():
-        rows, characters = counted_size(path)
+        rows, characters = counted_size(path, teacher.columns)
         lengths = {k: v / CHARS_PER_TOKEN for k, v in characters.items()}
         source = (
             f"counted in {teacher.source}: {rows:,} rows, mean lengths in characters ÷ {CHARS_PER_TOKEN:g}"

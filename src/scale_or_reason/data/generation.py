@@ -117,7 +117,9 @@ def teacher_pairs(study: StudyParams) -> tuple[list[dict], list[dict], dict]:
         rows = training_pairs(study)
         return rows, [], {"kind": "synthetic", "pairs": len(rows)}
     if teacher.kind == "released":
-        pairs, counts = released_pairs_report(teacher.source, limit=teacher.limit, seed=study.seed)
+        pairs, counts = released_pairs_report(
+            teacher.source, teacher.limit, study.seed, columns=teacher.columns, split=teacher.split
+        )
         rows = pairs.to_list()
         return rows, [], {"kind": "released", "source": teacher.source, "pairs": len(rows), **counts}
     return llm_teacher_pairs(study)
