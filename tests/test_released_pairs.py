@@ -9,7 +9,12 @@ import huggingface_hub.constants
 import pandas as pd
 import pytest
 
+from conftest import paper_like_study
+from scale_or_reason import units
+from scale_or_reason.config.params import parse_study
+from scale_or_reason.core import files
 from scale_or_reason.core.hub import HubUnreachableError
+from scale_or_reason.data import generation
 from scale_or_reason.data.teachers import PAIR_COLUMNS, prompt_key
 from scale_or_reason.teachers import load_released_pairs  # the README's public name
 
@@ -158,3 +163,14 @@ def test_an_unreachable_hub_id_names_the_local_file_alternative(monkeypatch):
         load_released_pairs("Scale-or-Reason-tests/math-reasoning-ift-pairs-absent")
     message = str(unreachable.value)
     assert "Scale-or-Reason-tests/math-reasoning-ift-pairs-absent" in message and "parquet/jsonl" in message
+
+
+def test_a_study_trains_on_a_teachers_own_columns(tmp_path, base_model_folder):
+    path = write([{"q": row["prompt"], "output": row["reasoning"]} for row in GOOD], tmp_path / "own.jsonl")
+    data = paper_like_study(tmp_path, base_model_folder).model_dump(mode="json")
+    data["teacher"].update(source=str(path), columns={"prompt": "q", "response": "output"})
+    study = parse_study(data, "own-columns")
+    generation.generate_data(study)
+    trained = files.read_jsonl(units.data_dir(study) / generation.PAIRS_FILE)
+    assert sorted(row["prompt"] for row in trained) == sorted(row["prompt"] for row in GOOD)
+    assert all(row["reasoning"].startswith("<think>") and "</think>" not in row["ift"] for row in trained)
