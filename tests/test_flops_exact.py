@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-from transformers import AutoConfig, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM
 
 from conftest import REPO
 from scale_or_reason.config.paths import MODEL_CONFIGS_DIR
@@ -23,15 +23,28 @@ TINY = [
     ("qwen2", 96, 2, 6, 6, None, True),
     ("qwen3", 48, 2, 4, 1, 16, False),
     ("qwen3", 64, 3, 8, 2, 24, True),
+    # other families a study may name as its students
+    ("llama", 48, 2, 4, 2, None, False),
+    ("gemma", 48, 2, 4, 1, 24, True),
+    ("phi3", 64, 2, 4, 4, None, False),
+]
+# Families whose parameters are checked too (their norms and biases differ; FLOPs do not).
+MORE_FAMILIES = [
+    ("gemma2", 48, 2, 4, 2, 16, True),
+    ("gemma3_text", 48, 2, 4, 2, 16, True),
+    ("olmo2", 48, 2, 4, 2, None, False),
+    ("mistral", 48, 2, 4, 2, None, False),
+    ("smollm3", 48, 2, 4, 2, None, True),
 ]
 
 
 def tiny_model(family, width, layers, heads, kv_heads, head_width, tied):
-    config_class, model_class = (
-        (Qwen2Config, Qwen2ForCausalLM) if family == "qwen2" else (Qwen3Config, Qwen3ForCausalLM)
-    )
     extra = {"head_dim": head_width} if head_width else {}
-    config = config_class(
+    config = AutoConfig.for_model(
+        family,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
         vocab_size=211,
         hidden_size=width,
         intermediate_size=width * 3 - 8,
@@ -45,7 +58,7 @@ def tiny_model(family, width, layers, heads, kv_heads, head_width, tied):
     # The CPU SDPA kernel has no FLOP formula: the counter would silently miss attention.
     config._attn_implementation = "eager"
     torch.manual_seed(0)
-    return model_class(config)
+    return AutoModelForCausalLM.from_config(config)
 
 
 def counted(run) -> int:
@@ -54,7 +67,7 @@ def counted(run) -> int:
     return counter.get_total_flops()
 
 
-@pytest.mark.parametrize("shape", TINY, ids=lambda s: "-".join(map(str, s)))
+@pytest.mark.parametrize("shape", TINY + MORE_FAMILIES, ids=lambda s: "-".join(map(str, s)))
 def test_parameters_match_the_model(shape):
     model = tiny_model(*shape)
     assert flops.parameter_counts(flops.architecture(model.config))["total"] == sum(

@@ -17,6 +17,7 @@ from conftest import PARAMETERS, paper_like_study
 from scale_or_reason import units
 from scale_or_reason.config import paths
 from scale_or_reason.config.params import ParametersError, TrainingParams, load_study, parse_study
+from scale_or_reason.core import files
 from scale_or_reason.core.hub import HubUnreachableError
 from scale_or_reason.core.thinking import EMPTY_THINK_BLOCK
 from scale_or_reason.data import generation
@@ -231,3 +232,50 @@ def test_launch_trains_in_a_subprocess_and_streams_its_log(
     assert shown.startswith("$ ") and "accelerate.commands.launch" in shown.splitlines()[0]
     assert "train_runtime" in shown, "the subprocess's training log was not streamed"
     assert metrics["recipe"] == "ift" and units.is_complete(units.train_dir(study, "tiny", "ift"))
+
+
+@pytest.mark.slow
+def test_a_llama_student_is_counted_from_its_config_and_evaluated_as_it_was_trained(
+    tmp_path, small_tokenizer
+):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from scale_or_reason.core import flops
+    from scale_or_reason.core.model_configs import model_config
+
+    folder = tmp_path / "tiny-llama"
+    small_tokenizer.save_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer.chat_template = None
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=40, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    data = paper_like_study(tmp_path, folder).model_dump(mode="json")
+    data["students"]["scales"] = {"llama": data["students"]["scales"]["tiny"]}
+    data["teacher"] = {
+        "kind": "synthetic",
+        "families": ["math_oe"],
+        "train_per_family": 40,
+        "test_per_family": 6,
+    }
+    data["benchmarks"] = [{"name": "math_oe", "family": "math_oe"}]
+    data["evaluation"] = {"backend": "hf", "batch_size": 6, "max_gen_toks": 16}
+    study = parse_study(data, "llama")
+    generation.generate_data(study)
+    metrics = train.train_student(study, "llama", "reasoning")
+    arch = flops.architecture(model_config(str(folder)))
+    assert metrics["params"] == flops.parameter_counts(arch)["total"]
+    scored = evaluate.evaluate_student(study, "llama", "reasoning")
+    assert scored["inference_flops_exact"].iloc[0] > 0
+    trained = AutoTokenizer.from_pretrained(units.train_dir(study, "llama", "reasoning") / "model")
+    (first, *_) = files.read_jsonl(units.eval_dir(study, "llama", "reasoning") / "samples" / "math_oe.jsonl")
+    (asked, *_) = files.read_jsonl(units.data_dir(study) / "benchmarks" / "math_oe.jsonl")
+    rendered = trained.apply_chat_template(
+        [{"role": "user", "content": asked["prompt"]}], add_generation_prompt=True, tokenize=False
+    )
+    assert first["question"] == rendered  # the template the student was trained under

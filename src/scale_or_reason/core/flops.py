@@ -61,7 +61,10 @@ class Architecture:
     tied_embeddings: bool
     qkv_bias: bool = False
     output_bias: bool = False
-    qk_norm: bool = False
+    qk_norm: bool = False  # a norm on each head's queries and keys (Qwen3, Gemma 3)
+    qk_norm_full: bool = False  # one norm over all queries and one over all keys (OLMo 2)
+    mlp_bias: bool = False
+    layer_norms: int = 2  # norm vectors of `width` per layer (Gemma 2 and 3: four)
     experts: int = 0
     experts_per_token: int = 0
     expert_ff_width: int = 0
@@ -93,8 +96,16 @@ def _moe_layer_count(config, layers: int) -> int:
     return sum(1 for i in range(layers) if i not in dense_only and (i + 1) % step == 0)
 
 
+# Model types whose layers hold four norms (around attention and around the MLP), not two.
+FOUR_NORM_TYPES = ("gemma2", "gemma3", "gemma3_text")
+HEAD_QK_NORM_TYPES = ("qwen3", "gemma3")  # by prefix: qwen3, qwen3_moe, gemma3_text …
+FULL_QK_NORM_TYPES = ("olmo2",)
+
+
 def architecture(config) -> Architecture:
-    """The shape of a Qwen2 / Qwen3 / Qwen3-MoE model, from its Hugging Face config."""
+    """The shape of a decoder-only model from its Hugging Face config: Qwen2, Qwen3 (and MoE), and
+    the Llama-like families (Llama, Mistral, SmolLM, Granite, Phi-3, Gemma 1–3, OLMo 2), whose
+    parameters differ only in biases and norms; matmul FLOPs follow from the shape alone."""
     missing = [f for f in REQUIRED_FIELDS if getattr(config, f, None) is None]
     if missing:
         raise ConfigError(f"config has no {', '.join(missing)}: not a decoder-only transformer config")
@@ -115,7 +126,10 @@ def architecture(config) -> Architecture:
         # Qwen2 always biases q, k and v (not o); Qwen3 biases all four or none.
         qkv_bias=model_type == "qwen2" or attention_bias,
         output_bias=model_type != "qwen2" and attention_bias,
-        qk_norm=model_type.startswith("qwen3"),
+        qk_norm=model_type.startswith(HEAD_QK_NORM_TYPES),
+        qk_norm_full=model_type.startswith(FULL_QK_NORM_TYPES),
+        mlp_bias=bool(getattr(config, "mlp_bias", False)),
+        layer_norms=4 if model_type in FOUR_NORM_TYPES else 2,
         experts=getattr(config, "num_experts", 0) if moe_layers else 0,
         experts_per_token=getattr(config, "num_experts_per_tok", 0) if moe_layers else 0,
         expert_ff_width=getattr(config, "moe_intermediate_size", 0) if moe_layers else 0,
@@ -135,19 +149,20 @@ def attention_parameters(arch: Architecture) -> int:
     d = arch.width
     weights = d * arch.query_width + 2 * d * arch.kv_width + arch.query_width * d
     biases = (arch.query_width + 2 * arch.kv_width) * arch.qkv_bias + d * arch.output_bias
-    return weights + biases + 2 * arch.head_width * arch.qk_norm
+    qk_norms = 2 * arch.head_width * arch.qk_norm + (arch.query_width + arch.kv_width) * arch.qk_norm_full
+    return weights + biases + qk_norms
 
 
 def mlp_parameters(arch: Architecture, moe: bool, active_only: bool = False) -> int:
     if not moe:
-        return 3 * arch.width * arch.ff_width
+        return 3 * arch.width * arch.ff_width + (2 * arch.ff_width + arch.width) * arch.mlp_bias
     experts = arch.experts_per_token if active_only else arch.experts
     return arch.experts * arch.width + experts * 3 * arch.width * arch.expert_ff_width
 
 
 def parameter_counts(arch: Architecture) -> dict[str, int]:
     """Total, non-embedding and active (per token; equal to total for dense models) parameters."""
-    norms = 2 * arch.width  # before attention and before the MLP
+    norms = arch.layer_norms * arch.width  # before attention and before the MLP (and after, in Gemma 2/3)
     dense_layer = attention_parameters(arch) + mlp_parameters(arch, moe=False) + norms
     moe_layer = attention_parameters(arch) + mlp_parameters(arch, moe=True) + norms
     active_moe_layer = attention_parameters(arch) + mlp_parameters(arch, moe=True, active_only=True) + norms
