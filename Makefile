@@ -18,7 +18,7 @@ TORCH ?= torch==2.13.0
 PARAMETERS ?= parameters/embedded.yaml
 JOBS ?=
 
-.PHONY: setup study test test-fast lint layers smoke lab tensorboard clean-runs
+.PHONY: setup study test test-fast lint docs layers smoke lab tensorboard clean-runs
 
 setup: $(STAMP)
 
@@ -42,6 +42,9 @@ test-fast: setup lint  # the inner loop: everything but the end-to-end runs mark
 lint: setup
 	$(PYTHON) -m ruff check src tests benchmarks notebooks
 	$(PYTHON) -m ruff format --check src tests benchmarks notebooks
+
+docs: setup  # docs/parameters.md from the parameter models (a test fails when it is stale)
+	$(PYTHON) -m scale_or_reason.config.reference > docs/parameters.md
 
 layers: setup  # the package's import graph by layer
 	$(PYTHON) tests/import_graph.py

@@ -12,6 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from conftest import REPO
+from scale_or_reason.cli import main
 from scale_or_reason.config.paths import MODEL_CONFIGS_DIR
 from scale_or_reason.core import flops
 
@@ -249,3 +250,11 @@ def test_decoding_is_counted_in_closed_form_to_the_same_integer_as_step_by_step(
             )
             paper = sum(flops.decode_step_flops(arch, prompt + i) for i in range(1, generated + 1))
             assert flops.inference_flops(arch, prompt, generated) == flops.prefill_flops(arch, prompt) + paper
+
+
+def test_sor_flops_without_token_counts_says_its_flops_are_zero(capsys):
+    assert main(["flops", "--config", str(CONFIGS / "qwen2.5-0.5b.json")]) == 0
+    out, err = capsys.readouterr()
+    counts = json.loads(out)
+    assert counts["params_total"] == 494_032_768 and counts["train_flops_exact"] == 0
+    assert "parameter counts only, every FLOPs figure is 0" in err

@@ -191,6 +191,12 @@ def _flops(args) -> None:
     from .core.model_configs import load_config
 
     arch = flops.architecture(load_config(args.config))
+    if not (args.prompt_tokens or args.completion_tokens or args.generated_tokens):
+        print(
+            "note: no --prompt-tokens, --completion-tokens or --generated-tokens: parameter counts only, "
+            "every FLOPs figure is 0",
+            file=sys.stderr,
+        )
     counts = flops.summary(
         arch, args.samples, args.prompt_tokens, args.completion_tokens, args.generated_tokens
     )

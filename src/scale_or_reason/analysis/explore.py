@@ -191,10 +191,16 @@ def compare_studies(
 
 
 def compare_finished(
-    first: str, second: str, benchmark: str, axis: str, count: str, runs_dir: str | Path | None = None
-) -> tuple[plt.Figure, pd.DataFrame]:
-    """`compare_studies` of two finished studies, by name."""
+    first: str, second: str | None, benchmark: str, axis: str, count: str, runs_dir: str | Path | None = None
+) -> tuple[plt.Figure, pd.DataFrame] | None:
+    """`compare_studies` of two finished studies, by name; `second` None: the first other finished
+    study, and None when `first` is the only one (nothing to compare it with yet)."""
     finished = finished_studies(runs_dir)
+    if second is None:
+        others = [name for name in finished if name != first]
+        if not others:
+            return None
+        second = others[0]
     missing = [name for name in (first, second) if name not in finished]
     if missing:
         raise ValueError(f"{missing[0]} has not finished (finished: {', '.join(finished) or 'none'})")
