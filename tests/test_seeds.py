@@ -133,5 +133,7 @@ def test_a_seeded_study_runs_end_to_end_with_intervals(tmp_path):
     committed = pd.read_csv(tmp_path / "figures" / "accuracy.csv")
     pd.testing.assert_frame_equal(committed, accuracy)  # the columns: tests/test_uncertainty.py
     assert (tmp_path / "figures" / "accuracy_vs_train_flops.png").is_file()
+    published = (tmp_path / "figures" / "summary.md").read_text()  # for a reader without a run
+    assert published == (runs / "seeds_smoke" / "summary.md").read_text()
     frontier = pd.read_csv(folder / "frontier_probability.csv")
     assert frontier[["p_train_frontier", "p_inference_frontier"]].stack().between(0, 1).all()

@@ -48,13 +48,13 @@ from .summary import write_summary
 
 FIGURES = "figures"  # in every analysis unit's folder
 ANALYSIS_STAGES = ("analyze", "curriculum", "transfer", "efficiency")
-PUBLISHED_SUMMARY = "summary.md"  # a reported study's, beside its figures
+PUBLISHED_SUMMARY = "summary.md"  # published beside the figures
 PUBLISHED_ACCURACY = "accuracy.csv"  # beside the figures: what a rerun is compared with
 
 
 def publish_figures(study: StudyParams, parameters_file: str | Path) -> tuple[list[Path], list[Path]]:
-    """Copy the figures of the study's finished analysis units, its accuracy table (and a reported
-    study's summary) into `analysis.figures_dir`, and remove the figures there that the study no
+    """Copy the figures of the study's finished analysis units, its accuracy table and its summary
+    into `analysis.figures_dir`, and remove the figures there that the study no
     longer draws (the folder is the study's own); returns the files written and removed."""
     if not study.analysis.figures_dir:
         raise ValueError(f"study {study.study!r} has no analysis.figures_dir to publish into")
@@ -67,8 +67,9 @@ def publish_figures(study: StudyParams, parameters_file: str | Path) -> tuple[li
     accuracy = units.analysis_dir(study) / "tables" / "accuracy.csv"
     if accuracy.is_file():
         sources.append(accuracy)
-    if study.reported:
-        sources.append(units.study_dir(study) / PUBLISHED_SUMMARY)
+    summary = units.study_dir(study) / PUBLISHED_SUMMARY
+    if summary.is_file():  # the numbers behind the figures, for a reader without a run
+        sources.append(summary)
     target.mkdir(parents=True, exist_ok=True)
     written = [
         files.write_atomic(target / source.name, lambda tmp, s=source: shutil.copyfile(s, tmp))
