@@ -48,15 +48,18 @@ class Section(BaseModel):
 
 class DecodingParams(Section):
     temperature: Annotated[float, Field(ge=0)]  # 0: greedy
+    # Nucleus sampling: sample among the most likely tokens up to this total probability (1: no cut).
     top_p: Annotated[float, Field(gt=0, le=1)]
     top_k: Annotated[int, Field(ge=0)]  # 0: no top-k cut
-    max_new_tokens: PositiveInt
+    max_new_tokens: PositiveInt  # tokens an answer may take; a pair with an answer cut there is rejected
 
 
 class TeacherDecoding(Section):
     """Sampling per thinking mode, in this one place. Defaults: the Qwen3 model card's."""
 
+    # Sampling of the reasoning answer (thinking on).
     thinking: DecodingParams = DecodingParams(temperature=0.6, top_p=0.95, top_k=20, max_new_tokens=32768)
+    # Sampling of the IFT answer (thinking off).
     non_thinking: DecodingParams = DecodingParams(temperature=0.7, top_p=0.8, top_k=20, max_new_tokens=32768)
 
 
@@ -65,17 +68,24 @@ class TeacherParams(Section):
     (hub id or local parquet/jsonl in `source`). `transformers` / `vllm`: an LLM with a thinking switch
     (`model`) answers the prompts of `source` (a hub dataset or local file with a `prompt` column)."""
 
+    # Who writes the training pairs: one of the four kinds above.
     kind: Literal["synthetic", "released", "transformers", "vllm"] = "synthetic"
+    # `synthetic`: the task families to generate (math / general × open-ended / multiple-choice).
     families: list[Family] = list(FAMILIES)
-    train_per_family: PositiveInt = 2000
-    test_per_family: PositiveInt = 100
+    train_per_family: PositiveInt = 2000  # `synthetic`: training pairs per family
+    test_per_family: PositiveInt = 100  # `synthetic`: items of a synthetic benchmark that sets no `items`
+    # `released`, `transformers`, `vllm`: a hub dataset id or a local parquet/jsonl file.
     source: str | None = None
+    # `transformers`, `vllm`: the model with a thinking switch, a hub id or a local folder.
     model: str | None = None
+    # `transformers`, `vllm`: the family the generated pairs are labelled with (released pairs carry their
+    # own).
     corpus: Literal["general", "math"] = "general"
+    # `released`, `transformers`, `vllm`: use this many pairs or prompts, drawn with `seed`; all when unset.
     limit: PositiveInt | None = None
-    tensor_parallel_size: PositiveInt = 1
+    tensor_parallel_size: PositiveInt = 1  # `vllm`: GPUs the teacher is split across (transformers: keep 1)
     split: str | None = None  # the hub split of `source` (released pairs: reasoning_ift_pairs)
-    decoding: TeacherDecoding = TeacherDecoding()
+    decoding: TeacherDecoding = TeacherDecoding()  # an LLM teacher's sampling, per thinking mode
     # `released`: which of the source's columns hold the prompt and the two answers
     # ({prompt, ift, reasoning}), or the prompt and one response whose think block is split off
     # ({prompt, response}); columns named prompt, ift and reasoning when unset.
@@ -101,6 +111,8 @@ class TeacherParams(Section):
 
 
 class TokenizerParams(Section):
+    # Vocabulary size of the byte-level BPE tokenizer trained on the study's data (students built from
+    # config).
     vocab_size: Annotated[int, Field(ge=300)] = 512
 
 
@@ -108,9 +120,10 @@ class BenchmarkParams(Section):
     """A synthetic benchmark (`family` set: drawn from the programmatic teacher's family) or, without
     a family, one of the paper's benchmarks by name (`families.PAPER_BENCHMARK_GROUPS`)."""
 
+    # The benchmark's name in the results; without `family`, one of the paper's benchmarks (gsm8k, …).
     name: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
-    family: Family | None = None
-    variant: Variant = "test"
+    family: Family | None = None  # a synthetic benchmark's task family; unset: one of the paper's benchmarks
+    variant: Variant = "test"  # test: in distribution; rephrased, harder, related: a transfer set
     items: PositiveInt | None = None  # a synthetic benchmark's size; teacher.test_per_family when unset
 
     def items_or(self, default: int) -> int:
@@ -136,8 +149,8 @@ class BenchmarkParams(Section):
 
 
 class PerFormat(Section):
-    ift: PositiveFloat
-    reasoning: PositiveFloat
+    ift: PositiveFloat  # for the ift recipe
+    reasoning: PositiveFloat  # for every recipe but ift (reasoning, curricula, coarser traces, …)
 
 
 ARCHITECTURE_FIELDS = ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size")
@@ -147,12 +160,13 @@ class StudentScale(Section):
     """A student built from config (the five architecture fields, embedded tier) or a pretrained
     base model (`model`: a hub id such as Qwen/Qwen2.5-0.5B, or a local folder)."""
 
+    # A pretrained base model (hub id or local folder), instead of the five architecture fields below.
     model: str | None = None
-    hidden_size: PositiveInt | None = None
-    num_layers: PositiveInt | None = None
-    num_heads: PositiveInt | None = None
-    num_kv_heads: PositiveInt | None = None
-    intermediate_size: PositiveInt | None = None
+    hidden_size: PositiveInt | None = None  # model width (Qwen2's hidden_size)
+    num_layers: PositiveInt | None = None  # transformer blocks (num_hidden_layers)
+    num_heads: PositiveInt | None = None  # attention heads; must divide hidden_size
+    num_kv_heads: PositiveInt | None = None  # key/value heads (grouped-query); must divide num_heads
+    intermediate_size: PositiveInt | None = None  # inner width of the gated MLP
     # Peak learning rate of this size, overriding training.learning_rate (the paper tunes it per
     # size and format).
     learning_rate: PerFormat | None = None
@@ -186,17 +200,22 @@ class StudentScale(Section):
 
 
 class StudentParams(Section):
+    # Student name (e.g. xs, 0.5b) → its model or architecture; the name is the `scale` in unit keys and
+    # results.
     scales: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.]*$")], StudentScale]
 
 
 class TrainingParams(Section):
-    epochs: PositiveInt = 1
-    batch_size: PositiveInt = 32
+    epochs: PositiveInt = 1  # passes over the training rows
+    batch_size: PositiveInt = 32  # rows per micro-batch on each process (per device)
+    # Peak learning rate per format; `students.scales.<s>.learning_rate` overrides it per size.
     learning_rate: PerFormat = PerFormat(ift=1e-3, reasoning=1e-3)
+    # Warmup, as a share of the run's optimizer steps (warmup_steps overrides it).
     warmup_ratio: Fraction = 0.05
+    # Final decay, as a share of the run's optimizer steps (decay_steps overrides it).
     decay_ratio: Fraction = 0.2
-    min_lr_ratio: Fraction = 0.1
-    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    min_lr_ratio: Fraction = 0.1  # learning rate at the end of the decay, as a share of the peak
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0  # AdamW's weight decay
     # The standard deviation of a from-config student's initial weights (None: transformers'
     # `initializer_range`, 0.02, whatever the width).
     init_std: PositiveFloat | None = None
@@ -205,23 +224,26 @@ class TrainingParams(Section):
     balanced_batches: bool = False
     # Save the mean of the weights over the decay phase's steps instead of the last step's.
     average_decay: bool = False
-    adam_beta2: Annotated[float, Field(gt=0, lt=1)] = 0.999
+    adam_beta2: Annotated[float, Field(gt=0, lt=1)] = 0.999  # AdamW's β2
+    # Tokens allowed per training row (prompt + completion): a longer row stops the run, none is cut; unset:
+    # only the student's context (max_position_embeddings) limits it.
     max_length: PositiveInt | None = None
     # Absolute schedule lengths override the ratios (the paper: 150 warmup, 300 decay steps).
     warmup_steps: Annotated[int, Field(ge=0)] | None = None
-    decay_steps: Annotated[int, Field(ge=0)] | None = None
+    decay_steps: Annotated[int, Field(ge=0)] | None = None  # optimizer steps of the final decay
     # With a global batch, `batch_size` is per device and gradient accumulation is derived from
     # the number of processes (the paper: 32 samples).
     global_batch_size: PositiveInt | None = None
-    bf16: bool = False
-    gradient_checkpointing: bool = False
+    bf16: bool = False  # train in bfloat16; needs a GPU (the hf evaluation then loads bf16 too)
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, more time
     # More than one process: `02_train` runs `accelerate launch` with this config (fsdp, zero3, or
     # a path to an accelerate config file) in a subprocess.
     processes: PositiveInt = 1
+    # `fsdp`, `zero3`, `ddp` or a path to an accelerate config file; unset: accelerate's defaults.
     accelerate_config: str | None = None
     # Save a resumable checkpoint every this many optimizer steps (None: never; short runs restart).
     checkpoint_steps: PositiveInt | None = None
-    threads: PositiveInt = 1
+    threads: PositiveInt = 1  # CPU threads of a training unit (torch, OpenMP, MKL)
     # Where the trainer logs loss, learning rate, gradient norm and tokens seen, through TRL's own
     # `report_to` (`sor tensorboard PARAMS` serves a study's event files); it changes no result.
     report_to: Literal["tensorboard", "wandb", "none"] = "tensorboard"
@@ -263,10 +285,13 @@ class TrainingParams(Section):
 class EvaluationParams(Section):
     backend: Literal["hf", "vllm"] = "hf"  # lm-eval's model class: transformers or vLLM
     tensor_parallel_size: PositiveInt = 1  # vLLM only
-    batch_size: PositiveInt = 64
+    batch_size: PositiveInt = 64  # hf backend: items generated at once (vLLM batches by itself)
+    # Tokens a student may generate per item; unset: the longest teacher answer in the synthetic benchmarks +
+    # 25%, or 16,384 when all benchmarks are the paper's.
     max_gen_toks: PositiveInt | None = None
+    # Evaluate only the first this many items of each benchmark (lm-eval's `limit`); all when unset.
     limit: PositiveInt | None = None
-    threads: PositiveInt = 1
+    threads: PositiveInt = 1  # CPU threads of an evaluation unit
 
 
 RecipeName = Annotated[str, Field(pattern=RECIPE_PATTERN)]
@@ -275,15 +300,16 @@ RecipeName = Annotated[str, Field(pattern=RECIPE_PATTERN)]
 class CurriculaParams(Section):
     """Recipes mixing both formats, trained only at some scales (they multiply the cost)."""
 
-    recipes: list[RecipeName] = []
-    scales: list[str] = []
+    recipes: list[RecipeName] = []  # sequential-ρ / mixed-ρ, ρ the percent of prompts in reasoning form
+    scales: list[str] = []  # names from students.scales to train them at
 
 
 class GranularityParams(Section):
     """Reasoning students on coarser traces (`reasoning-key`, `reasoning-answer`), at some scales."""
 
+    # `key`: traces of only the decisions that fix the answer; `answer`: an empty think block.
     levels: list[Literal[GRANULARITIES[1:]]] = []
-    scales: list[str] = []
+    scales: list[str] = []  # names from students.scales to train them at
 
 
 Strategy = Literal["random", "correct_only", "length_cap", "unsolved", "diverse"]
@@ -293,7 +319,8 @@ class ProbeParams(Section):
     """The cheap student whose solved pool questions the `unsolved` strategy drops: trained on
     `examples_per_family` teacher pairs that are not pool questions, then run on every pool question."""
 
-    scale: str
+    scale: str  # the probe's size, a name from students.scales
+    # Its training pairs per family: the training questions right after the pool's.
     examples_per_family: PositiveInt = 500
 
 
@@ -304,16 +331,20 @@ class SelectionParams(Section):
     from it, and a student of `scale` is trained on each pick. `reference` recipes train the same
     scale on every training pair, the paper's way, for the frontiers side by side."""
 
-    questions_per_family: PositiveInt
-    traces_per_question: PositiveInt = 4
-    error_rate: Fraction = 0.25
+    questions_per_family: PositiveInt  # pool size: the first this many training questions of each family
+    traces_per_question: PositiveInt = 4  # equivalent traces written per pool question
+    error_rate: Fraction = 0.25  # share of the pool's traces made wrong (one slip each)
+    # Strategies compared: random; correct_only (traces that reach the right answer); length_cap; unsolved
+    # (drops the questions `probe` solves); diverse.
     strategies: Annotated[list[Strategy], Field(min_length=1)] = list(Strategy.__args__)
+    # Traces per family each strategy picks (all it admits when fewer); a student per strategy and budget.
     budgets: Annotated[list[PositiveInt], Field(min_length=1)]
-    scale: str
+    scale: str  # the student trained on each pick, a name from students.scales
+    # Formats also trained at `scale` on every training pair (the paper's way), for comparison.
     reference: list[Format] = list(FORMATS)
     length_percentile: Annotated[float, Field(gt=0, le=100)] = 50.0  # length_cap keeps traces up to it
     diverse_per_question: PositiveInt = 2  # diverse keeps this many traces per question, furthest apart
-    probe: ProbeParams | None = None
+    probe: ProbeParams | None = None  # needed by the `unsolved` strategy
 
     @model_validator(mode="after")
     def _unsolved_needs_probe(self):
@@ -331,8 +362,9 @@ class TeacherCandidate(Section):
     """One teacher of the smoke test: the programmatic teacher at a trace granularity, a share
     `error_rate` of its traces wrong."""
 
+    # `full`: the whole trace; `key`: only the decisions that fix the answer; `answer`: an empty think block.
     granularity: Granularity = "full"
-    error_rate: Fraction = 0.0
+    error_rate: Fraction = 0.0  # share of its traces made wrong (one slip each)
 
     @property
     def recipe(self) -> str:
@@ -344,9 +376,11 @@ class TeacherChoiceParams(Section):
     `examples_per_family` questions, a student of `scale` is distilled from each, and the teachers
     are ranked by the student's gain over the same student untrained (`base`)."""
 
+    # The candidate teachers (at least two, all different).
     teachers: Annotated[list[TeacherCandidate], Field(min_length=2)]
+    # Questions per family each teacher writes traces for: the first training questions.
     examples_per_family: PositiveInt = 500
-    scale: str
+    scale: str  # the student distilled from each, a name from students.scales
 
     @model_validator(mode="after")
     def _teachers_differ(self):
@@ -363,6 +397,7 @@ class AnalysisParams(Section):
     flops: Literal["paper", "exact"] = "paper"  # the FLOPs count on the figures' x-axes
     # The fits' ceiling (α + β ≤ it): the programmatic teacher is always right.
     teacher_accuracy: Annotated[float, Field(gt=0, le=1)] = 1.0
+    # Where `--publish-figures` copies the figures and accuracy.csv; unset: nothing is published.
     figures_dir: str | None = None
     # Set for students the paper released (sizes named 0.5b ... 14b): their family averages beside
     # that corpus's row of the paper's Table 1.
@@ -372,11 +407,12 @@ class AnalysisParams(Section):
 class JudgeParams(Section):
     """One judge: a local model through the teacher backends, or an OpenAI-compatible endpoint."""
 
+    # `transformers` / `vllm`: a local model; `openai`: an OpenAI-compatible endpoint at base_url.
     kind: Literal["transformers", "vllm", "openai"]
-    model: str
+    model: str  # hub id or local folder; openai: the model name the endpoint serves
     base_url: str | None = None  # openai: e.g. http://localhost:8000/v1 (`vllm serve MODEL`)
-    name: str | None = None
-    tensor_parallel_size: PositiveInt = 1
+    name: str | None = None  # the judge's name in the jury tables; `model` when unset
+    tensor_parallel_size: PositiveInt = 1  # vllm: GPUs the judge model is split across
 
     @model_validator(mode="after")
     def _endpoint_for_openai(self):
@@ -388,6 +424,7 @@ class JudgeParams(Section):
 class JuryParams(Section):
     """The optional LLM jury (`sor jury PARAMS`): one to three judges, majority vote."""
 
+    # One to three judges; the verdict is their majority.
     judges: Annotated[list[JudgeParams], Field(min_length=1, max_length=3)]
 
 
@@ -397,19 +434,21 @@ class EstimateParams(Section):
     throughput. Counted or shipped corpus sizes (`data.corpus_size`) come before them, lengths
     measured on the generated data replace them."""
 
+    # Training pairs, where they cannot be counted before the run (and for students trained elsewhere).
     samples: PositiveInt | None = None
-    prompt_tokens: PositiveFloat | None = None
-    ift_tokens: PositiveFloat | None = None
-    reasoning_tokens: PositiveFloat | None = None
+    prompt_tokens: PositiveFloat | None = None  # mean tokens of a prompt
+    ift_tokens: PositiveFloat | None = None  # mean tokens of an IFT answer
+    reasoning_tokens: PositiveFloat | None = None  # mean tokens of a reasoning answer
+    # Items per paper benchmark (a synthetic benchmark's size is known).
     eval_items_per_benchmark: PositiveInt | None = None
     # For GPU-hours in the plan: one GPU's dense peak (an H100's bf16: 989e12) and the share of it
     # the run achieves.
     gpu_flops_per_second: PositiveFloat | None = None
-    mfu: Annotated[float, Field(gt=0, le=1)] | None = None
+    mfu: Annotated[float, Field(gt=0, le=1)] | None = None  # the share of that peak achieved (MFU)
     # For decoding hours: one GPU's memory bandwidth in bytes/s (the device's data sheet when unset),
     # and the sequences vLLM decodes at once (the hf backend decodes `evaluation.batch_size`).
     memory_bandwidth: PositiveFloat | None = None
-    eval_batch_size: PositiveInt = 64
+    eval_batch_size: PositiveInt = 64  # sequences vLLM decodes at once, for the plan's decoding hours
     # The device the hours are for, as torch names it ("NVIDIA H100 80GB HBM3"); this machine's when
     # unset. Its latest `sor doctor --smoke` record replaces the two assumptions above.
     device: str | None = None
@@ -418,13 +457,13 @@ class EstimateParams(Section):
 class SlurmParams(Section):
     """`runner.slurm`: what each job of `sor study --executor slurm` asks of the cluster."""
 
-    partition: str | None = None
-    gpus_per_node: Annotated[int, Field(ge=0)] = 0
-    cpus_per_task: PositiveInt = 1
-    mem_gb: PositiveFloat | None = None
-    time_minutes: PositiveInt = 60
-    account: str | None = None
-    poll_seconds: PositiveFloat = 5.0
+    partition: str | None = None  # sbatch --partition; the cluster's default when unset
+    gpus_per_node: Annotated[int, Field(ge=0)] = 0  # GPUs per job (--gpus-per-node); 0: none asked for
+    cpus_per_task: PositiveInt = 1  # CPUs per job; at least the unit's training or evaluation threads
+    mem_gb: PositiveFloat | None = None  # memory per job in GB; the cluster's default when unset
+    time_minutes: PositiveInt = 60  # wall-clock limit per job, in minutes
+    account: str | None = None  # sbatch --account; the cluster's default when unset
+    poll_seconds: PositiveFloat = 5.0  # seconds between checks of the jobs' states (squeue)
 
 
 class RunnerParams(Section):
@@ -442,10 +481,10 @@ class CorpusSize(Section):
     """What one training corpus holds, for the training FLOPs of a student that was not run here:
     samples, and mean characters of a prompt and of each format's answer."""
 
-    samples: PositiveInt
-    prompt_chars: PositiveFloat
-    ift_chars: PositiveFloat
-    reasoning_chars: PositiveFloat
+    samples: PositiveInt  # training pairs in the corpus
+    prompt_chars: PositiveFloat  # mean characters of a prompt
+    ift_chars: PositiveFloat  # mean characters of an IFT answer
+    reasoning_chars: PositiveFloat  # mean characters of a reasoning answer
 
 
 class ReportedParams(Section):
@@ -453,36 +492,37 @@ class ReportedParams(Section):
     students' training FLOPs are estimated from the corpus sizes (characters over
     `chars_per_token`), its inference FLOPs read from the paper's power laws."""
 
+    # The corpora whose published numbers the study reads.
     corpora: Annotated[list[Literal["general", "math"]], Field(min_length=1)] = ["general", "math"]
-    chars_per_token: PositiveFloat = 4.0
+    chars_per_token: PositiveFloat = 4.0  # characters per token assumed to turn character lengths into tokens
+    # Per corpus: its size, for the training FLOPs estimate (below).
     corpus_sizes: dict[Literal["general", "math"], CorpusSize]
 
 
 class StudyParams(Section):
-    study: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
-    description: str = ""
-    seed: int = (
-        0  # the data's: teacher, tokenizer, benchmarks, and which prompts a curriculum gives in which form
-    )
+    study: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]  # its name; its runs go to `runs/<study>/`
+    description: str = ""  # free text, printed under the summary's title
+    # The data's seed: teacher, tokenizer, benchmarks, and which prompts a curriculum gives in which form.
+    seed: int = 0
     # Training runs per student, one per seed (initialisation and data order); unset: one, `seed`.
     seeds: Annotated[list[int], Field(min_length=1)] | None = None
     # Model and tokenizer code from the hub is never run unless this says so.
     trust_remote_code: bool = False
-    teacher: TeacherParams = TeacherParams()
-    tokenizer: TokenizerParams = TokenizerParams()
+    teacher: TeacherParams = TeacherParams()  # who writes the training pairs
+    tokenizer: TokenizerParams = TokenizerParams()  # the tokenizer trained for students built from config
     benchmarks: list[BenchmarkParams] = []  # none only in a reported study
-    students: StudentParams
-    recipes: list[RecipeName] = ["ift", "reasoning"]
-    curricula: CurriculaParams = CurriculaParams()
-    granularity: GranularityParams = GranularityParams()
-    selection: SelectionParams | None = None
-    teacher_choice: TeacherChoiceParams | None = None
-    training: TrainingParams = TrainingParams()
-    evaluation: EvaluationParams = EvaluationParams()
-    analysis: AnalysisParams = AnalysisParams()
-    jury: JuryParams | None = None
-    estimates: EstimateParams = EstimateParams()
-    runner: RunnerParams = RunnerParams()
+    students: StudentParams  # the student sizes, by name
+    recipes: list[RecipeName] = ["ift", "reasoning"]  # trained at every scale (a data-efficiency study: `[]`)
+    curricula: CurriculaParams = CurriculaParams()  # mixed-format recipes at some scales
+    granularity: GranularityParams = GranularityParams()  # coarser reasoning traces at some scales
+    selection: SelectionParams | None = None  # data-efficiency selection; unset: none
+    teacher_choice: TeacherChoiceParams | None = None  # teacher choice by smoke test; unset: none
+    training: TrainingParams = TrainingParams()  # fine-tuning settings shared by every student
+    evaluation: EvaluationParams = EvaluationParams()  # how lm-eval runs the benchmarks
+    analysis: AnalysisParams = AnalysisParams()  # FLOPs count, the fits' ceiling, published figures
+    jury: JuryParams | None = None  # LLM judges for `sor jury`; unset: none
+    estimates: EstimateParams = EstimateParams()  # assumptions of the `--dry-run` plan
+    runner: RunnerParams = RunnerParams()  # how units run: side by side, on Slurm, offline
     # The paper's published numbers instead of runs: no generation, training or evaluation units.
     reported: ReportedParams | None = None
 
