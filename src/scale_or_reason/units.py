@@ -174,9 +174,16 @@ def results_csv(study: StudyParams) -> Path:
     return study_dir(study) / "results.csv"
 
 
+OPTIONAL_BENCHMARK_KEYS = ("items", "task", "include_path", "group")
+
+
 def data_fingerprint(study: StudyParams) -> str:
-    # A benchmark's `items` counts only when set, so that studies written before it keep their folders.
-    benchmarks = [b.model_dump(exclude={"items"} if b.items is None else set()) for b in study.benchmarks]
+    # A benchmark's `items` (and a task's keys) count only when set: studies written before them keep
+    # their folders.
+    benchmarks = [
+        b.model_dump(exclude={key for key in OPTIONAL_BENCHMARK_KEYS if getattr(b, key) is None})
+        for b in study.benchmarks
+    ]
     # The teacher's `columns` counts only when set, for the same reason.
     teacher = study.teacher.model_dump(exclude={"columns"} if study.teacher.columns is None else set())
     parts = [ARTIFACT_VERSION, study.seed, teacher, study.tokenizer, benchmarks]

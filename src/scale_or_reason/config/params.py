@@ -117,24 +117,39 @@ class TokenizerParams(Section):
 
 
 class BenchmarkParams(Section):
-    """A synthetic benchmark (`family` set: drawn from the programmatic teacher's family) or, without
-    a family, one of the paper's benchmarks by name (`families.PAPER_BENCHMARK_GROUPS`)."""
+    """A synthetic benchmark (`family` set: drawn from the programmatic teacher's family), any
+    lm-eval task (`task` set: registered in lm-eval, or a YAML task in `include_path`; `group` the
+    panel it is drawn in), or, with neither, one of the paper's benchmarks by name
+    (`families.PAPER_BENCHMARK_GROUPS`)."""
 
     # The benchmark's name in the results; without `family`, one of the paper's benchmarks (gsm8k, …).
     name: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
     family: Family | None = None  # a synthetic benchmark's task family; unset: one of the paper's benchmarks
     variant: Variant = "test"  # test: in distribution; rephrased, harder, related: a transfer set
     items: PositiveInt | None = None  # a synthetic benchmark's size; teacher.test_per_family when unset
+    # An lm-eval task evaluated as it is, scored by its own metric (think block stripped first).
+    task: str | None = None
+    include_path: str | None = None  # a folder of lm-eval task YAMLs that defines `task`
+    # The panel of a `task` benchmark: general_oe, general_mc, math_oe, math_mc, or a name of your own.
+    group: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")] | None = None
 
     def items_or(self, default: int) -> int:
         return default if self.items is None else self.items
 
     @model_validator(mode="after")
-    def _synthetic_names_are_not_the_papers(self):
-        if self.family is not None and self.name in PAPER_BENCHMARK_GROUPS:
+    def _one_kind(self):
+        if self.name in PAPER_BENCHMARK_GROUPS and (self.family is not None or self.task is not None):
+            kind = f"family {self.family}" if self.family else f"task {self.task}"
             raise ValueError(
-                f"{self.name!r} is one of the paper's benchmarks: a synthetic benchmark (family "
-                f"{self.family}) needs another name, or drop `family` to evaluate the paper's {self.name}"
+                f"{self.name!r} is one of the paper's benchmarks: a benchmark of your own ({kind}) needs "
+                f"another name, or drop `family`/`task` to evaluate the paper's {self.name}"
+            )
+        if self.task is None and (self.include_path is not None or self.group is not None):
+            raise ValueError(f"benchmark {self.name!r}: include_path and group belong to a `task` benchmark")
+        if self.task is not None and (self.family is not None or self.group is None):
+            raise ValueError(
+                f"benchmark {self.name!r}: a `task` benchmark names its `group` (the panel: math_oe, "
+                "math_mc, general_oe, general_mc or your own) and no `family`"
             )
         return self
 
@@ -143,8 +158,20 @@ class BenchmarkParams(Section):
         return self.family is not None
 
     @property
+    def is_task(self) -> bool:
+        """An lm-eval task of the study's own (`task`)."""
+        return self.task is not None
+
+    @property
+    def is_paper(self) -> bool:
+        return not self.is_synthetic and not self.is_task
+
+    @property
     def family_or_group(self) -> str:
-        """A synthetic benchmark's family, or a paper benchmark's group (math_oe, extra_mc, …)."""
+        """A synthetic benchmark's family, a task's group, or a paper benchmark's group (math_oe,
+        extra_mc, …)."""
+        if self.is_task:
+            return self.group
         return self.family if self.is_synthetic else PAPER_BENCHMARK_GROUPS[self.name]
 
 
@@ -650,7 +677,7 @@ class StudyParams(Section):
     @field_validator("benchmarks")
     @classmethod
     def _paper_benchmarks_are_known(cls, benchmarks: list[BenchmarkParams]) -> list[BenchmarkParams]:
-        check_paper_benchmarks([b.name for b in benchmarks if not b.is_synthetic])
+        check_paper_benchmarks([b.name for b in benchmarks if b.is_paper])
         return benchmarks
 
 

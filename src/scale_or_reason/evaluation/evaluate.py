@@ -44,6 +44,7 @@ from ..core.model_configs import load_config
 from ..data.pool import POOL_TASK, QUESTIONS_FILE, SOLVED_FILE
 from ..data.tokenizer import TURN_END, count_tokens
 from . import benchmarks
+from .custom_tasks import ThinkStripped, scored_samples, write_custom_task
 from .lm_eval_tasks import TASK_PREFIX, generation_task, local_dataset, write_task_yaml
 from .scoring import SYNTHETIC_METRIC
 
@@ -87,7 +88,9 @@ def write_task_yamls(
     for benchmark in [b for b in study.benchmarks if b.is_synthetic]:
         data_file = data_folder / "benchmarks" / f"{benchmark.name}.jsonl"
         names[benchmark.name] = write_synthetic_task(benchmark.name, data_file, tasks_folder, max_tokens)
-    paper = [b.name for b in study.benchmarks if not b.is_synthetic]
+    for benchmark in [b for b in study.benchmarks if b.is_task]:
+        names[benchmark.name] = write_custom_task(benchmark, tasks_folder, [TURN_END], max_tokens)
+    paper = [b.name for b in study.benchmarks if b.is_paper]
     if paper:
         written = benchmarks.write_paper_task_yamls(
             paper, tasks_folder, until=[TURN_END], max_gen_toks=max_tokens
@@ -223,8 +226,8 @@ def write_lm_eval_command(folder: Path, settings: dict) -> None:
 def paper_scoring(name: str) -> dict:
     """A paper benchmark's scorer and reference, read from its raw hub document."""
     return {
-        "score": lambda doc, response: benchmarks.score(name, doc, response),
-        "reference": lambda doc: benchmarks.reference_text(name, doc),
+        "score": lambda sample, response: benchmarks.score(name, sample["doc"], response),
+        "reference": lambda sample: benchmarks.reference_text(name, sample["doc"]),
     }
 
 
@@ -263,6 +266,11 @@ class GenerationClock:
             self.seconds += time.perf_counter() - start
 
 
+def registered_tasks(study: StudyParams) -> bool:
+    """Whether a benchmark names a task of lm-eval's own (no `include_path`)."""
+    return any(b.is_task and b.include_path is None for b in study.benchmarks)
+
+
 def run_lm_eval(study: StudyParams, lm, tasks_folder: Path, task_names: list[str]) -> dict:
     """lm-eval on the task YAMLs in `tasks_folder`, run from its parent: where their relative data
     paths start."""
@@ -271,7 +279,10 @@ def run_lm_eval(study: StudyParams, lm, tasks_folder: Path, task_names: list[str
         return simple_evaluate(
             model=lm,
             tasks=task_names,
-            task_manager=TaskManager(include_path=str(tasks_folder), include_defaults=False),
+            # lm-eval's own tasks are indexed (seconds) only when a benchmark names one of them.
+            task_manager=TaskManager(
+                include_path=str(tasks_folder), include_defaults=registered_tasks(study)
+            ),
             apply_chat_template=True,
             log_samples=True,
             limit=study.evaluation.limit,
@@ -282,12 +293,21 @@ def run_lm_eval(study: StudyParams, lm, tasks_folder: Path, task_names: list[str
         )
 
 
-def synthetic_score(doc: dict, response: str) -> bool:
-    return is_correct(response, doc["answer"])
+def synthetic_score(sample: dict, response: str) -> bool:
+    return is_correct(response, sample["doc"]["answer"])
 
 
-def synthetic_reference(doc: dict) -> str:
-    return doc["answer"]
+def synthetic_reference(sample: dict) -> str:
+    return sample["doc"]["answer"]
+
+
+def task_score(metric: str):
+    """A task benchmark's score of a sample: its own metric, as lm-eval computed it."""
+    return lambda sample, response: float(sample[metric])
+
+
+def task_reference(sample: dict) -> str:
+    return str(sample.get("target", ""))
 
 
 def sample_records(
@@ -316,10 +336,10 @@ def sample_records(
             {
                 "id": doc.get("id", sample["doc_id"]),
                 "question": context,
-                "answer": reference(doc),
+                "answer": reference(sample),
                 "response": response,
                 "extracted": final_answer(response),
-                "correct": score(doc, response),
+                "correct": score(sample, response),
                 "hit_cap": response_tokens >= cap,
                 "prompt_tokens": prompt_tokens,
                 "gen_tokens": gen_tokens,
@@ -370,18 +390,24 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str, seed: int | No
     write_lm_eval_command(folder, lm_eval_settings(study, folder, model, recipe, list(task_names.values())))
     lm = lm_eval_model(study, model, recipe)
     clock = GenerationClock(lm)
+    stripped = ThinkStripped(lm, {task_names[b.name] for b in study.benchmarks if b.is_task})
     results = run_lm_eval(study, lm, folder / "tasks", list(task_names.values()))
     tokenizer = load_tokenizer(model, trust_remote_code=study.trust_remote_code)
     arch = flops.architecture(load_config(model))
     rows = []
     for benchmark in study.benchmarks:
-        scoring = {} if benchmark.is_synthetic else paper_scoring(benchmark.name)
-        records = sample_records(
-            results["samples"][task_names[benchmark.name]], tokenizer, arch, cap, **scoring
-        )
+        task = task_names[benchmark.name]
+        samples, scoring, metric = results["samples"][task], {}, SYNTHETIC_METRIC
+        if benchmark.is_task:
+            samples, metric = scored_samples(samples)
+            samples = stripped.with_raw_responses(task, samples)
+            scoring = {"score": task_score(metric), "reference": task_reference}
+        elif benchmark.is_paper:
+            scoring, metric = paper_scoring(benchmark.name), benchmarks.METRIC
+        records = sample_records(samples, tokenizer, arch, cap, **scoring)
         path = folder / "samples" / f"{benchmark.name}.jsonl"
         files.write_jsonl(path, records)
-        rows.append(summarise(benchmark.name, benchmark.family_or_group, records))
+        rows.append(summarise(benchmark.name, benchmark.family_or_group, records) | {"metric": metric})
     if recipe == "probe":
         records = sample_records(results["samples"][task_names[POOL_TASK]], tokenizer, arch, cap)
         questions = files.read_jsonl(data_folder / QUESTIONS_FILE)

@@ -594,7 +594,7 @@ def named_sources(study: StudyParams) -> list[tuple[str, str, str]]:
     if teacher.model:
         sources.append(("teacher.model", teacher.model, "model"))
     for benchmark in study.benchmarks:
-        if not benchmark.is_synthetic:
+        if benchmark.is_paper:
             dataset = KNOWN_BENCHMARKS[benchmark.name].dataset_path
             sources.append((f"benchmarks.{benchmark.name}", dataset, "dataset"))
     for index, judge in enumerate(study.jury.judges if study.jury else []):
