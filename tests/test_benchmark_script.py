@@ -97,5 +97,6 @@ def test_the_overhead_benchmark_splits_each_stage_around_the_training_loop(smoke
     assert header[:3] == ["units", "process_start", "kernel_and_saving"] and "fixed_per_unit" in header
     rows = {line.split()[0]: line.split() for line in lines[2:] if line.split()[0] in ("train", "evaluate")}
     loop = header.index("loop") + 1  # the row starts with the stage's name
-    assert float(rows["train"][loop]) > 0 and float(rows["evaluate"][loop]) == 0
+    # The training loop, and an evaluation's generation, both recorded by the units themselves.
+    assert float(rows["train"][loop]) > 0 and float(rows["evaluate"][loop]) > 0
     assert lines[-1].startswith("fixed cost per unit, all stages: mean ")

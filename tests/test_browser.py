@@ -54,7 +54,8 @@ def notebooks_for(folder: Path, study: str) -> None:
     nbformat.write(analysis, folder / "04_pareto.ipynb")
     explorer = nbformat.read(REPO / "notebooks" / "00_explore.ipynb", as_version=4)
     parameters = next(c for c in explorer.cells if "parameters" in c.metadata.get("tags", []))
-    parameters.source = parameters.source.replace('"embedded", "transfer"', f'"{study}", "{study}"')
+    parameters.source = parameters.source.replace('first = "embedded"', f'first = "{study}"')
+    assert f'first = "{study}"' in parameters.source  # the only finished study: nothing to compare
     nbformat.write(explorer, folder / "00_explore.ipynb")
 
 

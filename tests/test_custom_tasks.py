@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import shutil
 
+import pandas as pd
 import pytest
 import yaml
 from lm_eval.api.model import LM
 
-from conftest import REPO, SMOKE
+from conftest import REPO, SMOKE, run_sor
+from scale_or_reason import units
 from scale_or_reason.cli import main
 from scale_or_reason.config.params import ParametersError, load_study, parse_study
 from scale_or_reason.data.tokenizer import TURN_END
@@ -105,3 +107,17 @@ def test_a_task_benchmark_names_its_panel_and_no_family(tmp_path):
         study_with_task(tmp_path, name="gsm8k")
     assert study_with_task(tmp_path, group="arithmetic").benchmarks[1].family_or_group == "arithmetic"
     assert load_study(SMOKE).benchmarks[0].is_synthetic
+
+
+@pytest.mark.slow
+def test_the_own_question_example_runs_end_to_end(isolated_runs):
+    example = REPO / "examples" / "own-question" / "own-question.yaml"
+    finished = run_sor("study", str(example), runs_dir=isolated_runs)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    study = load_study(example)
+    metrics = pd.read_csv(units.eval_dir(study, "medium", "reasoning", 0) / "metrics.csv").iloc[0]
+    assert (metrics["benchmark"], metrics["family"], metrics["metric"], metrics["n"]) == (
+        "doubling", "math_oe", "exact_match", 60
+    )  # fmt: skip
+    summary = (units.study_dir(study) / "summary.md").read_text()
+    assert "reasoning beats IFT in" in summary and "| doubling" in summary

@@ -36,8 +36,9 @@ def run_samples(study: StudyParams, run: units.Run) -> pd.DataFrame:
 
 def lengths_by_outcome(study: StudyParams) -> pd.DataFrame:
     """Mean generated tokens of correct and of wrong answers, per student and benchmark (every
-    seed's answers pooled)."""
+    seed's answers pooled). A graded score (a task's metric, ROUGE) counts as correct from 0.5."""
     samples = pd.concat([run_samples(study, run) for run in units.evaluated_runs(study)])
+    samples["correct"] = samples["correct"].astype(float) >= 0.5
     return (
         samples.groupby(["scale", "recipe", "benchmark", "family", "correct"], sort=False)
         .agg(gen_tokens_mean=("gen_tokens", "mean"), n=("gen_tokens", "size"))
@@ -71,6 +72,8 @@ def _truncated_run(study: StudyParams, run: units.Run, percentiles) -> list[dict
     tokenizer = load_tokenizer(model, trust_remote_code=study.trust_remote_code)
     arch = flops.architecture(load_config(model))
     samples = run_samples(study, run)
+    # A task of the study's own is scored by lm-eval's metric, which a cut answer cannot be re-run through.
+    samples = samples[~samples["benchmark"].isin([b.name for b in study.benchmarks if b.is_task])]
     rows = []
     for benchmark, group in samples.groupby("benchmark", sort=False):
         tokens = tokenizer(list(group["response"]), add_special_tokens=False)["input_ids"]

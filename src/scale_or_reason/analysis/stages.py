@@ -210,7 +210,8 @@ def draw_figures(
         .agg(params=("params", "first"), inference_flops=("inference_flops", "mean"))
     )
     figures["inference_flops_vs_size"] = plots.inference_flops_vs_size(students, count)
-    figures["early_stopping"] = plots.early_stopping(tables["truncation"], results, panels, scales, count)
+    if not tables["truncation"].empty:  # nothing to cut where every benchmark is a task of one's own
+        figures["early_stopping"] = plots.early_stopping(tables["truncation"], results, panels, scales, count)
     if "paper_comparison" in tables:
         figures["ours_vs_paper"] = plots.ours_vs_paper(tables["paper_comparison"])
     return figures

@@ -290,7 +290,9 @@ def describe(study: StudyParams, planned: list) -> str:
         ]
     device = throughput(study)
     kind = device.kind if device else "device-hours"
-    shown = table.rename(columns={"flops": "FLOPs", "device_hours": kind, "wall_hours": "wall hours"})
+    unknown = [column for column in ("device_hours", "wall_hours") if table[column].isna().all()]
+    shown = table.drop(columns=unknown)  # no throughput known: no hours to show
+    shown = shown.rename(columns={"flops": "FLOPs", "device_hours": kind, "wall_hours": "wall hours"})
     lines = [
         f"{study.study}: {len(planned)} units, {sum(table['state'] == 'to do')} to do",
         *data,
