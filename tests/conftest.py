@@ -75,10 +75,19 @@ def red_outputs(notebook_path: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def smoke_reference(tmp_path_factory) -> Path:
-    """The smoke study run once, uninterrupted, for the tests that compare against it."""
-    runs = tmp_path_factory.mktemp("smoke-reference")
-    finished = run_sor("study", "parameters/smoke.yaml", runs_dir=runs)
-    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    """The smoke study run once, uninterrupted, for the tests that compare against it: once per
+    session, shared by pytest-xdist's workers (the first to ask runs it, the others wait)."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's folder sits in the session's; alone, the session's folder is its own.
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    runs = shared / "smoke-reference"
+    with FileLock(str(shared / "smoke-reference.lock")):
+        if not (runs / "finished").is_file():
+            finished = run_sor("study", "parameters/smoke.yaml", runs_dir=runs)
+            assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+            (runs / "finished").write_text("")
     return runs
 
 

@@ -55,7 +55,8 @@ def notebooks_for(folder: Path, study: str) -> None:
     explorer = nbformat.read(REPO / "notebooks" / "00_explore.ipynb", as_version=4)
     parameters = next(c for c in explorer.cells if "parameters" in c.metadata.get("tags", []))
     parameters.source = parameters.source.replace('first = "embedded"', f'first = "{study}"')
-    assert f'first = "{study}"' in parameters.source  # the only finished study: nothing to compare
+    parameters.source = parameters.source.replace("second = None", f'second = "{study}"')  # with itself
+    assert f'second = "{study}"' in parameters.source
     nbformat.write(explorer, folder / "00_explore.ipynb")
 
 

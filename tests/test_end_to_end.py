@@ -1,5 +1,7 @@
 """The whole papermill chain on the micro study, as `sor study` runs it."""
 
+import shutil
+
 import pandas as pd
 import pytest
 import yaml
@@ -38,8 +40,9 @@ def test_no_executed_stage_notebook_shows_a_red_box(smoke_reference):
 
 
 @pytest.mark.slow
-def test_smoke_study_runs_end_to_end_and_resumes(smoke_reference, monkeypatch):
-    isolated_runs = smoke_reference
+def test_smoke_study_runs_end_to_end_and_resumes(smoke_reference, monkeypatch, tmp_path):
+    isolated_runs = tmp_path / "runs"  # a copy: the rerun below rewrites the study's records
+    shutil.copytree(smoke_reference, isolated_runs, symlinks=True)
     monkeypatch.setenv("SOR_RUNS_DIR", str(isolated_runs))
     study = load_study("parameters/smoke.yaml")
     first_run = pd.read_csv(units.study_dir(study) / "timings.csv")

@@ -19,8 +19,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from lm_eval.tasks import TaskManager
-from lm_eval.tasks._yaml_loader import load_yaml
 
 from ..config import paths
 from ..config.params import BenchmarkParams, ParametersError
@@ -30,8 +28,10 @@ from .lm_eval_tasks import TASK_PREFIX
 CUSTOM_PREFIX = TASK_PREFIX + "task_"
 
 
-def task_manager(benchmark: BenchmarkParams) -> TaskManager:
+def task_manager(benchmark: BenchmarkParams):
     """lm-eval's index of the tasks `benchmark` may name: its folder's, or lm-eval's own."""
+    from lm_eval.tasks import TaskManager  # seconds to import: `sor check` loads it for a task only
+
     if benchmark.include_path is None:
         return TaskManager()
     folder = paths.resolve(benchmark.include_path)
@@ -83,6 +83,8 @@ def write_custom_task(
 ) -> str:
     """The unit's YAML for a `task` benchmark (the user's, included, with the study's stop and cap
     and its data found where the user's YAML is); returns its lm-eval task name."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
     source = task_yaml(benchmark)
     config = load_yaml(source, resolve_func=False)
     if config.get("output_type", "generate_until") != "generate_until":

@@ -17,6 +17,7 @@ from .. import units
 from ..config import paths
 from ..config.params import ParametersError, StudyParams
 from ..core.files import DATA_FILE_TYPES
+from ..evaluation.custom_tasks import task_yaml
 
 LOCAL_PREFIXES = ("/", ".", "~")
 DATA_SUFFIXES = tuple(DATA_FILE_TYPES)
@@ -43,13 +44,8 @@ def check_paths(study: StudyParams) -> None:
         check_exists(teacher.source, "teacher.source")
     if teacher.model is not None and looks_local(teacher.model):
         check_model_folder(teacher.model, "teacher.model")
-    tasks = [b for b in study.benchmarks if b.is_task]
-    if tasks:
-        # lm-eval (seconds to import) only for a study that names tasks: `sor check` stays quick.
-        from ..evaluation.custom_tasks import task_yaml
-
-        for benchmark in tasks:
-            task_yaml(benchmark)  # the folder, its YAML and the task, each a one-line error
+    for benchmark in (b for b in study.benchmarks if b.is_task):
+        task_yaml(benchmark)  # the folder, its YAML and the task, each a one-line error
     if study.training.accelerate_config is not None:
         study.training.accelerate_config_file()
     if study.training.report_to == "wandb" and find_spec("wandb") is None:
