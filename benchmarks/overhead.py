@@ -102,7 +102,7 @@ def main() -> None:
         print(f"{untimed} units were reused, not run, by the last `sor study`: no unit seconds for them")
     fixed = (table["unit_seconds"] - table["loop"]).dropna()
     if fixed.empty:
-        raise SystemExit("the last `sor study` ran no unit (all reused): run a study from a fresh runs folder")
+        raise SystemExit("the last `sor study` reused every unit: run the study in a fresh runs folder")
     print(f"fixed cost per unit, all stages: mean {statistics.fmean(fixed):.1f} s over {len(fixed)} units")
 
 
