@@ -91,6 +91,13 @@ def smoke_reference(tmp_path_factory) -> Path:
     return runs
 
 
+def pytest_collection_modifyitems(config, items):
+    """Files with slow tests first: pytest-xdist hands out whole files in this order, so the long
+    end-to-end runs start at once and the quick files fill the gaps, not the other way round."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 def pytest_configure(config):
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -112,9 +112,11 @@ def test_a_task_benchmark_names_its_panel_and_no_family(tmp_path):
 @pytest.mark.slow
 def test_the_own_question_example_runs_end_to_end(isolated_runs):
     example = REPO / "examples" / "own-question" / "own-question.yaml"
-    finished = run_sor("study", str(example), runs_dir=isolated_runs)
+    finished = run_sor(
+        "study", str(example), "--set", "seeds=[0]", runs_dir=isolated_runs
+    )  # one seed: quicker
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
-    study = load_study(example)
+    study = load_study(example, ["seeds=[0]"])
     metrics = pd.read_csv(units.eval_dir(study, "medium", "reasoning", 0) / "metrics.csv").iloc[0]
     assert (metrics["benchmark"], metrics["family"], metrics["metric"], metrics["n"]) == (
         "doubling", "math_oe", "exact_match", 60

@@ -36,6 +36,7 @@ from . import (
     answer_lengths,
     efficiency,
     granularity,
+    headings,
     markdown,
     plots,
     reported,
@@ -92,6 +93,12 @@ class Analysis:
     figures: dict[str, plt.Figure] = field(default_factory=dict)
     summary: str = ""
     students: pd.DataFrame | None = None
+    # A figure's heading where the figure would state a finding: stated only when the numbers show it.
+    headings: dict[str, str] = field(default_factory=dict)
+
+    def heading(self, name: str) -> str:
+        """A markdown heading: the finding where the numbers show it, else the question."""
+        return "## " + self.headings.get(name, headings.QUESTIONS[name])
 
     def figures_for(self, name: str) -> list[plt.Figure]:
         """The figure `name`, or, in a reported study, that figure of every corpus (`general-name`)."""
@@ -255,7 +262,16 @@ def analyse(study: StudyParams) -> Analysis:
     save_figures(study, figures, folder)
     summary = write_summary(study, students, tables)
     units.mark_complete(folder, rows=len(results), figures=sorted(figures))
-    return Analysis(results, tables, figures, summary, students)
+    return Analysis(results, tables, figures, summary, students, figure_headings(students, tables))
+
+
+def figure_headings(students: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+    return {
+        "gain_vs_token_factor": headings.gain_with_tokens(_gain_pairs(students)),
+        "answer_length_by_outcome": headings.failed_answers(tables["lengths"]),
+        "inference_flops_vs_size": headings.inference_cost(students),
+        "flops_exact_vs_paper": headings.formula_gap(students),
+    }
 
 
 def analyse_curricula(study: StudyParams) -> Analysis:

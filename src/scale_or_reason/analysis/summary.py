@@ -9,6 +9,7 @@ from ..config.params import StudyParams
 from ..config.recipes import CURRICULUM_KINDS
 from ..core import files
 from . import granularity, transfer, uncertainty, verdicts
+from .headings import failed_length_ratio
 from .markdown import markdown_table
 from .plots import COUNT_LABELS
 
@@ -85,17 +86,12 @@ def headlines(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.Da
             f"Reasoning answers are {ratios.min():.1f}–{ratios.max():.1f}× as long as IFT answers "
             f"(median {ratios.median():.1f}×) across {len(ratios)} benchmark × scale cells."
         )
-    lengths = tables["lengths"]
-    wide = lengths[lengths["recipe"] == "reasoning"].pivot_table(
-        index=["scale", "benchmark"], columns="correct", values="gen_tokens_mean"
-    )
-    if {True, False} <= set(wide.columns):
-        ratio = (wide[False] / wide[True]).dropna()
-        if len(ratio):
-            lines.append(
-                f"Failed reasoning answers are {ratio.median():.2f}× as long as successful ones "
-                f"(median over {len(ratio)} student × benchmark cells with both)."
-            )
+    ratio = failed_length_ratio(tables["lengths"])
+    if len(ratio):
+        lines.append(
+            f"Failed reasoning answers are {ratio.median():.2f}× as long as successful ones "
+            f"(median over {len(ratio)} student × benchmark cells with both)."
+        )
     if "transfer" in tables:
         lines += transfer.transfer_headlines(tables["transfer"])
     if "granularity" in tables:
