@@ -26,6 +26,8 @@ def test_the_gain_is_said_to_grow_with_tokens_only_when_it_does():
     assert headings.gain_with_tokens(rising).startswith("Where reasoning pays, it pays in tokens")
     falling = rising.assign(gain=[-0.01 * f for f in factors])
     assert headings.gain_with_tokens(falling).startswith("Does reasoning's gain grow")
+    flat = rising.assign(gain=0.0)  # (no warning from a correlation of a constant)
+    assert headings.gain_with_tokens(flat).endswith("do not vary")
 
 
 def test_inference_cost_and_the_formula_gap_are_stated_from_the_numbers():

@@ -48,6 +48,8 @@ def gain_with_tokens(pairs: pd.DataFrame) -> str:
     question = QUESTIONS["gain_vs_token_factor"]
     if len(pairs) < 3:
         return question
+    if pairs["gain"].nunique() < 2 or pairs["token_factor"].nunique() < 2:
+        return f"{question} Not here: the gains (or the token factors) do not vary"
     rho, p = stats.spearmanr(pairs["token_factor"], pairs["gain"])
     said = f"Spearman ρ = {rho:.2f} over {len(pairs)} benchmark × scale cells, p = {p:.2g}"
     if rho > 0 and p < SIGNIFICANCE:
