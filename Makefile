@@ -33,11 +33,11 @@ study: setup
 	$(PYTHON) -m scale_or_reason.cli study $(PARAMETERS) --publish-figures $(if $(JOBS),--jobs $(JOBS))
 	$(if $(filter parameters/embedded.yaml,$(PARAMETERS)),$(PYTHON) -m scale_or_reason.cli readme $(PARAMETERS))
 
-test: setup lint  # three workers (pytest-xdist; much of the suite waits on subprocesses), a file on one of them
-	$(PYTHON) -m pytest -n 3 --dist loadfile
+test: setup lint  # two workers (pytest-xdist), each test file on one of them
+	$(PYTHON) -m pytest -n 2 --dist loadfile
 
 test-fast: setup lint  # the inner loop: everything but the end-to-end runs marked slow
-	$(PYTHON) -m pytest -n 3 --dist loadfile -m "not slow"
+	$(PYTHON) -m pytest -n 2 --dist loadfile -m "not slow"
 
 lint: setup
 	$(PYTHON) -m ruff check src tests benchmarks notebooks
