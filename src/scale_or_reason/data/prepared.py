@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasets import Dataset, List, Value, concatenate_datasets
+from datasets import Dataset, List, Value
 from trl.data_utils import common_prefix_length
 
 from ..core import files
@@ -63,6 +63,11 @@ def prepared_rows(rows: Dataset, tokenizer) -> Dataset:
                 )
             input_ids[index] = full
             labels[index] = [IGNORED_LABEL] * prompt_length + full[prompt_length:]
+    return with_tokens(rows, input_ids, labels)
+
+
+def with_tokens(rows: Dataset, input_ids: list[list[int]], labels: list[list[int]]) -> Dataset:
+    """`rows` with their token columns, laid out as one table (the trainer reads it per batch)."""
     # Named, not hashed: `datasets` would pickle every token of the new columns to fingerprint them.
     fingerprint = f"{rows._fingerprint}-prepared"
     for name, column in (("input_ids", input_ids), ("labels", labels)):
@@ -107,6 +112,6 @@ def with_format_tokens(rows: Dataset, data_folder: Path) -> Dataset:
     except KeyError:
         return rows
     tokens = pa.concat_tables(tables).select(list(TOKEN_FEATURES)).take(chosen)
-    fingerprint = f"{rows._fingerprint}-prepared"
-    columns = Dataset(tokens, fingerprint=f"{fingerprint}-tokens")
-    return concatenate_datasets([rows, columns], axis=1)
+    # As Python lists, into the same layout as rows prepared here: a dataset stitched from Arrow
+    # chunks (concatenate_datasets) trained a quarter slower, its batches read chunk by chunk.
+    return with_tokens(rows, tokens["input_ids"].to_pylist(), tokens["labels"].to_pylist())
