@@ -433,6 +433,9 @@ def saved_parameters(study: StudyParams) -> Path:
     """The study's parameters as validated (a file's, with its `--set` overrides), written into
     its folder under their fingerprint: what its units read, so that a run with overrides is
     recorded and resumed as it ran."""
-    path = study_dir(study) / f"parameters-{fingerprint(study)}.yaml"
-    files.write_text(path, yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))
-    return path
+    return write_parameters(study, study_dir(study) / f"parameters-{fingerprint(study)}.yaml")
+
+
+def write_parameters(study: StudyParams, path: Path) -> Path:
+    """The study's validated parameters as a parameters file (defaults filled in)."""
+    return files.write_text(path, yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False))

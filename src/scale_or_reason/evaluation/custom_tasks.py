@@ -104,16 +104,11 @@ def write_custom_task(
     return name
 
 
-def task_metric(samples: list[dict]) -> tuple[str, str]:
-    """The (filter, metric) a custom task is scored by: its first filter's first metric."""
-    first = samples[0]
-    return first.get("filter", "none"), first["metrics"][0]
-
-
 def scored_samples(samples: list[dict]) -> tuple[list[dict], str]:
-    """One logged sample per document (the first filter's; a task with several filters logs each
-    document once per filter), and the name of the metric that scores them."""
-    chosen, metric = task_metric(samples)
+    """One logged sample per document, and the name of the metric that scores them: the task's
+    first filter's (a task with several filters logs each document once per filter) first metric."""
+    first = samples[0]
+    chosen, metric = first.get("filter", "none"), first["metrics"][0]
     return [sample for sample in samples if sample.get("filter", "none") == chosen], metric
 
 

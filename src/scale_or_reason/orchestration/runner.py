@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import yaml
 from tqdm.auto import tqdm
 
 from .. import units
@@ -106,9 +105,7 @@ def run_study(
     preflight.check_study(study)  # paths and folders, before the lock, the peak benchmark or any unit
     folder = units.study_dir(study)
     with study_lock(study, wait=wait):
-        files.write_text(
-            folder / "study.yaml", yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)
-        )
+        units.write_parameters(study, folder / "study.yaml")
         if overrides:
             parameters_file = units.saved_parameters(study)
         planned = units.plan(study, parameters_file)
