@@ -76,9 +76,10 @@ class Run(NamedTuple):
 
 
 def students(study: StudyParams) -> list[tuple[str, str]]:
-    """Every (scale, recipe) of the study: the recipes at every scale, then the curricula, the
+    """Every (scale, recipe) of the study: the recipes at every trained scale (all but those
+    `analysis.predict` predicts untrained: `StudyParams.trained_scales`), then the curricula, the
     coarser traces and the data-efficiency students, each once."""
-    ladder = [(scale, recipe) for scale in study.students.scales for recipe in study.recipes]
+    ladder = [(scale, recipe) for scale in study.trained_scales() for recipe in study.recipes]
     curricula = [(scale, recipe) for scale in study.curricula.scales for recipe in study.curricula.recipes]
     levels = study.granularity.levels
     coarser = [(scale, granularity_recipe(level)) for scale in study.granularity.scales for level in levels]

@@ -314,6 +314,36 @@ def ours_vs_paper(comparison: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def predicted_vs_actual(predictions: pd.DataFrame, level: float) -> plt.Figure:
+    """Each predicted accuracy (with its interval at `level`) against the student's measured one,
+    a panel per method: colour the format, marker the predicted scale, the diagonal where they
+    agree. Predictions without a measured student are left out."""
+    known = predictions[predictions["actual"].notna()]
+    methods = list(dict.fromkeys(known["method"]))
+    scales = list(dict.fromkeys(known.sort_values("params")["scale"]))
+    fig, axes = _panel_grid(len(methods), columns=len(methods))
+    for ax, method in zip(axes, methods, strict=False):
+        for row in known[known["method"] == method].itertuples():
+            tint = colour(row.recipe)
+            error = [[row.predicted - row.low], [row.high - row.predicted]]
+            ax.errorbar(
+                row.actual, row.predicted, yerr=error, fmt="none", ecolor=tint, elinewidth=0.8, alpha=0.7
+            )
+            ax.plot(row.actual, row.predicted, linestyle="", marker=marker(row.scale, scales), color=tint)
+        ax.plot([0, 1], [0, 1], color="0.5", linestyle=":", linewidth=1)
+        ax.set(xlim=(0, 1), ylim=(0, 1), title=method, xlabel="measured accuracy")
+    axes[0].set_ylabel(f"predicted accuracy, {level:.0%} interval")
+    handles = [
+        plt.Line2D([], [], color=colour(o), marker="o", linestyle="", label=ORDER_LABELS[o]) for o in FORMATS
+    ]
+    handles += [
+        plt.Line2D([], [], color="0.3", marker=marker(s, scales), linestyle="", label=s) for s in scales
+    ]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def gain_vs_size(differences: pd.DataFrame) -> plt.Figure:
     """Reasoning minus IFT at equal size against size, one line per family (`differences`: family,
     params, difference; with `low` and `high`, their intervals)."""

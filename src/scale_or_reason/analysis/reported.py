@@ -26,7 +26,7 @@ from ..config.params import CorpusSize, StudyParams
 from ..config.recipes import FORMATS
 from ..core import flops
 from ..core.model_configs import student_architecture
-from . import verdicts
+from . import prediction, verdicts
 from .markdown import markdown_table
 from .pareto import pareto_mask
 from .uncertainty import percentile_interval
@@ -300,10 +300,11 @@ def accuracy_wide(results: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index().sort_values(["recipe", "params"]).drop(columns="params")
 
 
-def summary_markdown(study: StudyParams, corpora: dict[str, dict]) -> str:
+def summary_markdown(study: StudyParams, corpora: dict[str, dict], predicted: dict | None = None) -> str:
     """`summary.md` of a reported study: per corpus, headlines, verdicts, fits and accuracies,
-    under the source and what was estimated. `corpora` maps a corpus to its results, headlines
-    and tables."""
+    under the source and what was estimated; then the prediction of the large students from the
+    small ones where `analysis.predict` asks (`predicted`: its tables). `corpora` maps a corpus to
+    its results, headlines and tables."""
     all_cells = pd.concat([differences(c["results"]) for c in corpora.values()])
     sections = [
         f"# {study.study}: the paper's published numbers, re-analysed",
@@ -331,6 +332,10 @@ def summary_markdown(study: StudyParams, corpora: dict[str, dict]) -> str:
             "### Accuracy (%), as published",
             markdown_table(accuracy_wide(analysed["results"]), ".1f"),
         ]
+    if predicted:
+        fit, predict = study.analysis.predict.fit, study.analysis.predict.predict
+        sections += prediction.markdown_sections(predicted, study.analysis.predict)
+        sections.insert(4, "\n".join(f"- {line}" for line in prediction.headlines(predicted, fit, predict)))
     return "\n\n".join(section for section in sections if section) + "\n"
 
 

@@ -39,6 +39,7 @@ from . import (
     headings,
     markdown,
     plots,
+    prediction,
     reported,
     transfer,
     uncertainty,
@@ -136,6 +137,40 @@ def uncertainty_tables(
     }
 
 
+def prediction_tables(
+    study: StudyParams, students: pd.DataFrame, replicates: dict, differences: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    """`analysis.predict` on the study's own students: fitted on the bootstrap replicates, the
+    study's verdicts (with their intervals) the truth to score against."""
+    predict = study.analysis.predict
+    ladder, samples = prediction.study_ladder(study, students, replicates)
+    ceilings = dict.fromkeys(ladder["family"], study.analysis.teacher_accuracy)
+    found = prediction.predict(
+        ladder, predict.fit, predict.predict, ceilings, ["family"], samples, differences, seed=study.seed
+    )
+    return prediction.tables_for(found)
+
+
+def reported_predictions(
+    study: StudyParams, results: pd.DataFrame, ceilings: dict
+) -> dict[str, pd.DataFrame]:
+    """`analysis.predict` on the published table: single runs, so the fit's residuals size the
+    intervals and the measured sign is the truth."""
+    predict = study.analysis.predict
+    ladder = results[["corpus", "family", "recipe", "scale", "params", "train_flops", "accuracy"]]
+    found = prediction.predict(
+        ladder, predict.fit, predict.predict, ceilings, ["corpus", "family"], seed=study.seed
+    )
+    return prediction.tables_for(found)
+
+
+def prediction_figure(tables: dict[str, pd.DataFrame]) -> dict[str, plt.Figure]:
+    predictions = tables.get("predictions")
+    if predictions is None or predictions["actual"].isna().all():
+        return {}
+    return {"predicted_vs_actual": plots.predicted_vs_actual(predictions, prediction.LEVEL)}
+
+
 def curricula_with_intervals(
     results: pd.DataFrame, panels: dict[str, str], accuracy: pd.DataFrame, gains: pd.DataFrame
 ) -> pd.DataFrame:
@@ -221,6 +256,7 @@ def draw_figures(
         figures["early_stopping"] = plots.early_stopping(tables["truncation"], results, panels, scales, count)
     if "paper_comparison" in tables:
         figures["ours_vs_paper"] = plots.ours_vs_paper(tables["paper_comparison"])
+    figures.update(prediction_figure(tables))
     return figures
 
 
@@ -250,6 +286,8 @@ def analyse(study: StudyParams) -> Analysis:
         tables["paper_comparison"] = reported.paper_comparison(
             replicates, tested, study.analysis.compare_with_paper
         )
+    if study.analysis.predict:
+        tables.update(prediction_tables(study, students, replicates, tables["differences"]))
     panels = study.family_panels()
     tables["verdicts"] = uncertainty.with_uncertainty(
         tables["verdicts"], tables["differences"], tables["frontier_probability"], panels
@@ -435,12 +473,15 @@ def analyse_reported(study: StudyParams) -> Analysis:
     for name, figure in figures.items():  # each corpus's figures look alike: say whose they are
         figure.suptitle(f"{name.split('-')[0]} corpus, as published (arXiv 2509.22193)", y=1.02)
     results = pd.concat([c["results"] for c in corpora.values()], ignore_index=True)
+    predicted = reported_predictions(study, results, ceilings) if study.analysis.predict else {}
+    tables.update(predicted)
+    figures.update(prediction_figure(predicted))
     files.write_csv(folder / "results.csv", results)
     files.write_csv(units.results_csv(study), results)
     for name, frame in tables.items():
         files.write_csv(folder / "tables" / f"{name}.csv", frame)
     save_figures(study, figures, folder)
-    summary = reported.summary_markdown(study, corpora)
+    summary = reported.summary_markdown(study, corpora, predicted)
     files.write_text(units.study_dir(study) / "summary.md", summary)
     units.mark_complete(folder, rows=len(results), figures=sorted(figures))
     return Analysis(results, tables, figures, summary, results)

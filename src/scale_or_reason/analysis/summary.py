@@ -8,7 +8,7 @@ from .. import units
 from ..config.params import StudyParams
 from ..config.recipes import CURRICULUM_KINDS
 from ..core import files
-from . import granularity, transfer, uncertainty, verdicts
+from . import granularity, prediction, transfer, uncertainty, verdicts
 from .headings import failed_length_ratio
 from .markdown import markdown_table
 from .plots import COUNT_LABELS
@@ -98,6 +98,8 @@ def headlines(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.Da
         lines += granularity.granularity_headline(tables["granularity"])
     lines += curriculum_headlines(tables.get("curricula"), study)
     lines += curriculum_scale_headline(tables["differences"], study)
+    if "predictions" in tables:
+        lines += prediction.headlines(tables, study.analysis.predict.fit, study.analysis.predict.predict)
     return lines
 
 
@@ -204,6 +206,8 @@ def render(study: StudyParams, results: pd.DataFrame, tables: dict[str, pd.DataF
             "is its published average (no interval). `difference` is ours minus the paper's.",
             markdown_table(tables["paper_comparison"]),
         ]
+    if "predictions" in tables:
+        sections += prediction.markdown_sections(tables, study.analysis.predict)
     accuracy = results.pivot_table(index=["recipe", "scale"], columns="benchmark", values="accuracy")
     sections += ["## Accuracy", markdown_table(accuracy.reset_index(), ".2f")]
     return "\n\n".join(section for section in sections if section) + "\n"

@@ -420,6 +420,27 @@ class TeacherChoiceParams(Section):
         return ["base"] + [teacher.recipe for teacher in self.teachers]
 
 
+class PredictParams(Section):
+    """Predict the large students from the small ones (`analysis.predict`): per family and format,
+    fit on the `fit` scales only and extrapolate to the `predict` scales, with intervals, verdicts
+    and, where the predicted students exist, scores (`analysis.prediction`)."""
+
+    # Scales fitted on: at least three (a line through two leaves no residual to size the noise).
+    fit: Annotated[list[str], Field(min_length=3)]
+    # Scales predicted, from their configs: they need not have been trained.
+    predict: Annotated[list[str], Field(min_length=1)]
+    # Train and evaluate the predicted students too, to score the prediction (a backtest); false
+    # plans and runs the study without their IFT and reasoning students (planning before spending).
+    train: bool = True
+
+    @model_validator(mode="after")
+    def _apart(self):
+        both = sorted(set(self.fit) & set(self.predict))
+        if both:
+            raise ValueError(f"analysis.predict: {', '.join(both)} both fitted and predicted")
+        return self
+
+
 class AnalysisParams(Section):
     flops: Literal["paper", "exact"] = "paper"  # the FLOPs count on the figures' x-axes
     # The fits' ceiling (α + β ≤ it): the programmatic teacher is always right.
@@ -429,6 +450,8 @@ class AnalysisParams(Section):
     # Set for students the paper released (sizes named 0.5b ... 14b): their family averages beside
     # that corpus's row of the paper's Table 1.
     compare_with_paper: Literal["general", "math"] | None = None
+    # Predict large students from small ones and score the prediction where they exist.
+    predict: PredictParams | None = None
 
 
 class JudgeParams(Section):
@@ -567,6 +590,13 @@ class StudyParams(Section):
         """Students built from config share a tokenizer trained on the study's own data."""
         return any(scale.from_config for scale in self.students.scales.values())
 
+    def trained_scales(self) -> list[str]:
+        """The scales whose IFT and reasoning students the study trains: every scale but those
+        `analysis.predict` predicts without training (`train: false`)."""
+        predict = self.analysis.predict
+        untrained = set(predict.predict) if predict and not predict.train else set()
+        return [scale for scale in self.students.scales if scale not in untrained]
+
     def learning_rate(self, scale: str, recipe: str) -> float:
         """The peak learning rate of a student; a curriculum takes the reasoning rate, since its
         schedule ends on (sequential) or mixes in (mixed) reasoning targets."""
@@ -625,11 +655,29 @@ class StudyParams(Section):
             "selection.probe.scale": selection and selection.probe and selection.probe.scale,
             "teacher_choice.scale": choice and choice.scale,
         }
+        predict = self.analysis.predict
+        for key in ("fit", "predict") if predict else ():
+            for i, scale in enumerate(getattr(predict, key)):
+                named[f"analysis.predict.{key}[{i}]"] = scale
         for key, scale in named.items():
             if scale and scale not in self.students.scales:
                 known = ", ".join(self.students.scales)
                 raise ValueError(f"{key} names {scale!r}, not in students.scales ({known})")
+        untrained = set(self.students.scales) - set(self.trained_scales())
+        for key, scale in {**named, **self._section_scales()}.items():
+            if scale in untrained and not key.startswith("analysis.predict"):
+                raise ValueError(
+                    f"{key} names {scale!r}, which analysis.predict predicts without training it "
+                    "(train: false); the IFT and reasoning students there are not trained"
+                )
         return self
+
+    def _section_scales(self) -> dict[str, str]:
+        return {
+            f"{section}.scales[{i}]": scale
+            for section in ("curricula", "granularity")
+            for i, scale in enumerate(getattr(self, section).scales)
+        }
 
     @model_validator(mode="after")
     def _pool_fits_the_teacher(self):

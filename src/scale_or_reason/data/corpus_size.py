@@ -24,10 +24,13 @@ import pyarrow.csv
 import pyarrow.json
 import pyarrow.parquet as pq
 
+from .. import units
 from ..config import paths
 from ..config.params import CorpusSize, StudyParams
-from ..config.recipes import FORMATS
-from ..core.files import DATA_FILE_TYPES
+from ..config.recipes import FORMATS, parse_recipe
+from ..core.files import DATA_FILE_TYPES, read_json
+from ..core.flops import corpus_training_flops
+from ..core.model_configs import student_architecture
 from ..core.thinking import split_reasoning
 
 RELEASED_CORPORA_FILE = paths.PAPER_DATA_DIR / "released_corpora.csv"
@@ -141,3 +144,54 @@ def _capped(study: StudyParams, samples: int | None, lengths: dict | None, sourc
     if limit is not None and (samples is None or limit < samples):
         return TeacherData(limit, lengths, f"{source}; teacher.limit {limit:,}")
     return TeacherData(samples, lengths, source)
+
+
+# --- what the plan and a prediction count from: the data unit's measurements, else the above -----
+
+
+def token_lengths(study: StudyParams) -> dict[str, float] | None:
+    """Mean prompt, IFT and reasoning lengths in tokens: measured if the data exists, else counted
+    or known from the teacher's data (`teacher_data`), else assumed; None if any is unknown."""
+    data = units.data_dir(study)
+    if units.is_complete(data):
+        stats = pd.read_csv(data / "token_stats.csv")
+        train = stats[stats["table"] == "train"]
+        weights = train["n"] / train["n"].sum()
+        return {k: float((train[f"{k}_tokens"] * weights).sum()) for k in LENGTH_COLUMNS}
+    lengths = teacher_data(study).lengths or {}
+    return lengths if set(LENGTH_COLUMNS) <= set(lengths) else None
+
+
+def lengths_source(study: StudyParams) -> str:
+    if units.is_complete(units.data_dir(study)):
+        return "measured on the generated data"
+    return teacher_data(study).source
+
+
+def training_samples(study: StudyParams) -> int | None:
+    data = units.data_dir(study)
+    if units.is_complete(data):
+        rows = read_json(data / units.COMPLETE).get("train_rows")
+        if rows is not None:
+            return int(rows)
+    return teacher_data(study).samples
+
+
+def planned_train_flops(
+    study: StudyParams, scale: str, recipe: str, lengths: dict | None, count: str = "paper"
+) -> float | None:
+    """Training FLOPs of one student before it trains, from its config and the mean lengths
+    (`token_lengths`), every row at the mean length of its recipe's mix: the paper's formula, or
+    the exact count (`count`); None where the lengths or the samples are unknown."""
+    samples = training_samples(study)
+    if lengths is None or samples is None:
+        return None
+    if study.teacher.kind == "synthetic":  # a data-efficiency recipe trains on fewer rows than every pair
+        samples = units.samples_per_family(study, recipe) * len(study.teacher.families)
+    share = parse_recipe(recipe).reasoning_share
+    target = share * lengths["reasoning"] + (1 - share) * lengths["ift"]
+    length = round(lengths["prompt"] + target)
+    paper, exact = corpus_training_flops(
+        student_architecture(study, scale), samples * study.training.epochs, length
+    )
+    return float(paper if count == "paper" else exact)

@@ -19,57 +19,30 @@ from pathlib import Path
 import pandas as pd
 
 from .. import units
+from ..analysis.reported import train_flops_estimate
 from ..config.params import StudyParams, load_study
 from ..config.recipes import FORMATS, parse_recipe
-from ..core import files, flops, machine
+from ..core import flops, machine
 from ..core.model_configs import model_config, student_architecture
-from ..data.corpus_size import LENGTH_COLUMNS, teacher_data
+from ..data.corpus_size import (  # noqa: F401 (the plan's names for them)
+    lengths_source,
+    planned_train_flops,
+    teacher_data,
+    token_lengths,
+    training_samples,
+)
 from .notebooks import check_notebook_parameters
 from .preflight import check_paths
-
-
-def token_lengths(study: StudyParams) -> dict[str, float] | None:
-    """Mean prompt, IFT and reasoning lengths in tokens: measured if the data exists, else counted
-    or known from the teacher's data (`data.corpus_size`), else assumed; None if any is unknown."""
-    data = units.data_dir(study)
-    if units.is_complete(data):
-        stats = pd.read_csv(data / "token_stats.csv")
-        train = stats[stats["table"] == "train"]
-        weights = train["n"] / train["n"].sum()
-        return {k: float((train[f"{k}_tokens"] * weights).sum()) for k in LENGTH_COLUMNS}
-    lengths = teacher_data(study).lengths or {}
-    return lengths if set(LENGTH_COLUMNS) <= set(lengths) else None
-
-
-def lengths_source(study: StudyParams) -> str:
-    if units.is_complete(units.data_dir(study)):
-        return "measured on the generated data"
-    return teacher_data(study).source
-
-
-def training_samples(study: StudyParams) -> int | None:
-    data = units.data_dir(study)
-    if units.is_complete(data):
-        rows = files.read_json(data / units.COMPLETE).get("train_rows")
-        if rows is not None:
-            return int(rows)
-    return teacher_data(study).samples
 
 
 def unit_flops(
     study: StudyParams, scale: str, recipe: str, lengths: dict | None
 ) -> tuple[float | None, float | None]:
     """Paper-formula training and evaluation FLOPs of one student, from mean lengths."""
-    samples = training_samples(study)
-    if lengths is None or samples is None:
+    train = planned_train_flops(study, scale, recipe, lengths)
+    if train is None:
         return None, None
-    if study.teacher.kind == "synthetic":  # a data-efficiency recipe trains on fewer rows than every pair
-        samples = units.samples_per_family(study, recipe) * len(study.teacher.families)
     arch = student_architecture(study, scale)
-    share = parse_recipe(recipe).reasoning_share
-    target = share * lengths["reasoning"] + (1 - share) * lengths["ift"]
-    rows = samples * study.training.epochs
-    train = rows * 3 * flops.forward_flops(arch, round(lengths["prompt"] + target))
     items = evaluation_items(study)
     per_item = flops.inference_flops(arch, round(lengths["prompt"]), generated_tokens(study, recipe, lengths))
     return float(train), (None if items is None else float(items * per_item))
@@ -271,6 +244,7 @@ def describe(study: StudyParams, planned: list) -> str:
                 "nothing is generated, trained or evaluated",
                 "",
                 table[["unit", "state", "model", "params"]].to_string(index=False, na_rep="—"),
+                *reported_prediction_savings(study),
             ]
         )
     lengths = token_lengths(study)
@@ -302,7 +276,75 @@ def describe(study: StudyParams, planned: list) -> str:
     ]
     if table["flops"].notna().any():
         lines += ["", *totals(study, table, device)]
+    lines += prediction_savings(study, table, device)
     return "\n".join(lines)
+
+
+def _predicted(study: StudyParams) -> str:
+    predict = study.analysis.predict
+    return f"the students at {', '.join(predict.predict)} (predicted from {', '.join(predict.fit)})"
+
+
+def prediction_savings(study: StudyParams, table: pd.DataFrame, device) -> list[str]:
+    """What `analysis.predict` lets a planner skip: the FLOPs and hours of training and evaluating
+    the predicted IFT and reasoning students, every seed, against the plan's with them."""
+    if study.analysis.predict is None:
+        return []
+    lengths = token_lengths(study)
+    flop_count, hours = 0.0, 0.0
+    for scale in study.analysis.predict.predict:
+        for recipe in [r for r in FORMATS if r in study.recipes]:
+            seeds = len(units.run_seeds(study, recipe, scale))
+            train, evaluate = unit_flops(study, scale, recipe, lengths)
+            if train is None or evaluate is None:
+                return ["", f"analysis.predict: {_predicted(study)}; their cost is unknown (no lengths)"]
+            flop_count += seeds * (train + evaluate)
+            if device is not None:
+                decoding = evaluation_hours(study, scale, recipe, lengths, device)
+                hours += seeds * (device.hours(train) + decoding)
+    trained = study.analysis.predict.train
+    whole = table["flops"].sum() + (0.0 if trained else flop_count)
+    where = (
+        "This study trains them too, to score the prediction (analysis.predict.train: false plans "
+        "without them)."
+        if trained
+        else "They are left out of this plan (analysis.predict.train: false)."
+    )
+    in_hours = f", {hours:,.1f} {device.kind}" if device is not None else ""
+    return [
+        "",
+        f"analysis.predict: {_predicted(study)} cost {flop_count:.3g} FLOPs{in_hours} "
+        f"({flop_count / whole:.0%} of the study's with them): what trusting the prediction saves. {where}",
+    ]
+
+
+def reported_prediction_savings(study: StudyParams) -> list[str]:
+    """A reported study's `analysis.predict`: the estimated training FLOPs of the predicted
+    students (both formats, every corpus) against the whole ladder's."""
+    if study.analysis.predict is None:
+        return []
+    reported_sizes = study.reported.corpus_sizes
+    per_scale = {
+        scale: sum(
+            train_flops_estimate(
+                student_architecture(study, scale),
+                reported_sizes[corpus],
+                fmt,
+                study.reported.chars_per_token,
+            )
+            for corpus in study.reported.corpora
+            for fmt in FORMATS
+        )
+        for scale in study.students.scales
+    }
+    saved = sum(per_scale[scale] for scale in study.analysis.predict.predict)
+    return [
+        "",
+        f"analysis.predict: training {_predicted(study)} cost an estimated {saved:.3g} FLOPs in the "
+        f"paper (both formats, {' and '.join(study.reported.corpora)} corpus; "
+        f"{saved / sum(per_scale.values()):.0%} of the whole ladder's): what the prediction would have "
+        "saved.",
+    ]
 
 
 def plan_formatters(kind: str) -> dict:
