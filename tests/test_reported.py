@@ -119,7 +119,23 @@ def test_a_reported_study_runs_nothing_and_plans_one_analysis():
     assert units.runs(study) == []
     planned = units.plan(study, REPORTED)
     assert [unit.key for unit in planned] == ["analyze:study"]
-    assert "the paper's published numbers" in estimates.describe(study, planned)
+    described = estimates.describe(study, planned)
+    assert "the paper's published numbers" in described
+    saved = sum(
+        reported.train_flops_estimate(
+            student_architecture(study, scale),
+            study.reported.corpus_sizes[corpus],
+            fmt,
+            study.reported.chars_per_token,
+        )
+        for scale in ("7b", "14b")
+        for corpus in ("general", "math")
+        for fmt in ("ift", "reasoning")
+    )
+    assert (
+        f"training the students at 7b, 14b (predicted from 0.5b, 1.5b, 3b) cost an estimated {saved:.3g}"
+        in (described)
+    )
     with pytest.raises(ParametersError, match="remove benchmarks"):
         parse_study(study_data(benchmarks=[{"name": "gsm8k"}]))
     missing = study_data()
@@ -136,7 +152,8 @@ def test_a_reported_study_runs_nothing_and_plans_one_analysis():
 def test_sor_study_draws_the_papers_figures_and_recounts_its_claims(tmp_path, isolated_runs):
     parameters = tmp_path / "paper-reported.yaml"
     figures = tmp_path / "figures"
-    parameters.write_text(yaml.safe_dump(study_data(analysis={"figures_dir": str(figures)})))
+    analysis = {**study_data()["analysis"], "figures_dir": str(figures)}  # its analysis.predict kept
+    parameters.write_text(yaml.safe_dump(study_data(analysis=analysis)))
     finished = run_sor("study", str(parameters), runs_dir=isolated_runs)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     assert not figures.exists()  # an analysis writes into its run folder only
@@ -160,11 +177,26 @@ def test_sor_study_draws_the_papers_figures_and_recounts_its_claims(tmp_path, is
         "general-inference_flops_vs_size",
         "math-accuracy_vs_train_flops",
         "math-gain_vs_size",
+        "predicted_vs_actual",
     }
     fits = pd.read_csv(units.analysis_dir(study) / "tables" / "general-fits.csv")
     ceilings = reported.teacher_ceilings()
     assert (fits["alpha"] + fits["beta"] <= fits["family"].map(ceilings) + 1e-9).all()
     assert not math.isnan(fits["mae"].max())
+    # the backtest: 0.5B-3B fitted, 7B and 14B predicted and scored against the published rows
+    tables = units.analysis_dir(study) / "tables"
+    predictions = pd.read_csv(tables / "predictions.csv")
+    assert len(predictions) == 2 * 4 * 2 * 2 * 3  # corpora × families × formats × sizes × methods
+    assert set(predictions["scale"]) == {"7b", "14b"} and predictions["actual"].notna().all()
+    published_rows = results.set_index(["corpus", "family", "recipe", "scale"])["accuracy"]
+    keys = list(predictions[["corpus", "family", "recipe", "scale"]].itertuples(index=False, name=None))
+    assert np.allclose(published_rows.loc[keys].to_numpy(), predictions["actual"])
+    assert (predictions["low"] <= predictions["predicted"]).all()
+    assert (predictions["predicted"] <= predictions["high"]).all()
+    scores = pd.read_csv(tables / "prediction_scores.csv")
+    assert len(scores) == 2 * 3 and (scores["predictions"] == 16).all() and (scores["verdicts"] == 8).all()
+    assert "Predicting 7b, 14b from 0.5b, 1.5b, 3b only" in summary
+    assert "## Predicted from the small students: 0.5b, 1.5b, 3b → 7b, 14b" in summary
 
 
 class FakeReplicates:

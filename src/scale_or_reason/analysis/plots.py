@@ -321,6 +321,8 @@ def predicted_vs_actual(predictions: pd.DataFrame, level: float) -> plt.Figure:
     known = predictions[predictions["actual"].notna()]
     methods = list(dict.fromkeys(known["method"]))
     scales = list(dict.fromkeys(known.sort_values("params")["scale"]))
+    # one range for every panel, from the lowest point or interval down to a tenth below it
+    bottom = max(0.0, np.floor(10 * min(known["actual"].min(), known["low"].min())) / 10)
     fig, axes = _panel_grid(len(methods), columns=len(methods))
     for ax, method in zip(axes, methods, strict=False):
         for row in known[known["method"] == method].itertuples():
@@ -331,7 +333,7 @@ def predicted_vs_actual(predictions: pd.DataFrame, level: float) -> plt.Figure:
             )
             ax.plot(row.actual, row.predicted, linestyle="", marker=marker(row.scale, scales), color=tint)
         ax.plot([0, 1], [0, 1], color="0.5", linestyle=":", linewidth=1)
-        ax.set(xlim=(0, 1), ylim=(0, 1), title=method, xlabel="measured accuracy")
+        ax.set(xlim=(bottom, 1), ylim=(bottom, 1), title=method, xlabel="measured accuracy")
     axes[0].set_ylabel(f"predicted accuracy, {level:.0%} interval")
     handles = [
         plt.Line2D([], [], color=colour(o), marker="o", linestyle="", label=ORDER_LABELS[o]) for o in FORMATS

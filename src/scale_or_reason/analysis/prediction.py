@@ -11,8 +11,9 @@ training FLOPs come from their configs (a predicted student need not exist):
 The intervals (90%) have two parts, drawn together in each replicate:
 
 - the fit's uncertainty: the method refitted on replicates of the fit points, the study's own
-  bootstrap replicates (items and seeds) where it has them; where it has single runs (a
-  published table), the method's fitted values with a residual-sized draw on the logit scale;
+  bootstrap replicates (items and seeds) where it has them, widened on the logit scale by the
+  residual variance they do not hold (a scale's own distance from the trend); where it has single
+  runs (a published table), the method's fitted values with a residual-sized draw on that scale;
 - a new point's distance from a smooth trend: σ·z on the logit scale, with σ the residual standard
   deviation of the logit-linear fits pooled over every family and format (ν = Σ(n − 2) degrees
   of freedom), itself drawn as ν allows (σ̂·√(ν/χ²ᵥ)), so the new-point term is a t with ν
@@ -151,13 +152,17 @@ def trend_noise(
 def _fit_replicates(
     fitted: np.ndarray, samples: np.ndarray | None, sigma: np.ndarray, ceiling: float, rng
 ) -> np.ndarray:
-    """replicates × fit points: the study's bootstrap replicates where it has them, else the
-    method's `fitted` values plus a residual-sized draw on the logit scale."""
+    """replicates × fit points. Single runs: the method's `fitted` values plus a residual-sized
+    draw on the logit scale. With the study's bootstrap replicates: those, plus on the logit scale
+    the part of the residual variance they do not hold (a scale's distance from the trend, which
+    no resampling of its own items and seeds shows), σ² less each point's replicate variance."""
     count = len(sigma)
-    if samples is not None:
-        return samples[:count]
-    noise = sigma[:, None] * rng.standard_normal((count, len(fitted)))
-    return from_logit(to_logit(fitted, ceiling)[None, :] + noise, ceiling)
+    if samples is None:
+        noise = sigma[:, None] * rng.standard_normal((count, len(fitted)))
+        return from_logit(to_logit(fitted, ceiling)[None, :] + noise, ceiling)
+    drawn = to_logit(samples[np.arange(count) % len(samples)], ceiling)
+    excess = np.sqrt(np.clip(sigma[:, None] ** 2 - drawn.var(axis=0)[None, :], 0, None))
+    return from_logit(drawn + excess * rng.standard_normal(drawn.shape), ceiling)
 
 
 def predict_format(
@@ -206,7 +211,9 @@ def predict(
     or None for single runs; `ceilings`: the ceiling per family; `actual_verdicts`:
     the study's own verdict per cell and scale (`verdict` column), where it has intervals, else
     the sign of the measured difference is the truth. `methods`: which of `METHODS` to run."""
-    ladder = ladder[ladder["recipe"].isin(FORMATS)].reset_index(drop=True)
+    pure_formats = ladder["recipe"].isin(FORMATS).to_numpy()
+    ladder = ladder[pure_formats].reset_index(drop=True)
+    samples = None if samples is None else samples[:, pure_formats]
     sigma_hat, freedom = trend_noise(ladder, fit_scales, cells, ceilings)
     rng = np.random.default_rng(seed)
     predictions, verdicts = [], []
