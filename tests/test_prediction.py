@@ -226,6 +226,8 @@ def test_an_untrained_predicted_scale_cannot_carry_the_curricula():
     trained = units.students(study)
     assert {scale for scale, _ in trained} == {"xs", "s", "m"}
     assert ("m", "mixed-50") in trained
+    no_curricula = parse_study(embedded_with(predict, curricula={"recipes": [], "scales": ["xl"]}))
+    assert no_curricula.trained_scales() == ["xs", "s", "m"]  # scales without recipes train nothing
     trained_anyway = parse_study(embedded_with({**predict, "train": True}))
     assert {scale for scale, _ in units.students(trained_anyway)} == {"xs", "s", "m", "l", "xl"}
 
@@ -295,3 +297,22 @@ def test_the_figure_has_a_panel_per_method_and_needs_a_truth():
     plt.close("all")
     unknown = {"predictions": tables["predictions"].assign(actual=np.nan)}
     assert stages.prediction_figure(unknown) == {}
+
+
+def test_students_not_yet_trained_are_predicted_and_not_scored():
+    rng = np.random.default_rng(4)
+    ladder = noisy_ladder(rng, 0.2)
+    ladder.loc[ladder["scale"].isin(PREDICT), "accuracy"] = np.nan  # planned from their configs only
+    samples = ladder["accuracy"].to_numpy() + 0.02 * rng.standard_normal((1000, len(ladder)))
+    found = run(ladder, samples.clip(0, 1))
+    table = found["predictions"]
+    assert table["predicted"].notna().all() and table["actual"].isna().all()
+    assert (table["low"] < table["high"]).all()
+    assert found["scores"].empty and found["verdicts"]["right"].isna().all()
+    tables = prediction.tables_for(found)
+    lines = prediction.headlines(tables, FIT, PREDICT)
+    assert len(lines) == 1 and lines[0].startswith("Predicted by logit-linear (90% intervals)")
+    study = parse_study(embedded_with({"fit": ["xs", "s", "m"], "predict": ["l", "xl"]}))
+    sections = prediction.markdown_sections(tables, study.analysis.predict)
+    assert "### Scores" not in sections and "### Verdicts" in sections
+    assert stages.prediction_figure(tables) == {}

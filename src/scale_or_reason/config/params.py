@@ -673,9 +673,12 @@ class StudyParams(Section):
         return self
 
     def _section_scales(self) -> dict[str, str]:
+        """The scales the curricula and coarser traces are trained at, where they train any."""
+        trained = {"curricula": self.curricula.recipes, "granularity": self.granularity.levels}
         return {
             f"{section}.scales[{i}]": scale
-            for section in ("curricula", "granularity")
+            for section, students in trained.items()
+            if students
             for i, scale in enumerate(getattr(self, section).scales)
         }
 
