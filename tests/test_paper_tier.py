@@ -227,7 +227,7 @@ def test_launch_trains_in_a_subprocess_and_streams_its_log(
     params_file = tmp_path / "paper-like.yaml"
     params_file.write_text(yaml.safe_dump(study.model_dump(mode="json")))
     generation.generate_data(study)
-    metrics = train.launch(study, str(params_file), "tiny", "ift")
+    metrics = train.launch_training(study, str(params_file), "tiny", "ift")
     shown = capsys.readouterr().out
     assert shown.startswith("$ ") and "accelerate.commands.launch" in shown.splitlines()[0]
     assert "train_runtime" in shown, "the subprocess's training log was not streamed"

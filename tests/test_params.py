@@ -154,3 +154,11 @@ def test_overrides_set_dotted_keys_with_yaml_values_and_are_validated():
         load_study(SMOKE, ["training.epoch=3"])
     with pytest.raises(ParametersError, match=r"--set: 'study' is not a section"):
         load_study(SMOKE, ["study.x.y=1"])
+
+
+def test_several_evaluation_processes_need_the_hf_backend():
+    from scale_or_reason.config.params import EvaluationParams
+
+    assert EvaluationParams(processes=2).processes == 2
+    with pytest.raises(ValueError, match=r"evaluation\.processes > 1 splits the items over hf processes"):
+        EvaluationParams(processes=2, backend="vllm")

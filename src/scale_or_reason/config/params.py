@@ -312,6 +312,9 @@ class TrainingParams(Section):
 class EvaluationParams(Section):
     backend: Literal["hf", "vllm"] = "hf"  # lm-eval's model class: transformers or vLLM
     tensor_parallel_size: PositiveInt = 1  # vLLM only
+    # hf backend: processes that each generate a share of every benchmark (lm-eval's data parallel
+    # under `accelerate launch`, one GPU each; gloo CPU processes without CUDA).
+    processes: PositiveInt = 1
     batch_size: PositiveInt = 64  # hf backend: items generated at once (vLLM batches by itself)
     # Tokens a student may generate per item; unset: the longest teacher answer in the synthetic benchmarks +
     # 25%, or 16,384 when all benchmarks are the paper's.
@@ -319,6 +322,15 @@ class EvaluationParams(Section):
     # Evaluate only the first this many items of each benchmark (lm-eval's `limit`); all when unset.
     limit: PositiveInt | None = None
     threads: PositiveInt = 1  # CPU threads of an evaluation unit
+
+    @model_validator(mode="after")
+    def _processes_need_hf(self):
+        if self.processes > 1 and self.backend != "hf":
+            raise ValueError(
+                "evaluation.processes > 1 splits the items over hf processes; with the vllm backend "
+                "use evaluation.tensor_parallel_size"
+            )
+        return self
 
 
 RecipeName = Annotated[str, Field(pattern=RECIPE_PATTERN)]

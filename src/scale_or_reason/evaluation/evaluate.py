@@ -3,8 +3,11 @@
     papermill notebooks/03_evaluate.ipynb out.ipynb -p parameters_file parameters/embedded.yaml \\
         -p scale xs -p recipe reasoning
     # or, without Jupyter:
-    python -c "from scale_or_reason.evaluation import evaluate
-    evaluate.run('parameters/embedded.yaml', 'xs', 'ift')"
+    python -m scale_or_reason.evaluation.evaluate parameters/embedded.yaml xs ift
+    # several processes, each generating a share of every benchmark (what `03_evaluate` runs when
+    # `evaluation.processes` > 1, the hf backend):
+    accelerate launch --config_file parameters/accelerate/ddp.yaml --num_processes 8 \\
+        -m scale_or_reason.evaluation.evaluate parameters/paper.yaml 7b reasoning
 
 Every benchmark becomes an lm-eval task YAML written for the local files (`tasks/`): zero-shot,
 generative for multiple-choice too, greedy, stopped at the end-of-turn token with a generation cap
@@ -19,6 +22,7 @@ lm-eval's own CLI from the unit's folder, to the same accuracies.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
@@ -29,6 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from accelerate import Accelerator
 from lm_eval import simple_evaluate
 from lm_eval.models.huggingface import HFLM
 from lm_eval.tasks import TaskManager
@@ -36,8 +41,8 @@ from transformers import AutoModelForCausalLM
 
 from .. import units
 from ..config import paths
-from ..config.params import StudyParams, load_study
-from ..core import files, flops
+from ..config.params import StudyParams, TrainingParams, load_study
+from ..core import files, flops, launch
 from ..core.answers import final_answer, is_correct
 from ..core.hub import load_from_hub_or_folder, load_tokenizer
 from ..core.model_configs import load_config
@@ -52,6 +57,8 @@ HOOKS_MODULE = "sor_hooks"
 GENERATION_MARGIN = 1.25  # room beyond the longest teacher trace, for students that ramble
 PAPER_MAX_GEN_TOKS = 16384
 LM_EVAL_SCRIPT = "lm_eval_command.sh"
+LAUNCHED_MODULE = "scale_or_reason.evaluation.evaluate"  # what `accelerate launch` runs in each process
+DATA_PARALLEL_CONFIG = "ddp"  # the packaged launch config of several evaluation processes
 
 
 def max_gen_toks(study: StudyParams, data_folder: Path) -> int:
@@ -138,21 +145,38 @@ def lm_eval_model(study: StudyParams, model_folder: str | Path, recipe: str):
         trust_remote_code=study.trust_remote_code,
         dtype=torch.bfloat16 if study.training.bf16 and torch.cuda.is_available() else torch.float32,
     ).eval()
+    # Without CUDA, accelerate joins the launched processes only when told they are CPU ones (gloo).
+    gpus = torch.cuda.is_available()
+    accelerator = Accelerator(cpu=not gpus) if launch.world_size() > 1 else None
+    device = accelerator.device if accelerator else "cuda" if gpus else "cpu"
     # HFLM warns twice that it was given a loaded model rather than a name: deliberate here (our
-    # dtype and offline errors; one process), so those warnings stay out of the notebook.
+    # dtype and offline errors; its data parallel set below), so those warnings stay out of the notebook.
     hf_logger = logging.getLogger(HFLM.__module__)
     level = hf_logger.level
     hf_logger.setLevel(logging.ERROR)
     try:
-        return HFLM(
+        lm = HFLM(
             pretrained=model,
             tokenizer=tokenizer,
-            device="cuda" if torch.cuda.is_available() else "cpu",
+            device=str(device),
             batch_size=evaluation.batch_size,
             chat_template_args=chat_template_args,
         )
     finally:
         hf_logger.setLevel(level)
+    if accelerator:
+        data_parallel(lm, accelerator)
+    return lm
+
+
+def data_parallel(lm: HFLM, accelerator: Accelerator) -> None:
+    """lm-eval's own data parallel for a loaded model under `accelerate launch`: each process
+    generates a share of every task's requests and the first gathers the logged samples. HFLM
+    turns it on only for a model it loads itself on several CUDA-like devices, so CPU processes
+    (gloo) and our loaded students get it here."""
+    lm.accelerator = accelerator
+    lm._rank = accelerator.process_index
+    lm._world_size = accelerator.num_processes
 
 
 def lm_eval_settings(
@@ -392,12 +416,15 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str, seed: int | No
     clock = GenerationClock(lm)
     stripped = ThinkStripped(lm, {task_names[b.name] for b in study.benchmarks if b.is_task})
     results = run_lm_eval(study, lm, folder / "tasks", list(task_names.values()))
+    generation_seconds = gathered_by_rank_0(lm, clock, stripped)
+    if lm.rank != 0:  # the first process writes the unit
+        return pd.DataFrame()
     tokenizer = load_tokenizer(model, trust_remote_code=study.trust_remote_code)
     arch = flops.architecture(load_config(model))
     rows = []
     for benchmark in study.benchmarks:
         task = task_names[benchmark.name]
-        samples, scoring, metric = results["samples"][task], {}, SYNTHETIC_METRIC
+        samples, scoring, metric = in_document_order(results["samples"][task]), {}, SYNTHETIC_METRIC
         if benchmark.is_task:
             samples, metric = scored_samples(samples)
             samples = stripped.with_raw_responses(task, samples)
@@ -409,15 +436,40 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str, seed: int | No
         files.write_jsonl(path, records)
         rows.append(summarise(benchmark.name, benchmark.family_or_group, records) | {"metric": metric})
     if recipe == "probe":
-        records = sample_records(results["samples"][task_names[POOL_TASK]], tokenizer, arch, cap)
+        records = sample_records(
+            in_document_order(results["samples"][task_names[POOL_TASK]]), tokenizer, arch, cap
+        )
         questions = files.read_jsonl(data_folder / QUESTIONS_FILE)
         write_solved(folder, records, {question["id"]: question["family"] for question in questions})
     metrics = pd.DataFrame(rows).assign(scale=scale, recipe=recipe, max_gen_toks=cap)
     files.write_csv(folder / "metrics.csv", metrics)
     units.mark_complete(
-        folder, benchmarks=[b.name for b in study.benchmarks], generation_seconds=round(clock.seconds, 3)
+        folder,
+        benchmarks=[b.name for b in study.benchmarks],
+        generation_seconds=round(generation_seconds, 3),
+        processes=lm.world_size,
     )
     return metrics
+
+
+def gathered_by_rank_0(lm, clock: GenerationClock, stripped: ThinkStripped) -> float:
+    """With several processes, what each kept of its share, gathered by the first: the raw
+    responses (into `stripped`) and the seconds spent generating (the longest process's, the
+    wall clock of generation); one process's own seconds otherwise."""
+    if lm.world_size == 1:
+        return clock.seconds
+    shares = lm.gather_object((stripped.raw, clock.seconds), dst=0)
+    if lm.rank != 0:
+        return clock.seconds
+    for raw, _ in shares:
+        stripped.raw.update(raw)
+    return max(seconds for _, seconds in shares)
+
+
+def in_document_order(samples: list[dict]) -> list[dict]:
+    """Logged samples in document order: lm-eval chains several processes' shares rank after rank."""
+    by_document = {sample["doc_id"]: sample for sample in samples}
+    return [by_document[doc_id] for doc_id in sorted(by_document)]
 
 
 def write_solved(folder: Path, records: list[dict], family_of: dict[str, str]) -> None:
@@ -432,5 +484,39 @@ def write_solved(folder: Path, records: list[dict], family_of: dict[str, str]) -
     )
 
 
+def launch_command(
+    study: StudyParams, parameters_file: str, scale: str, recipe: str, seed: int | None = None
+) -> list[str]:
+    """`accelerate launch` of this module for one run, across `evaluation.processes` processes."""
+    config = TrainingParams(accelerate_config=DATA_PARALLEL_CONFIG).accelerate_config_file()
+    arguments = [str(paths.resolve(parameters_file)), scale, recipe]
+    if seed is not None and seed != study.seed:
+        arguments = ["--seed", str(seed), *arguments]
+    return launch.accelerate_command(study.evaluation.processes, LAUNCHED_MODULE, arguments, config)
+
+
+def evaluate_unit(parameters_file: str, scale: str, recipe: str, seed: int | None = None) -> pd.DataFrame:
+    """What `03_evaluate` runs: in this process, or under `accelerate launch` for several."""
+    study = load_study(parameters_file)
+    units.check_student(study, scale, recipe, seed)
+    if study.evaluation.processes > 1 and not units.is_complete(units.eval_dir(study, scale, recipe, seed)):
+        launch.run_streamed(launch_command(study, parameters_file, scale, recipe, seed))
+    return evaluate_student(study, scale, recipe, seed)
+
+
 def run(parameters_file: str, scale: str, recipe: str, seed: int | None = None) -> pd.DataFrame:
     return evaluate_student(load_study(parameters_file), scale, recipe, seed)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m {LAUNCHED_MODULE}", description="evaluate one student")
+    parser.add_argument("parameters_file")
+    parser.add_argument("scale")
+    parser.add_argument("recipe")
+    parser.add_argument("--seed", type=int, default=None, help="the run's seed (default: the study's)")
+    args = parser.parse_args(argv)
+    run(args.parameters_file, args.scale, args.recipe, args.seed)
+
+
+if __name__ == "__main__":
+    main()

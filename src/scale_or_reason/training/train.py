@@ -19,9 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
-import sys
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +34,9 @@ from .. import units
 from ..config import paths
 from ..config.params import ParametersError, StudyParams, load_study
 from ..config.recipes import parse_recipe
-from ..core import files, flops, machine
+from ..core import files, flops, launch, machine
 from ..core.hub import load_tokenizer
+from ..core.launch import world_size
 from ..data import pool
 from ..data.generation import load_pairs
 from ..data.prepared import prepared_rows, with_format_tokens
@@ -48,16 +46,11 @@ from .packing import IGNORED_LABEL, PackedBatchCollator
 from .students import build_student, count_parameters, load_pretrained, student_config
 
 MAX_POSITIONS = 2048
-LAUNCH_LOG_TAIL = 40
 LAUNCHED_MODULE = "scale_or_reason.training.train"  # what `accelerate launch` runs in each process
 
 
 class TruncationError(ValueError):
     """A training sequence would not fit: its end (which holds the answer) would be cut."""
-
-
-class LaunchFailed(RuntimeError):
-    """`accelerate launch` of a training unit exited with an error."""
 
 
 class SmallVocabSFTTrainer(SFTTrainer):
@@ -100,11 +93,6 @@ def schedule_steps(training, steps: int) -> tuple[int, int]:
     if warmup + decay > steps:
         warmup, decay = (round(part * steps / (warmup + decay)) for part in (warmup, decay))
     return warmup, decay
-
-
-def world_size() -> int:
-    """Processes in this training run (set by `accelerate launch` / torchrun; 1 otherwise)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def sft_config(
@@ -399,35 +387,18 @@ def launch_command(
 ) -> list[str]:
     """`accelerate launch` of this module for one run, across `training.processes` processes."""
     training = study.training
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(training.processes)]
-    if training.accelerate_config:
-        command += ["--config_file", str(training.accelerate_config_file())]
-    elif torch.cuda.is_available():
-        command += ["--multi_gpu"]
-    command += ["-m", LAUNCHED_MODULE]
+    config = training.accelerate_config_file() if training.accelerate_config else None
+    arguments = [str(paths.resolve(parameters_file)), scale, recipe]
     if seed is not None and seed != study.seed:
-        command += ["--seed", str(seed)]
-    return [*command, str(paths.resolve(parameters_file)), scale, recipe]
+        arguments = ["--seed", str(seed), *arguments]
+    return launch.accelerate_command(training.processes, LAUNCHED_MODULE, arguments, config)
 
 
-def launch(
+def launch_training(
     study: StudyParams, parameters_file: str, scale: str, recipe: str, seed: int | None = None
 ) -> dict:
-    """Train in a fresh subprocess under `accelerate launch`, never forked from this (possibly
-    CUDA-initialised) kernel, streaming its output here as it comes."""
-    command = launch_command(study, parameters_file, scale, recipe, seed)
-    print("$", " ".join(command), flush=True)
-    tail: deque[str] = deque(maxlen=LAUNCH_LOG_TAIL)
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=paths.project_dir()
-    ) as process:
-        for line in process.stdout:
-            print(line, end="", flush=True)
-            tail.append(line)
-    if process.returncode != 0:
-        raise LaunchFailed(
-            f"accelerate launch exited with {process.returncode}; last lines:\n{''.join(tail)}"
-        )
+    """Train in a fresh subprocess under `accelerate launch` (`core.launch`)."""
+    launch.run_streamed(launch_command(study, parameters_file, scale, recipe, seed))
     name = units.run_name(study, scale, recipe, seed)
     folder = units.require_complete(units.train_dir(study, scale, recipe, seed), f"training of {name}")
     return files.read_json(folder / "train_metrics.json")
@@ -438,7 +409,7 @@ def train_unit(parameters_file: str, scale: str, recipe: str, seed: int | None =
     study = load_study(parameters_file)
     units.check_student(study, scale, recipe, seed)
     if study.training.processes > 1 and not units.is_complete(units.train_dir(study, scale, recipe, seed)):
-        return launch(study, parameters_file, scale, recipe, seed)
+        return launch_training(study, parameters_file, scale, recipe, seed)
     return train_student(study, scale, recipe, seed)
 
 
