@@ -22,10 +22,11 @@ import pandas as pd
 
 from ..config import paths
 from ..config.families import FAMILIES
-from ..config.params import CorpusSize, StudyParams
+from ..config.params import StudyParams
 from ..config.recipes import FORMATS
 from ..core import flops
 from ..core.model_configs import student_architecture
+from ..data.corpus_size import train_flops_estimate
 from . import prediction, verdicts
 from .markdown import markdown_table
 from .pareto import pareto_mask
@@ -97,20 +98,6 @@ def teacher_ceilings() -> dict[str, float]:
     """The teacher's accuracy per family, as a fraction: the ceiling of the saturating fits."""
     teacher = published(TEACHER_FILE)
     return dict(zip(teacher["family"], teacher["accuracy"] / 100, strict=True))
-
-
-def mean_tokens(corpus: CorpusSize, fmt: str, chars_per_token: float) -> float:
-    """Mean tokens of one training sequence (prompt and answer) of `fmt`, from characters."""
-    return (corpus.prompt_chars + getattr(corpus, f"{fmt}_chars")) / chars_per_token
-
-
-def train_flops_estimate(
-    arch: flops.Architecture, corpus: CorpusSize, fmt: str, chars_per_token: float
-) -> float:
-    """The paper's training FLOPs for one epoch over the corpus, every sequence at the mean length
-    (an underestimate of the quadratic attention terms for a spread of lengths)."""
-    length = round(mean_tokens(corpus, fmt, chars_per_token))
-    return float(flops.corpus_training_flops(arch, corpus.samples, length)[0])
 
 
 def inference_flops_law(laws: pd.DataFrame, family: str, fmt: str, size: float) -> float:

@@ -28,8 +28,8 @@ from .. import units
 from ..config import paths
 from ..config.params import CorpusSize, StudyParams
 from ..config.recipes import FORMATS, parse_recipe
+from ..core import flops
 from ..core.files import DATA_FILE_TYPES, read_json
-from ..core.flops import corpus_training_flops
 from ..core.model_configs import student_architecture
 from ..core.thinking import split_reasoning
 
@@ -191,7 +191,24 @@ def planned_train_flops(
     share = parse_recipe(recipe).reasoning_share
     target = share * lengths["reasoning"] + (1 - share) * lengths["ift"]
     length = round(lengths["prompt"] + target)
-    paper, exact = corpus_training_flops(
+    paper, exact = flops.corpus_training_flops(
         student_architecture(study, scale), samples * study.training.epochs, length
     )
     return float(paper if count == "paper" else exact)
+
+
+# --- a published corpus known by its size and mean characters (`reported.corpus_sizes`) ----------
+
+
+def mean_tokens(corpus: CorpusSize, fmt: str, chars_per_token: float) -> float:
+    """Mean tokens of one training sequence (prompt and answer) of `fmt`, from characters."""
+    return (corpus.prompt_chars + getattr(corpus, f"{fmt}_chars")) / chars_per_token
+
+
+def train_flops_estimate(
+    arch: flops.Architecture, corpus: CorpusSize, fmt: str, chars_per_token: float
+) -> float:
+    """The paper's training FLOPs for one epoch over the corpus, every sequence at the mean length
+    (an underestimate of the quadratic attention terms for a spread of lengths)."""
+    length = round(mean_tokens(corpus, fmt, chars_per_token))
+    return float(flops.corpus_training_flops(arch, corpus.samples, length)[0])

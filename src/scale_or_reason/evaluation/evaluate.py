@@ -417,7 +417,8 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str, seed: int | No
     stripped = ThinkStripped(lm, {task_names[b.name] for b in study.benchmarks if b.is_task})
     results = run_lm_eval(study, lm, folder / "tasks", list(task_names.values()))
     generation_seconds = gathered_by_rank_0(lm, clock, stripped)
-    if lm.rank != 0:  # the first process writes the unit
+    if lm.rank != 0:  # the first process writes the unit; the others wait for it to finish
+        lm.barrier()
         return pd.DataFrame()
     tokenizer = load_tokenizer(model, trust_remote_code=study.trust_remote_code)
     arch = flops.architecture(load_config(model))
@@ -449,6 +450,7 @@ def evaluate_student(study: StudyParams, scale: str, recipe: str, seed: int | No
         generation_seconds=round(generation_seconds, 3),
         processes=lm.world_size,
     )
+    lm.barrier()  # no process leaves (and tears down the process group) while another still works
     return metrics
 
 
@@ -516,6 +518,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=None, help="the run's seed (default: the study's)")
     args = parser.parse_args(argv)
     run(args.parameters_file, args.scale, args.recipe, args.seed)
+    if torch.distributed.is_initialized():  # a clean exit for each launched process
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 
 from .. import units
-from ..analysis.reported import train_flops_estimate
 from ..config.params import StudyParams, load_study
 from ..config.recipes import FORMATS, parse_recipe
 from ..core import flops, machine
@@ -29,6 +28,7 @@ from ..data.corpus_size import (  # noqa: F401 (the plan's names for them)
     planned_train_flops,
     teacher_data,
     token_lengths,
+    train_flops_estimate,
     training_samples,
 )
 from .notebooks import check_notebook_parameters
