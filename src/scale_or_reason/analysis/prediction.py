@@ -120,11 +120,7 @@ def extrapolate(
         return from_logit(_linear(x_fit, to_logit(accuracy, ceiling).T, x_at), ceiling)
     if method == "saturating":
         flops_fit, flops_at = fit["train_flops"].to_numpy(float), at["train_flops"].to_numpy(float)
-        if start is None:
-            return np.array([fit_saturating(flops_fit, sample, ceiling)(flops_at) for sample in accuracy])
-        return np.array(
-            [fit_saturating(flops_fit, sample, ceiling, start=start)(flops_at) for sample in accuracy]
-        )
+        return np.array([fit_saturating(flops_fit, sample, ceiling, start)(flops_at) for sample in accuracy])
     raise ValueError(f"unknown prediction method {method!r}; known: {', '.join(METHODS)}")
 
 

@@ -6,6 +6,7 @@ module reads `WORLD_SIZE` (`world_size`) to know it is one of several."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import torch
 
 from ..config import paths
+from ..config.params import StudyParams
 
 LOG_TAIL = 40  # lines of a failed launch's output repeated in its error
 
@@ -39,6 +41,34 @@ def accelerate_command(
     elif torch.cuda.is_available():
         command += ["--multi_gpu"]
     return [*command, "-m", module, *arguments]
+
+
+def unit_command(
+    study: StudyParams,
+    parameters_file: str,
+    scale: str,
+    recipe: str,
+    seed: int | None,
+    module: str,
+    processes: int,
+    config_file: Path | None = None,
+) -> list[str]:
+    """`accelerate_command` of a stage `module` for one run of a student (its `main` reads the
+    arguments back: `unit_arguments`)."""
+    arguments = [str(paths.resolve(parameters_file)), scale, recipe]
+    if seed is not None and seed != study.seed:
+        arguments = ["--seed", str(seed), *arguments]
+    return accelerate_command(processes, module, arguments, config_file)
+
+
+def unit_arguments(module: str, description: str, argv: list[str] | None = None) -> argparse.Namespace:
+    """A launched stage's command line: parameters file, scale, recipe and the run's seed."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
+    parser.add_argument("parameters_file")
+    parser.add_argument("scale")
+    parser.add_argument("recipe")
+    parser.add_argument("--seed", type=int, default=None, help="the run's seed (default: the study's)")
+    return parser.parse_args(argv)
 
 
 def run_streamed(command: list[str]) -> None:

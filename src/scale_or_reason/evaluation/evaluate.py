@@ -22,7 +22,6 @@ lm-eval's own CLI from the unit's folder, to the same accuracies.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
@@ -491,10 +490,9 @@ def launch_command(
 ) -> list[str]:
     """`accelerate launch` of this module for one run, across `evaluation.processes` processes."""
     config = TrainingParams(accelerate_config=DATA_PARALLEL_CONFIG).accelerate_config_file()
-    arguments = [str(paths.resolve(parameters_file)), scale, recipe]
-    if seed is not None and seed != study.seed:
-        arguments = ["--seed", str(seed), *arguments]
-    return launch.accelerate_command(study.evaluation.processes, LAUNCHED_MODULE, arguments, config)
+    return launch.unit_command(
+        study, parameters_file, scale, recipe, seed, LAUNCHED_MODULE, study.evaluation.processes, config
+    )
 
 
 def evaluate_unit(parameters_file: str, scale: str, recipe: str, seed: int | None = None) -> pd.DataFrame:
@@ -511,12 +509,7 @@ def run(parameters_file: str, scale: str, recipe: str, seed: int | None = None) 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {LAUNCHED_MODULE}", description="evaluate one student")
-    parser.add_argument("parameters_file")
-    parser.add_argument("scale")
-    parser.add_argument("recipe")
-    parser.add_argument("--seed", type=int, default=None, help="the run's seed (default: the study's)")
-    args = parser.parse_args(argv)
+    args = launch.unit_arguments(LAUNCHED_MODULE, "evaluate one student", argv)
     run(args.parameters_file, args.scale, args.recipe, args.seed)
     if torch.distributed.is_initialized():  # a clean exit for each launched process
         torch.distributed.destroy_process_group()

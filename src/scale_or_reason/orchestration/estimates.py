@@ -23,10 +23,9 @@ from ..config.params import StudyParams, load_study
 from ..config.recipes import FORMATS, parse_recipe
 from ..core import flops, machine
 from ..core.model_configs import model_config, student_architecture
-from ..data.corpus_size import (  # noqa: F401 (the plan's names for them)
+from ..data.corpus_size import (
     lengths_source,
     planned_train_flops,
-    teacher_data,
     token_lengths,
     train_flops_estimate,
     training_samples,

@@ -16,7 +16,6 @@ matmul peak).
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 from pathlib import Path
@@ -31,7 +30,6 @@ from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
 from .. import units
-from ..config import paths
 from ..config.params import ParametersError, StudyParams, load_study
 from ..config.recipes import parse_recipe
 from ..core import files, flops, launch, machine
@@ -388,10 +386,9 @@ def launch_command(
     """`accelerate launch` of this module for one run, across `training.processes` processes."""
     training = study.training
     config = training.accelerate_config_file() if training.accelerate_config else None
-    arguments = [str(paths.resolve(parameters_file)), scale, recipe]
-    if seed is not None and seed != study.seed:
-        arguments = ["--seed", str(seed), *arguments]
-    return launch.accelerate_command(training.processes, LAUNCHED_MODULE, arguments, config)
+    return launch.unit_command(
+        study, parameters_file, scale, recipe, seed, LAUNCHED_MODULE, training.processes, config
+    )
 
 
 def launch_training(
@@ -418,12 +415,7 @@ def run(parameters_file: str, scale: str, recipe: str, seed: int | None = None) 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {LAUNCHED_MODULE}", description="train one student")
-    parser.add_argument("parameters_file")
-    parser.add_argument("scale")
-    parser.add_argument("recipe")
-    parser.add_argument("--seed", type=int, default=None, help="the run's seed (default: the study's)")
-    args = parser.parse_args(argv)
+    args = launch.unit_arguments(LAUNCHED_MODULE, "train one student", argv)
     run(args.parameters_file, args.scale, args.recipe, args.seed)
 
 
