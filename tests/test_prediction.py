@@ -316,3 +316,16 @@ def test_students_not_yet_trained_are_predicted_and_not_scored():
     sections = prediction.markdown_sections(tables, study.analysis.predict)
     assert "### Scores" not in sections and "### Verdicts" in sections
     assert stages.prediction_figure(tables) == {}
+
+
+@pytest.mark.parametrize(
+    ("mean_surprise", "above", "expected"),
+    [
+        (+1.3, 12, "the learnability gap appears"),
+        (-2.0, 3, "a reverse learnability gap"),
+        (+1.8, 8, "no consistent direction"),  # half the cells above: no claim either way
+        (-0.5, 10, "no consistent direction"),  # mean and majority disagree
+    ],
+)
+def test_the_learnability_gap_is_claimed_only_where_mean_and_majority_agree(mean_surprise, above, expected):
+    assert prediction.learnability_gap(mean_surprise, above, cells=16).startswith(expected)

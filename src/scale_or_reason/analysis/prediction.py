@@ -455,16 +455,22 @@ def failure_lines(verdicts: pd.DataFrame, method: str) -> list[str]:
     lines = [f"{method}'s verdicts that missed: {listed or 'none'}."]
     surprise = (scored["actual_difference"] - scored["difference"]) * 100
     above = int((surprise > 0).sum())
-    gap = (
-        "the learnability gap appears: the small students understate what reasoning gives the larger ones"
-        if surprise.mean() > 0 and above > len(scored) / 2
-        else "no learnability gap in this direction: the small students did not understate reasoning's gain"
-    )
+    gap = learnability_gap(surprise.mean(), above, len(scored))
     lines.append(
         f"Measured reasoning − IFT against {method}'s prediction: {surprise.mean():+.1f} points on average, "
         f"above it in {above} of {len(scored)} cells; {gap}."
     )
     return lines
+
+
+def learnability_gap(mean_surprise: float, above: int, cells: int) -> str:
+    """What the measured-minus-predicted gains say, claimed only where their mean and most cells
+    agree in sign."""
+    if mean_surprise > 0 and above > cells / 2:
+        return "the learnability gap appears: the small students understate what reasoning gives larger ones"
+    if mean_surprise < 0 and above < cells / 2:
+        return "a reverse learnability gap: the small students overstate what reasoning gives larger ones"
+    return "no consistent direction (mean and cells disagree or split), so no learnability gap shows"
 
 
 def verdict_counts_line(verdicts: pd.DataFrame, method: str) -> str:
