@@ -3,10 +3,13 @@ are the machine's, not the code's)."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
+import psutil
 import pytest
 
 from conftest import REPO
@@ -69,6 +72,35 @@ def test_the_seed_noise_benchmark_prints_each_cells_seed_spread(tmp_path):
     assert "training.init_std=0.05; seeds [0, 1]" in finished.stdout
     trained = list((tmp_path / "runs" / "smoke" / "train").iterdir())
     assert len(trained) == 2  # the two seeds, in the study's own unit folders
+
+
+@pytest.mark.slow
+def test_the_seed_noise_benchmark_stopped_takes_its_workers_along(tmp_path):
+    command = [sys.executable, "benchmarks/seed_noise.py", "parameters/smoke.yaml", "--cells", "tiny:ift"]
+    command += ["--seeds", "0", "1", "--jobs", "2"]
+    env = {**os.environ, "SOR_RUNS_DIR": str(tmp_path / "runs")}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    script = subprocess.Popen(command, cwd=REPO, env=env, **quiet)
+    try:
+        workers = running_workers(psutil.Process(script.pid), count=2, within=300)
+        time.sleep(3)  # inside their runs
+        script.send_signal(signal.SIGTERM)
+        assert script.wait(timeout=60) != 0
+        _, alive = psutil.wait_procs(workers, timeout=20)
+        assert not alive, f"{len(alive)} workers outlived the stopped script"
+    finally:
+        script.kill()
+
+
+def running_workers(parent: psutil.Process, count: int, within: float) -> list[psutil.Process]:
+    """The pool's worker processes (spawned interpreters), once `count` of them run."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        workers = [child for child in parent.children() if "multiprocessing" in " ".join(child.cmdline())]
+        if len(workers) >= count:
+            return workers
+        time.sleep(0.5)
+    raise AssertionError(f"the script started fewer than {count} workers in {within} s")
 
 
 def test_the_coverage_benchmark_prints_the_grid():
