@@ -17,6 +17,12 @@ Prints, per cell and benchmark, every seed's accuracy, the mean and the seed SD 
 median and largest seed SD, the cells above `--limit`, the best student's mean per benchmark, the
 training FLOPs (exact count, summed over the runs) and the slot seconds of training. `--out FILE`
 also writes the per-seed table as CSV.
+
+Beside each seed SD, `sd_items`: the SD that the seeds' item-by-item churn alone gives a seed's
+mean (the two-way seeds × items residual, `analysis.uncertainty.item_churn_sd`; about
+sqrt(p(1 - p)/n) where seeds answer items independently, 0.02 at 500 items and p = 0.25), and
+`sd_beyond_items`, the rest: what a seed's skill, not its luck on single items, moves. Only the
+second part is for a training setting to cut; the first shrinks with more items.
 """
 
 from __future__ import annotations
@@ -29,9 +35,12 @@ import signal
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 
 from scale_or_reason import units
+from scale_or_reason.analysis.results import item_outcomes
+from scale_or_reason.analysis.uncertainty import item_churn_sd
 from scale_or_reason.config.params import load_study
 
 
@@ -57,11 +66,23 @@ def train_and_evaluate(parameters: str, overrides: list[str], seeds: list[int], 
     )
 
 
-def seed_table(per_seed: pd.DataFrame) -> pd.DataFrame:
-    """Per cell and benchmark: each seed's accuracy (columns seed<n>), mean and seed SD."""
-    wide = per_seed.pivot_table(index=["scale", "recipe", "benchmark"], columns="seed", values="accuracy")
+def cell_churn_sd(outcomes: pd.DataFrame) -> float:
+    """One cell's item scores (seed, id, correct): the SD their item-by-item churn gives a seed's mean."""
+    return item_churn_sd(outcomes.pivot(index="seed", columns="id", values="correct").to_numpy())
+
+
+def seed_table(per_seed: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Per cell and benchmark: each seed's accuracy (columns seed<n>), mean, seed SD, and that SD
+    split into the item-by-seed churn (`sd_items`) and the rest (`sd_beyond_items`). `outcomes`:
+    the runs' item scores (`analysis.results.item_outcomes`)."""
+    cell = ["scale", "recipe", "benchmark"]
+    wide = per_seed.pivot_table(index=cell, columns="seed", values="accuracy")
     wide.columns = [f"seed{seed}" for seed in wide.columns]
-    return wide.assign(mean=wide.mean(axis=1), sd=wide.std(axis=1, ddof=1)).reset_index()
+    table = wide.assign(mean=wide.mean(axis=1), sd=wide.std(axis=1, ddof=1)).reset_index()
+    churn = {key: cell_churn_sd(items) for key, items in outcomes.groupby(cell)}
+    table["sd_items"] = [churn[tuple(row)] for row in table[cell].itertuples(index=False)]
+    beyond = table["sd"] ** 2 - table["sd_items"] ** 2
+    return table.assign(sd_beyond_items=np.sqrt(beyond.clip(lower=0)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -98,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
         ]
         per_seed = pd.concat([result.get() for result in pending], ignore_index=True)
     wall = time.perf_counter() - start
-    table = seed_table(per_seed)
+    outcomes = item_outcomes(study).merge(per_seed[["scale", "recipe", "seed"]].drop_duplicates())
+    table = seed_table(per_seed, outcomes)
     if args.out:
         per_seed.to_csv(args.out, index=False)
     print(f"\n{study.study} {' '.join(args.overrides) or '(as the file)'}; seeds {args.seeds}")
@@ -109,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
         "cells": len(table),
         "median_sd": round(float(table["sd"].median()), 4),
         "max_sd": round(float(table["sd"].max()), 4),
+        "median_sd_items": round(float(table["sd_items"].median()), 4),
+        "median_sd_beyond_items": round(float(table["sd_beyond_items"].median()), 4),
         f"cells_above_{args.limit}": len(noisy),
         "best_mean": table.groupby("benchmark")["mean"].max().round(3).to_dict(),
         "train_flops": float(runs_once["train_flops"].sum()),

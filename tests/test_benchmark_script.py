@@ -72,6 +72,8 @@ def test_the_seed_noise_benchmark_prints_each_cells_seed_spread(tmp_path):
     assert "training.init_std=0.05; seeds [0, 1]" in finished.stdout
     trained = list((tmp_path / "runs" / "smoke" / "train").iterdir())
     assert len(trained) == 2  # the two seeds, in the study's own unit folders
+    assert {"median_sd_items", "median_sd_beyond_items"} <= set(summary)
+    assert "sd_items  sd_beyond_items" in finished.stdout
 
 
 @pytest.mark.slow

@@ -96,6 +96,37 @@ def test_seed_noise_that_the_items_already_count_is_not_counted_twice():
     assert pooled_binomial < widths[0] < widths[1]
 
 
+def test_item_churn_of_two_seeds_is_half_the_variance_of_their_item_differences():
+    rng = np.random.default_rng(5)
+    scores = (rng.random((2, 500)) < [[0.3], [0.6]]).astype(float)
+    difference = scores[0] - scores[1]
+    expected = np.sqrt(difference.var(ddof=1) / 2 / 500)  # MS_residual = var(d)/2, over n items
+    assert uncertainty.item_churn_sd(scores) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("skill_sd", [0.0, 0.4])
+def test_item_churn_splits_a_seed_spread_into_luck_on_items_and_skill(skill_sd):
+    # Known truth: item difficulties on the logit scale, three seeds each shifted by a skill effect
+    # (`skill_sd` on the logit scale), each answering items independently given both.
+    rng = np.random.default_rng(8)
+    churn_ratio, beyond, skill = [], [], []
+    for _ in range(400):
+        logits = rng.normal(0, 1.5, size=500) + rng.normal(0, skill_sd, size=(3, 1))
+        chance = 1 / (1 + np.exp(-logits))
+        scores = (rng.random(chance.shape) < chance).astype(float)
+        churn = uncertainty.item_churn_sd(scores)
+        churn_ratio.append(churn / np.sqrt((chance * (1 - chance)).mean() / 500))
+        beyond.append(scores.mean(axis=1).var(ddof=1) - churn**2)
+        skill.append(chance.mean(axis=1).var(ddof=1))  # the seeds' true accuracies' spread
+    # The churn is the binomial SD of a seed's mean, whatever the skill spread; what the seed means
+    # spread beyond it is the skill's, on average (within three Monte Carlo standard errors; without
+    # a skill spread those are a sixth of the churn's own variance, so counting the churn once too
+    # few or too many times fails).
+    assert np.mean(churn_ratio) == pytest.approx(1.0, abs=0.03)
+    error = np.subtract(beyond, skill)
+    assert abs(error.mean()) < 3 * error.std(ddof=1) / np.sqrt(len(error))
+
+
 def test_a_students_cost_and_accuracy_move_with_one_seed_draw():
     # The seed that answers more also writes more: each replicate keeps them together.
     table = outcomes(graded([-0.1, 0.0, 0.1]))

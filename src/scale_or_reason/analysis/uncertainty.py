@@ -197,6 +197,14 @@ def item_by_seed_noise(values: np.ndarray) -> float:
     return float((residual**2).sum() / ((seeds - 1) * (items - 1)) / (items * seeds))
 
 
+def item_churn_sd(values: np.ndarray) -> float:
+    """The SD that item-by-item churn alone gives one seed's mean, from a student's seeds × items
+    `values`: MS_residual/n (K times `item_by_seed_noise`). Seeds that differ in skill spread their
+    means beyond it; seeds that answer items independently at the same skill spread them by about
+    sqrt(p(1 - p)/n), which more items, not better training, shrinks."""
+    return float(np.sqrt(values.shape[0] * item_by_seed_noise(values)))
+
+
 def seed_draws(per_seed: list[np.ndarray], noise: list[np.ndarray], seeds: np.ndarray, replicates: int, rng):
     """Each quantity's `SeedTerms` from its students × seeds means (`per_seed`, nan beyond a
     student's seeds) and item-by-seed noise: the normal draw Σₖ gₖ·(xₖ − x̄) / √(K(K − 1)), of
