@@ -199,9 +199,9 @@ def item_by_seed_noise(values: np.ndarray) -> float:
 
 def item_churn_sd(values: np.ndarray) -> float:
     """The SD that item-by-item churn alone gives one seed's mean, from a student's seeds × items
-    `values`: MS_residual/n (K times `item_by_seed_noise`). Seeds that differ in skill spread their
-    means beyond it; seeds that answer items independently at the same skill spread them by about
-    sqrt(p(1 - p)/n), which more items, not better training, shrinks."""
+    `values`: the root of MS_residual/n (K times `item_by_seed_noise`). Seeds that differ in skill
+    spread their means beyond it; seeds that answer items independently at the same skill spread
+    them by about sqrt(p(1 - p)/n), which more items, not better training, shrinks."""
     return float(np.sqrt(values.shape[0] * item_by_seed_noise(values)))
 
 
