@@ -38,6 +38,12 @@ Granularity = Literal[GRANULARITIES]
 ACCELERATE_CONFIGS = {"fsdp": "fsdp.yaml", "zero3": "zero3.yaml", "ddp": "ddp.yaml"}
 
 
+def packaged_accelerate_config(name: str) -> Path | None:
+    """The file of a launch config shipped with the package (`ACCELERATE_CONFIGS`), else None."""
+    packaged = ACCELERATE_CONFIGS.get(name)
+    return paths.ACCELERATE_CONFIGS_DIR / packaged if packaged else None
+
+
 class ParametersError(ValueError):
     """A parameters file that cannot be used; the message names the file and the key."""
 
@@ -294,8 +300,7 @@ class TrainingParams(Section):
     def accelerate_config_file(self) -> Path:
         """The launch config `accelerate_config` names: a packaged one (fsdp, zero3) or a file."""
         name = self.accelerate_config
-        packaged = ACCELERATE_CONFIGS.get(name)
-        file = paths.ACCELERATE_CONFIGS_DIR / packaged if packaged else paths.resolve(name)
+        file = packaged_accelerate_config(name) or paths.resolve(name)
         if not file.is_file():
             known = ", ".join(ACCELERATE_CONFIGS)
             raise ParametersError(

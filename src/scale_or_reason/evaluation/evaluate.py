@@ -40,7 +40,7 @@ from transformers import AutoModelForCausalLM
 
 from .. import units
 from ..config import paths
-from ..config.params import StudyParams, TrainingParams, load_study
+from ..config.params import StudyParams, load_study, packaged_accelerate_config
 from ..core import files, flops, launch
 from ..core.answers import final_answer, is_correct
 from ..core.hub import load_from_hub_or_folder, load_tokenizer
@@ -489,7 +489,7 @@ def launch_command(
     study: StudyParams, parameters_file: str, scale: str, recipe: str, seed: int | None = None
 ) -> list[str]:
     """`accelerate launch` of this module for one run, across `evaluation.processes` processes."""
-    config = TrainingParams(accelerate_config=DATA_PARALLEL_CONFIG).accelerate_config_file()
+    config = packaged_accelerate_config(DATA_PARALLEL_CONFIG)
     return launch.unit_command(
         study, parameters_file, scale, recipe, seed, LAUNCHED_MODULE, study.evaluation.processes, config
     )

@@ -34,7 +34,6 @@ from ..config.params import ParametersError, StudyParams, load_study
 from ..config.recipes import parse_recipe
 from ..core import files, flops, launch, machine
 from ..core.hub import load_tokenizer
-from ..core.launch import world_size
 from ..data import pool
 from ..data.generation import load_pairs
 from ..data.prepared import prepared_rows, with_format_tokens
@@ -107,7 +106,7 @@ def sft_config(
     training = study.training
     seed = study.seed if seed is None else seed
     if accumulation is None:
-        accumulation = training.gradient_accumulation(world_size())
+        accumulation = training.gradient_accumulation(launch.world_size())
     if training.bf16 and not torch.cuda.is_available():
         raise ParametersError("training.bf16 needs a GPU; set it false to train on the CPU")
     warmup, decay = schedule_steps(training, steps)
@@ -240,7 +239,7 @@ def train_student(study: StudyParams, scale: str, recipe: str, seed: int | None 
     trainer.train_dataset = distinct.select(order)
     seen = rows_seen(rows, order)
     name = units.run_name(study, scale, recipe, seed)
-    processes = f" across {world_size()} processes" if world_size() > 1 else ""
+    processes = f" across {launch.world_size()} processes" if launch.world_size() > 1 else ""
     print(f"training {name}: {len(order)} rows tokenized, {steps} optimizer steps{processes}", flush=True)
     resume_from = last_checkpoint(folder / units.CHECKPOINTS)
     if resume_from:
