@@ -224,7 +224,7 @@ def curves_name(study: StudyParams, scale: str, recipe: str, seed: int | None = 
     return f"{scale}-{recipe}-seed{_seed(study, seed)}"
 
 
-LATER_TRAINING_FIELDS = ("init_std", "balanced_batches", "average_decay")
+LATER_TRAINING_FIELDS = ("init_std", "balanced_batches", "average_decay", "max_grad_norm")
 
 
 def train_fingerprint(study: StudyParams, scale: str, recipe: str, seed: int | None = None) -> str:

@@ -258,6 +258,9 @@ class TrainingParams(Section):
     # Save the mean of the weights over the decay phase's steps instead of the last step's.
     average_decay: bool = False
     adam_beta2: Annotated[float, Field(gt=0, lt=1)] = 0.999  # AdamW's β2
+    # Gradients whose norm exceeds this are scaled down to it before the step (0: never clipped);
+    # 1.0 is the trainer's own default.
+    max_grad_norm: Annotated[float, Field(ge=0)] = 1.0
     # Tokens allowed per training row (prompt + completion): a longer row stops the run, none is cut; unset:
     # only the student's context (max_position_embeddings) limits it.
     max_length: PositiveInt | None = None

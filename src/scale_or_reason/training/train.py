@@ -121,6 +121,7 @@ def sft_config(
         lr_scheduler_kwargs={"num_decay_steps": decay, "min_lr_ratio": training.min_lr_ratio},
         weight_decay=training.weight_decay,
         adam_beta2=training.adam_beta2,
+        max_grad_norm=training.max_grad_norm,
         # Never let TRL's default (1024) cut a trace: lengths are checked against the parameter.
         max_length=None,
         # The rows come in the recipe's order (shuffled per epoch, or IFT-then-reasoning). Grouping
