@@ -118,6 +118,10 @@ def main(argv: list[str] | None = None) -> None:
             for run in runs
         ]
         per_seed = pd.concat([result.get() for result in pending], ignore_index=True)
+        # Done: the workers exit on their own and clean up (terminated, they leak a semaphore that
+        # the resource tracker then warns of).
+        pool.close()
+        pool.join()
     wall = time.perf_counter() - start
     outcomes = item_outcomes(study).merge(per_seed[["scale", "recipe", "seed"]].drop_duplicates())
     table = seed_table(per_seed, outcomes)

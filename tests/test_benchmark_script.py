@@ -74,6 +74,7 @@ def test_the_seed_noise_benchmark_prints_each_cells_seed_spread(tmp_path):
     assert len(trained) == 2  # the two seeds, in the study's own unit folders
     assert {"median_sd_items", "median_sd_beyond_items"} <= set(summary)
     assert "sd_items  sd_beyond_items" in finished.stdout
+    assert "resource_tracker" not in finished.stderr  # the workers finished cleanly, nothing leaked
 
 
 @pytest.mark.slow
