@@ -23,6 +23,11 @@ mean (the two-way seeds × items residual, `analysis.uncertainty.item_churn_sd`;
 sqrt(p(1 - p)/n) where seeds answer items independently, 0.02 at 500 items and p = 0.25), and
 `sd_beyond_items`, the rest: what a seed's skill, not its luck on single items, moves. Only the
 second part is for a training setting to cut; the first shrinks with more items.
+
+`--against FILE` (an earlier `--out`, e.g. the settings as the file): per cell, whether this run's
+seed SD is lower, and the sign test over the cells (`analysis.uncertainty.seed_spread_sign_test`).
+With three seeds a cell's SD is a rough estimate and a lower median over a few cells is often
+luck: the test says when it is not.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import pandas as pd
 
 from scale_or_reason import units
 from scale_or_reason.analysis.results import item_outcomes
-from scale_or_reason.analysis.uncertainty import item_churn_sd
+from scale_or_reason.analysis.uncertainty import item_churn_sd, seed_spread_sign_test
 from scale_or_reason.config.params import load_study
 
 
@@ -85,6 +90,45 @@ def seed_table(per_seed: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     return table.assign(sd_beyond_items=np.sqrt(beyond.clip(lower=0)))
 
 
+def read_earlier(path: str) -> pd.DataFrame:
+    """An earlier `--out` table, or a one-line stop naming the file and what it lacks."""
+    try:
+        table = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise SystemExit(f"--against {path}: {error}") from None
+    missing = {"scale", "recipe", "seed", "benchmark", "accuracy"} - set(table.columns)
+    if missing:
+        raise SystemExit(f"--against {path}: not a seed_noise --out table (no {', '.join(sorted(missing))})")
+    return table
+
+
+def against(earlier: pd.DataFrame, per_seed: pd.DataFrame, name: str) -> dict:
+    """This run's seed SDs against an earlier run's on the cells and seeds both hold: printed, and
+    the sign test's counts for the JSON summary."""
+    cell = ["scale", "recipe", "benchmark"]
+    runs = ["scale", "recipe", "seed"]
+    both = earlier[runs].drop_duplicates().merge(per_seed[runs].drop_duplicates())
+
+    def spread(table: pd.DataFrame) -> pd.Series:
+        return table.merge(both).groupby(cell)["accuracy"].std(ddof=1).rename("sd")
+
+    paired = pd.concat([spread(earlier), spread(per_seed)], axis=1, keys=["earlier", "now"]).dropna()
+    if paired.empty:
+        raise SystemExit(f"--against {name}: no cell with two or more seeds in common with this run")
+    test = seed_spread_sign_test(paired["earlier"].to_numpy(), paired["now"].to_numpy())
+    earlier_median, now_median = (round(float(paired[run].median()), 4) for run in ("earlier", "now"))
+    print(
+        f"against {name}: seed SD lower in {test['variant_lower']} of {test['cells']} cells "
+        f"(sign test p = {test['p_value']:.2f}; median {earlier_median:.3f} -> {now_median:.3f})"
+    )
+    return {
+        **test,
+        "p_value": round(test["p_value"], 4),
+        "median_sd_earlier": earlier_median,
+        "median_sd_now": now_median,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("parameters", nargs="?", default="parameters/embedded.yaml")
@@ -94,8 +138,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--limit", type=float, default=0.12, help="a seed SD above this is listed")
     parser.add_argument("--out", help="write the per-seed table here (CSV)")
+    parser.add_argument("--against", help="an earlier --out CSV: is this run's seed SD lower, cell by cell?")
     args = parser.parse_args(argv)
     os.environ["HF_HUB_OFFLINE"] = "1"
+    earlier = read_earlier(args.against) if args.against else None  # a bad file stops it before any run
     study = study_for(args.parameters, args.overrides, args.seeds)
     cells = [tuple(cell.split(":", 1)) for cell in args.cells] if args.cells else units.students(study)
     for scale, recipe in cells:
@@ -143,6 +189,8 @@ def main(argv: list[str] | None = None) -> None:
         "train_slot_seconds": round(float(runs_once["train_seconds"].sum())),
         "wall_seconds": round(wall),
     }
+    if args.against:
+        summary["against"] = against(earlier, per_seed, args.against)
     print(json.dumps(summary), file=sys.stdout)
 
 

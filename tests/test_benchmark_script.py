@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import psutil
 import pytest
@@ -75,6 +76,26 @@ def test_the_seed_noise_benchmark_prints_each_cells_seed_spread(tmp_path):
     assert {"median_sd_items", "median_sd_beyond_items"} <= set(summary)
     assert "sd_items  sd_beyond_items" in finished.stdout
     assert "resource_tracker" not in finished.stderr  # the workers finished cleanly, nothing leaked
+
+    # Against an earlier table whose seeds spread wider on every cell: this run's runs are found,
+    # and each cell reads lower.
+    wider = per_seed.assign(accuracy=per_seed["accuracy"] + np.where(per_seed["seed"] == 0, -0.2, 0.2))
+    wider.to_csv(tmp_path / "wider.csv", index=False)
+    compared = subprocess.run(
+        [*command, "--against", str(tmp_path / "wider.csv")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert compared.returncode == 0, compared.stderr[-3000:]
+    cells = per_seed["benchmark"].nunique()
+    assert f"seed SD lower in {cells} of {cells} cells" in compared.stdout
+    assert json.loads(compared.stdout.strip().splitlines()[-1])["against"]["variant_lower"] == cells
+    missing = subprocess.run(
+        [*command, "--against", str(tmp_path / "none.csv")], cwd=REPO, capture_output=True, text=True, env=env
+    )
+    assert missing.returncode != 0 and "--against" in missing.stderr and "none.csv" in missing.stderr
 
 
 @pytest.mark.slow

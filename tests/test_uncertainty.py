@@ -442,3 +442,27 @@ def test_the_probability_of_improvement_comes_from_the_same_replicates():
     assert row["p_improvement"] == pytest.approx(np.mean(samples > 0))
     assert row["p_improvement"] > 0.95 and row["interval"] == uncertainty.SEEDS_AND_ITEMS
     assert uncertainty.probability_of_improvement(np.array([1.0, 0.0, -1.0, 0.0])) == 0.5
+
+
+def test_the_seed_spread_sign_test_drops_ties_and_counts_lower_cells():
+    result = uncertainty.seed_spread_sign_test([0.1, 0.2, 0.0, 0.3], [0.05, 0.25, 0.0, 0.1])
+    assert result == {"cells": 3, "variant_lower": 2, "p_value": pytest.approx(1.0)}
+    assert uncertainty.seed_spread_sign_test([0.0], [0.0])["p_value"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("sd_ratio", "rejections"), [(1.0, (0.0, 0.05)), (0.5, (0.5, 1.0)), (0.25, (0.9, 1.0))]
+)
+def test_the_seed_spread_sign_test_holds_its_level_and_sees_a_halved_spread(sd_ratio, rejections):
+    # Known truth: 16 cells whose seed SDs spread from 0.01 to 0.3, three seeds each (as the
+    # search's runs), and a variant whose true SDs are `sd_ratio` of the base's. Without a change
+    # it calls one at most 5% of the time; it sees a halved spread at least half the time.
+    rng = np.random.default_rng(11)
+    true_sd = np.geomspace(0.01, 0.3, 16)
+    called = []
+    for _ in range(1000):
+        base = rng.normal(0.5, true_sd[:, None], size=(16, 3)).std(axis=1, ddof=1)
+        variant = rng.normal(0.5, sd_ratio * true_sd[:, None], size=(16, 3)).std(axis=1, ddof=1)
+        result = uncertainty.seed_spread_sign_test(base, variant)
+        called.append(result["p_value"] < 0.05 and result["variant_lower"] > result["cells"] / 2)
+    assert rejections[0] <= np.mean(called) <= rejections[1]

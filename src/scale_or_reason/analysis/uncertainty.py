@@ -205,6 +205,19 @@ def item_churn_sd(values: np.ndarray) -> float:
     return float(np.sqrt(values.shape[0] * item_by_seed_noise(values)))
 
 
+def seed_spread_sign_test(base_sd: np.ndarray, variant_sd: np.ndarray) -> dict:
+    """Whether a training variant's seed SDs are lower than the base's beyond chance, cell by cell
+    (the same cells, the same seeds): with three seeds one cell's SD is itself a rough estimate, so
+    a lower median over a few cells says little. Counts the cells where the variant is lower, drops
+    exact ties, and gives the two-sided sign test's p-value (no difference: each cell a coin)."""
+    base_sd, variant_sd = np.asarray(base_sd, float), np.asarray(variant_sd, float)
+    untied = base_sd != variant_sd
+    lower = int((variant_sd < base_sd)[untied].sum())
+    compared = int(untied.sum())
+    p_value = float(stats.binomtest(lower, compared).pvalue) if compared else 1.0
+    return {"cells": compared, "variant_lower": lower, "p_value": p_value}
+
+
 def seed_draws(per_seed: list[np.ndarray], noise: list[np.ndarray], seeds: np.ndarray, replicates: int, rng):
     """Each quantity's `SeedTerms` from its students × seeds means (`per_seed`, nan beyond a
     student's seeds) and item-by-seed noise: the normal draw Σₖ gₖ·(xₖ − x̄) / √(K(K − 1)), of
