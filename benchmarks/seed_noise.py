@@ -39,6 +39,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ["HF_HUB_OFFLINE"] = "1"
     earlier = read_earlier(args.against) if args.against else None  # a bad file stops it before any run
+    if args.out:  # its folder made now, not after the runs
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     study = study_for(args.parameters, args.overrides, args.seeds)
     cells = [tuple(cell.split(":", 1)) for cell in args.cells] if args.cells else units.students(study)
     for scale, recipe in cells:

@@ -59,13 +59,13 @@ def test_the_seed_noise_benchmark_prints_each_cells_seed_spread(tmp_path):
         "--set",
         "training.init_std=0.05",
         "--out",
-        str(tmp_path / "per_seed.csv"),
+        str(tmp_path / "not-yet" / "per_seed.csv"),  # a folder the script makes
     ]
     env = {**os.environ, "SOR_RUNS_DIR": str(tmp_path / "runs")}
     finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900, env=env)
     assert finished.returncode == 0, finished.stderr[-3000:]
     summary = json.loads(finished.stdout.strip().splitlines()[-1])
-    per_seed = pd.read_csv(tmp_path / "per_seed.csv")
+    per_seed = pd.read_csv(tmp_path / "not-yet" / "per_seed.csv")
     assert sorted(per_seed["seed"].unique()) == [0, 1] and set(per_seed["scale"]) == {"tiny"}
     spread = per_seed.groupby("benchmark")["accuracy"].std(ddof=1)
     assert summary["cells"] == per_seed["benchmark"].nunique()
