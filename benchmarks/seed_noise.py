@@ -27,7 +27,8 @@ second part is for a training setting to cut; the first shrinks with more items.
 `--against FILE` (an earlier `--out`, e.g. the settings as the file): per cell, whether this run's
 seed SD is lower, and the sign test over the cells (`analysis.uncertainty.seed_spread_sign_test`).
 With three seeds a cell's SD is a rough estimate and a lower median over a few cells is often
-luck: the test says when it is not.
+luck: the test says when it is not. `--compare EARLIER LATER` does the same for two saved tables
+and runs nothing (`benchmarks/seed_noise_runs/` holds the tables of the embedded study's search).
 """
 
 from __future__ import annotations
@@ -91,15 +92,15 @@ def seed_table(per_seed: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     return table.assign(sd_beyond_items=np.sqrt(beyond.clip(lower=0)))
 
 
-def read_earlier(path: str) -> pd.DataFrame:
-    """An earlier `--out` table, or a one-line stop naming the file and what it lacks."""
+def read_earlier(path: str, option: str = "--against") -> pd.DataFrame:
+    """A saved `--out` table, or a one-line stop naming the option, the file and what it lacks."""
     try:
         table = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise SystemExit(f"--against {path}: {error}") from None
+        raise SystemExit(f"{option} {path}: {error}") from None
     missing = {"scale", "recipe", "seed", "benchmark", "accuracy"} - set(table.columns)
     if missing:
-        raise SystemExit(f"--against {path}: not a seed_noise --out table (no {', '.join(sorted(missing))})")
+        raise SystemExit(f"{option} {path}: not a seed_noise --out table (no {', '.join(sorted(missing))})")
     return table
 
 
@@ -140,7 +141,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=float, default=0.12, help="a seed SD above this is listed")
     parser.add_argument("--out", help="write the per-seed table here (CSV)")
     parser.add_argument("--against", help="an earlier --out CSV: is this run's seed SD lower, cell by cell?")
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("EARLIER", "LATER"),
+        help="two saved --out tables compared; nothing runs",
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        earlier, later = (read_earlier(path, "--compare") for path in args.compare)
+        print(json.dumps(against(earlier, later, args.compare[0])))
+        return
     os.environ["HF_HUB_OFFLINE"] = "1"
     earlier = read_earlier(args.against) if args.against else None  # a bad file stops it before any run
     if args.out:  # its folder made now, not after the runs

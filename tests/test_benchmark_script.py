@@ -156,3 +156,23 @@ def test_the_overhead_benchmark_splits_each_stage_around_the_training_loop(smoke
     # The training loop, and an evaluation's generation, both recorded by the units themselves.
     assert float(rows["train"][loop]) > 0 and float(rows["evaluate"][loop]) > 0
     assert lines[-1].startswith("fixed cost per unit, all stages: mean ")
+
+
+def test_the_seed_noise_benchmark_compares_two_saved_tables_without_running(tmp_path):
+    saved = REPO / "benchmarks" / "seed_noise_runs"
+    earlier = pd.read_csv(saved / "as-the-file.csv")
+    later = earlier.assign(
+        accuracy=earlier.groupby(["scale", "recipe", "benchmark"])["accuracy"].transform("mean")
+    )
+    later.to_csv(tmp_path / "flat.csv", index=False)  # every seed at its cell's mean: no spread left
+    command = [sys.executable, "benchmarks/seed_noise.py", "--compare", str(saved / "as-the-file.csv")]
+    compared = subprocess.run(
+        [*command, str(tmp_path / "flat.csv")], cwd=REPO, capture_output=True, text=True
+    )
+    assert compared.returncode == 0, compared.stderr[-3000:]
+    result = json.loads(compared.stdout.strip().splitlines()[-1])
+    assert result["variant_lower"] == result["cells"] == 16 and result["p_value"] < 0.001
+    assert "seed SD lower in 16 of 16 cells" in compared.stdout
+    wrong = subprocess.run([*command, str(saved / "README.md")], cwd=REPO, capture_output=True, text=True)
+    assert wrong.returncode != 0 and "--compare" in wrong.stderr and "README.md" in wrong.stderr
+    assert not (tmp_path / "runs").exists() and "Traceback" not in wrong.stderr
