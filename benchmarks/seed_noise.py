@@ -50,6 +50,8 @@ from scale_or_reason.analysis.results import item_outcomes
 from scale_or_reason.analysis.uncertainty import item_churn_sd, seed_spread_sign_test
 from scale_or_reason.config.params import load_study
 
+CELL = ["scale", "recipe", "benchmark"]  # one student on one benchmark: where a seed SD is taken
+
 
 def study_for(parameters: str, overrides: list[str], seeds: list[int]):
     return load_study(parameters, [*overrides, f"seeds={json.dumps(seeds)}"])
@@ -82,17 +84,16 @@ def seed_table(per_seed: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     """Per cell and benchmark: each seed's accuracy (columns seed<n>), mean, seed SD, and that SD
     split into the item-by-seed churn (`sd_items`) and the rest (`sd_beyond_items`). `outcomes`:
     the runs' item scores (`analysis.results.item_outcomes`)."""
-    cell = ["scale", "recipe", "benchmark"]
-    wide = per_seed.pivot_table(index=cell, columns="seed", values="accuracy")
+    wide = per_seed.pivot_table(index=CELL, columns="seed", values="accuracy")
     wide.columns = [f"seed{seed}" for seed in wide.columns]
     table = wide.assign(mean=wide.mean(axis=1), sd=wide.std(axis=1, ddof=1)).reset_index()
-    churn = {key: cell_churn_sd(items) for key, items in outcomes.groupby(cell)}
-    table["sd_items"] = [churn[tuple(row)] for row in table[cell].itertuples(index=False)]
+    churn = {key: cell_churn_sd(items) for key, items in outcomes.groupby(CELL)}
+    table["sd_items"] = [churn[tuple(row)] for row in table[CELL].itertuples(index=False)]
     beyond = table["sd"] ** 2 - table["sd_items"] ** 2
     return table.assign(sd_beyond_items=np.sqrt(beyond.clip(lower=0)))
 
 
-def read_earlier(path: str, option: str = "--against") -> pd.DataFrame:
+def read_table(path: str, option: str) -> pd.DataFrame:
     """A saved `--out` table, or a one-line stop naming the option, the file and what it lacks."""
     try:
         table = pd.read_csv(path)
@@ -104,19 +105,18 @@ def read_earlier(path: str, option: str = "--against") -> pd.DataFrame:
     return table
 
 
-def against(earlier: pd.DataFrame, per_seed: pd.DataFrame, name: str) -> dict:
+def against(earlier: pd.DataFrame, per_seed: pd.DataFrame, name: str, option: str) -> dict:
     """This run's seed SDs against an earlier run's on the cells and seeds both hold: printed, and
     the sign test's counts for the JSON summary."""
-    cell = ["scale", "recipe", "benchmark"]
     runs = ["scale", "recipe", "seed"]
     both = earlier[runs].drop_duplicates().merge(per_seed[runs].drop_duplicates())
 
     def spread(table: pd.DataFrame) -> pd.Series:
-        return table.merge(both).groupby(cell)["accuracy"].std(ddof=1).rename("sd")
+        return table.merge(both).groupby(CELL)["accuracy"].std(ddof=1).rename("sd")
 
     paired = pd.concat([spread(earlier), spread(per_seed)], axis=1, keys=["earlier", "now"]).dropna()
     if paired.empty:
-        raise SystemExit(f"--against {name}: no cell with two or more seeds in common with this run")
+        raise SystemExit(f"{option} {name}: no cell with two or more seeds in common with this run")
     test = seed_spread_sign_test(paired["earlier"].to_numpy(), paired["now"].to_numpy())
     earlier_median, now_median = (round(float(paired[run].median()), 4) for run in ("earlier", "now"))
     print(
@@ -149,11 +149,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.compare:
-        earlier, later = (read_earlier(path, "--compare") for path in args.compare)
-        print(json.dumps(against(earlier, later, args.compare[0])))
+        earlier, later = (read_table(path, "--compare") for path in args.compare)
+        print(json.dumps(against(earlier, later, args.compare[0], "--compare")))
         return
     os.environ["HF_HUB_OFFLINE"] = "1"
-    earlier = read_earlier(args.against) if args.against else None  # a bad file stops it before any run
+    earlier = (
+        read_table(args.against, "--against") if args.against else None
+    )  # a bad file stops it before any run
     if args.out:  # its folder made now, not after the runs
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     study = study_for(args.parameters, args.overrides, args.seeds)
@@ -204,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         "wall_seconds": round(wall),
     }
     if args.against:
-        summary["against"] = against(earlier, per_seed, args.against)
+        summary["against"] = against(earlier, per_seed, args.against, "--against")
     print(json.dumps(summary), file=sys.stdout)
 
 
